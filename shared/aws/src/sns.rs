@@ -1,0 +1,52 @@
+//! SNS alert publisher: `MessageStructure=json`, a human text for email and the JSON for the rest.
+
+use aws_sdk_sns::Client;
+use aws_sdk_sns::error::DisplayErrorContext;
+use triage_core::Alert;
+use triage_core::ports::{AlertPublisher, SinkError};
+
+const ALERTS: &str = "SNS alert topic";
+
+/// Publishes alerts to the alert topic.
+#[derive(Debug, Clone)]
+pub struct SnsAlertPublisher {
+    client: Client,
+    topic_arn: String,
+}
+
+impl SnsAlertPublisher {
+    pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
+        SnsAlertPublisher {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+}
+
+/// The `Publish` parameters for an alert: (subject, message, message structure).
+pub fn alert_request(alert: &Alert) -> Result<(String, String, &'static str), SinkError> {
+    let message = alert.sns_message().map_err(|e| SinkError::Encode {
+        sink: ALERTS,
+        reason: e.to_string(),
+    })?;
+    Ok((alert.subject.clone(), message, "json"))
+}
+
+impl AlertPublisher for SnsAlertPublisher {
+    async fn publish(&self, alert: &Alert) -> Result<(), SinkError> {
+        let (subject, message, structure) = alert_request(alert)?;
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject)
+            .message(message)
+            .message_structure(structure)
+            .send()
+            .await
+            .map_err(|e| SinkError::Request {
+                sink: ALERTS,
+                reason: DisplayErrorContext(&e).to_string(),
+            })?;
+        Ok(())
+    }
+}

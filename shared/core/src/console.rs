@@ -1,0 +1,97 @@
+//! AWS console deep links. Every part that comes from an event is validated or percent-encoded,
+//! so a hostile resource id cannot turn a link into something else.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Everything but unreserved characters is encoded (RFC 3986 `unreserved`).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+pub fn encode(component: &str) -> String {
+    utf8_percent_encode(component, COMPONENT).to_string()
+}
+
+/// A region name is lower-case letters, digits and dashes (e.g. `us-east-1`, `us-gov-west-1`).
+pub fn is_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The AWS partition of a region.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
+    }
+}
+
+/// `https://<region>.console…/<service>/home?region=<region>` for the region's partition, or
+/// `None` for a region name that is not one.
+pub fn service_home(region: &str, service: &str) -> Option<String> {
+    if !is_region(region) {
+        return None;
+    }
+    let host = match partition(region) {
+        "aws-cn" => format!("{region}.console.amazonaws.cn"),
+        "aws-us-gov" => "console.amazonaws-us-gov.com".to_owned(),
+        "aws" => format!("{region}.console.aws.amazon.com"),
+        _ => return None,
+    };
+    Some(format!("https://{host}/{service}/home?region={region}"))
+}
+
+/// The AWS Config timeline of a resource.
+pub fn config_timeline(region: &str, resource_type: &str, resource_id: &str) -> Option<String> {
+    let home = service_home(region, "config")?;
+    Some(format!(
+        "{home}#/timeline/{}/{}/configuration",
+        encode(resource_type),
+        encode(resource_id)
+    ))
+}
+
+/// A CloudTrail event in event history.
+pub fn cloudtrail_event(region: &str, event_id: &str) -> Option<String> {
+    let home = service_home(region, "cloudtrail")?;
+    Some(format!("{home}#/events/{}", encode(event_id)))
+}
+
+/// A CloudWatch alarm.
+pub fn cloudwatch_alarm(region: &str, alarm_name: &str) -> Option<String> {
+    let home = service_home(region, "cloudwatch")?;
+    Some(format!("{home}#alarmsV2:alarm/{}", encode(alarm_name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_timeline_link_encodes_the_resource() {
+        assert_eq!(
+            config_timeline("us-east-1", "AWS::S3::Bucket", "my bucket/../x").as_deref(),
+            Some("https://us-east-1.console.aws.amazon.com/config/home?region=us-east-1#/timeline/AWS%3A%3AS3%3A%3ABucket/my%20bucket%2F..%2Fx/configuration")
+        );
+    }
+
+    #[test]
+    fn a_hostile_region_gives_no_link() {
+        assert_eq!(config_timeline("evil.com/x?", "AWS::S3::Bucket", "b"), None);
+        assert_eq!(cloudtrail_event("", "id"), None);
+    }
+
+    #[test]
+    fn links_follow_the_partition() {
+        assert!(service_home("cn-north-1", "config").is_some_and(|u| u.contains("amazonaws.cn")));
+        assert!(service_home("us-gov-west-1", "config").is_some_and(|u| u.contains("amazonaws-us-gov.com")));
+    }
+}

@@ -1,0 +1,23 @@
+//! triage's pure domain: findings and their severity, the ticket-event contract, the severity
+//! policy, classification of each event source, and the router that sends findings through the
+//! ports. No AWS SDK, no Lambda runtime, no async runtime: everything here is tested without AWS.
+
+pub mod config;
+pub mod console;
+pub mod fakes;
+pub mod finding;
+pub mod glob;
+pub mod inbound;
+pub mod json;
+pub mod policy;
+pub mod ports;
+pub mod router;
+pub mod settings;
+pub mod severity;
+pub mod text;
+pub mod ticket;
+
+pub use finding::{Evidence, Finding, Fingerprint, Resource, Source, Status};
+pub use severity::Severity;
+pub use text::SafeText;
+pub use ticket::{Alert, DigestEntry, DigestKind, SCHEMA_VERSION, TicketAction, TicketEvent};

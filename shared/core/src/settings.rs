@@ -1,0 +1,138 @@
+//! Typed settings from the environment. Names are SCREAMING_SNAKE and match the template; a
+//! missing or bad setting fails the cold start with a message that names the variable.
+
+use std::str::FromStr;
+
+use crate::policy::Thresholds;
+use crate::severity::Severity;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Reads settings through a lookup function, so tests need not touch the process environment.
+pub struct Env<F: Fn(&str) -> Option<String>>(pub F);
+
+impl Env<fn(&str) -> Option<String>> {
+    /// The process environment.
+    pub fn process() -> Self {
+        Env(|name| std::env::var(name).ok())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// A parsed value, or `default` when unset.
+    pub fn parsed_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+                value,
+            }),
+        }
+    }
+
+    /// `ALERT_MIN_SEVERITY`, `TICKET_MIN_SEVERITY`, `DIGEST_MIN_SEVERITY`.
+    pub fn thresholds(&self) -> Result<Thresholds, ConfigError> {
+        let d = Thresholds::default();
+        Ok(Thresholds {
+            alert: self.parsed_or::<Severity>("ALERT_MIN_SEVERITY", d.alert)?,
+            ticket: self.parsed_or::<Severity>("TICKET_MIN_SEVERITY", d.ticket)?,
+            digest: self.parsed_or::<Severity>("DIGEST_MIN_SEVERITY", d.digest)?,
+        })
+    }
+}
+
+/// Where the router sends: `TICKET_QUEUE_URL`, `DIGEST_QUEUE_URL`, `ALERT_TOPIC_ARN`, plus the
+/// thresholds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingSettings {
+    pub ticket_queue_url: String,
+    pub digest_queue_url: String,
+    pub alert_topic_arn: String,
+    pub thresholds: Thresholds,
+}
+
+impl RoutingSettings {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let ticket_queue_url = env.required("TICKET_QUEUE_URL")?;
+        if !ticket_queue_url.ends_with(".fifo") {
+            return Err(ConfigError::Invalid {
+                name: "TICKET_QUEUE_URL",
+                value: ticket_queue_url,
+                reason: "the ticket queue must be a FIFO queue (its URL ends in .fifo)".into(),
+            });
+        }
+        Ok(RoutingSettings {
+            ticket_queue_url,
+            digest_queue_url: env.required("DIGEST_QUEUE_URL")?,
+            alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
+            thresholds: env.thresholds()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Env(move |k: &str| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_missing_queue_url_names_the_variable() {
+        let e = RoutingSettings::from_env(&env(&[])).err();
+        assert_eq!(e, Some(ConfigError::Missing("TICKET_QUEUE_URL")));
+        assert_eq!(
+            e.map(|e| e.to_string()).unwrap_or_default(),
+            "environment variable TICKET_QUEUE_URL is not set"
+        );
+    }
+
+    #[test]
+    fn a_bad_severity_names_the_variable_and_value() {
+        let e = env(&[("ALERT_MIN_SEVERITY", "urgent")]).thresholds().err();
+        assert!(matches!(e, Some(ConfigError::Invalid { name: "ALERT_MIN_SEVERITY", .. })));
+    }
+
+    #[test]
+    fn a_standard_ticket_queue_is_refused() {
+        let e = RoutingSettings::from_env(&env(&[
+            ("TICKET_QUEUE_URL", "http://q/tickets"),
+            ("DIGEST_QUEUE_URL", "http://q/digest"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+        ]))
+        .err();
+        assert!(matches!(e, Some(ConfigError::Invalid { name: "TICKET_QUEUE_URL", .. })));
+    }
+
+    #[test]
+    fn thresholds_default_when_unset() {
+        assert_eq!(env(&[]).thresholds(), Ok(Thresholds::default()));
+    }
+}

@@ -1,0 +1,159 @@
+//! Untrusted text, made safe to put in a ticket, a log line or an email.
+//!
+//! Every string that comes from an event (user agents, resource names, annotations, error
+//! messages, alarm reasons…) is attacker-influenced. [`SafeText`] is the only way such a string
+//! enters a finding: it is bounded in length and holds no control characters, no bidirectional
+//! overrides and no zero-width characters, so it cannot forge log lines, recolour a terminal or
+//! reorder what a reader sees.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Default bound for a free-text field, in characters.
+pub const DEFAULT_MAX_CHARS: usize = 1024;
+/// The bound used when text is read back (e.g. a ticket event deserialised by the digest).
+const DESERIALIZE_MAX_CHARS: usize = 8192;
+const TRUNCATION_MARK: &str = "…[truncated]";
+
+/// Sanitised, length-bounded text. Serialises as a plain JSON string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct SafeText(String);
+
+impl SafeText {
+    /// Sanitises `raw` and bounds it to [`DEFAULT_MAX_CHARS`] characters.
+    pub fn new(raw: &str) -> Self {
+        Self::bounded(raw, DEFAULT_MAX_CHARS)
+    }
+
+    /// Sanitises `raw` and bounds it to `max_chars` characters (the truncation mark included).
+    pub fn bounded(raw: &str, max_chars: usize) -> Self {
+        SafeText(sanitize(raw, max_chars))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for SafeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for SafeText {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SafeText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Ok(SafeText::bounded(&raw, DESERIALIZE_MAX_CHARS))
+    }
+}
+
+/// True for characters that must never reach a reader: C0/C1 controls (newlines, ESC for ANSI
+/// sequences, DEL…), bidirectional embeddings/overrides/isolates and marks, zero-width
+/// characters, line/paragraph separators and the BOM.
+fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+/// Replaces each run of hostile characters and whitespace with one space, trims, and cuts the
+/// result to `max_chars` characters with a visible truncation mark. Reads at most a bounded
+/// prefix of the input, so a 1 MB value costs no more than a short one.
+pub fn sanitize(raw: &str, max_chars: usize) -> String {
+    let max_chars = max_chars.max(TRUNCATION_MARK.chars().count() + 1);
+    let mut out = String::with_capacity(raw.len().min(max_chars * 2));
+    let mut kept = 0usize;
+    let mut pending_space = false;
+    let mut truncated = false;
+    for c in raw.chars() {
+        if is_hostile(c) || c.is_whitespace() {
+            pending_space = kept > 0;
+            continue;
+        }
+        let needed = usize::from(pending_space) + 1;
+        if kept + needed > max_chars {
+            truncated = true;
+            break;
+        }
+        if pending_space {
+            out.push(' ');
+            kept += 1;
+            pending_space = false;
+        }
+        out.push(c);
+        kept += 1;
+    }
+    if truncated {
+        let room = max_chars - TRUNCATION_MARK.chars().count();
+        let cut = out.char_indices().nth(room).map_or(out.len(), |(i, _)| i);
+        out.truncate(cut);
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push_str(TRUNCATION_MARK);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newlines_and_ansi_escapes_cannot_forge_lines_or_colours() {
+        let t = SafeText::new("evil\r\nINFO forged line\u{1b}[31mred\u{7}");
+        assert_eq!(t.as_str(), "evil INFO forged line [31mred");
+        assert!(!t.as_str().chars().any(char::is_control));
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_removed() {
+        let t = SafeText::new("invoice\u{202E}fdp.exe\u{200B}\u{2066}x\u{FEFF}");
+        assert_eq!(t.as_str(), "invoice fdp.exe x");
+    }
+
+    #[test]
+    fn a_megabyte_value_is_cut_to_the_bound_with_a_visible_mark() {
+        let huge = "A".repeat(1 << 20);
+        let t = SafeText::bounded(&huge, 100);
+        assert_eq!(t.as_str().chars().count(), 100);
+        assert!(t.as_str().ends_with(TRUNCATION_MARK));
+    }
+
+    #[test]
+    fn multibyte_text_is_cut_on_a_character_boundary() {
+        let t = SafeText::bounded(&"é日本".repeat(100), 20);
+        assert_eq!(t.as_str().chars().count(), 20);
+    }
+
+    #[test]
+    fn short_clean_text_is_unchanged() {
+        assert_eq!(SafeText::new("aws-cli/2.13.5 Python/3.11").as_str(), "aws-cli/2.13.5 Python/3.11");
+        assert_eq!(SafeText::new("  padded  ").as_str(), "padded");
+    }
+
+    #[test]
+    fn deserialising_sanitises_too() {
+        let t: SafeText = serde_json::from_str("\"a\\nb\\u001b\"").unwrap_or_default();
+        assert_eq!(t.as_str(), "a b");
+    }
+}

@@ -1,0 +1,263 @@
+//! What leaves triage: ticket events for the FIFO ticket queue, digest entries for the digest
+//! queue and alerts for the SNS alert topic. The ticket-event JSON is a versioned contract,
+//! described by `schema/ticket-event.schema.json`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::finding::{Finding, Fingerprint, Source, Status};
+use crate::severity::Severity;
+use crate::text::{SafeText, sanitize};
+
+/// The version of the ticket-event and digest-entry JSON. Bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a ticket system should do with the ticket keyed by the fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TicketAction {
+    /// A new problem: create a ticket.
+    Open,
+    /// The problem recurred after its dedup window: update the ticket (count changed).
+    Update,
+    /// The problem went away (Config COMPLIANT, alarm OK): close the ticket.
+    Resolve,
+}
+
+impl TicketAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketAction::Open => "open",
+            TicketAction::Update => "update",
+            TicketAction::Resolve => "resolve",
+        }
+    }
+}
+
+/// One message on the ticket queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    pub schema_version: u32,
+    pub action: TicketAction,
+    pub fingerprint: Fingerprint,
+    pub finding: Finding,
+}
+
+impl TicketEvent {
+    pub fn new(action: TicketAction, finding: Finding) -> Self {
+        TicketEvent {
+            schema_version: SCHEMA_VERSION,
+            action,
+            fingerprint: finding.fingerprint.clone(),
+            finding,
+        }
+    }
+
+    /// The JSON body as sent. Deterministic: the same ticket event always gives the same bytes.
+    pub fn body(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// The FIFO `MessageGroupId`: one group per problem, so its events stay in order.
+    pub fn message_group_id(&self) -> &str {
+        self.fingerprint.as_str()
+    }
+
+    /// The FIFO `MessageDeduplicationId`: a hash of the body. A retried invocation rebuilds the
+    /// same ticket event from the same input, so SQS drops the second copy.
+    pub fn deduplication_id(&self, body: &str) -> String {
+        hex::encode(Sha256::digest(body.as_bytes()))
+    }
+}
+
+/// What a digest line reports about a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestKind {
+    /// First seen: a ticket was opened (or the finding is digest-only).
+    New,
+    /// Seen again: merged into an existing ticket.
+    Repeat,
+    /// Went away.
+    Resolved,
+    /// Matched a suppression: no ticket, no page, counted here.
+    Suppressed,
+}
+
+/// One message on the digest queue: a compact line, not the whole finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestEntry {
+    pub schema_version: u32,
+    /// Hash of the entry's content: an entry delivered twice is counted once.
+    pub entry_id: String,
+    pub kind: DigestKind,
+    pub fingerprint: Fingerprint,
+    pub severity: Severity,
+    pub source: Source,
+    pub rule_id: SafeText,
+    pub title: SafeText,
+    pub account: SafeText,
+    pub region: SafeText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<SafeText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<SafeText>,
+    pub count: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
+}
+
+impl DigestEntry {
+    pub fn new(kind: DigestKind, finding: &Finding) -> Self {
+        let resource = finding
+            .primary_resource()
+            .map(|r| r.arn.clone().unwrap_or_else(|| r.id.clone()));
+        let mut entry = DigestEntry {
+            schema_version: SCHEMA_VERSION,
+            entry_id: String::new(),
+            kind,
+            fingerprint: finding.fingerprint.clone(),
+            severity: finding.severity,
+            source: finding.source,
+            rule_id: finding.rule_id.clone(),
+            title: finding.title.clone(),
+            account: finding.account.clone(),
+            region: finding.region.clone(),
+            resource,
+            principal: finding.principal.clone(),
+            count: finding.count,
+            first_seen: finding.first_seen,
+            last_seen: finding.last_seen,
+            console_url: finding.console_url.clone(),
+        };
+        entry.entry_id = entry.content_hash();
+        entry
+    }
+
+    fn content_hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        // serde_json of a struct is deterministic; entry_id is empty while hashing.
+        let mut copy = self.clone();
+        copy.entry_id = String::new();
+        hasher.update(serde_json::to_vec(&copy).unwrap_or_default());
+        hex::encode(&hasher.finalize()[..16])
+    }
+
+    pub fn body(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+}
+
+/// SNS allows at most 100 characters of ASCII in a subject.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+
+/// An immediate page for a critical finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub fingerprint: Fingerprint,
+    /// ASCII, at most [`MAX_SUBJECT_CHARS`] characters, no control characters.
+    pub subject: String,
+    /// A short human text for email.
+    pub text: String,
+    /// The whole finding as JSON, for machines.
+    pub json: String,
+}
+
+impl Alert {
+    pub fn for_finding(finding: &Finding) -> Result<Self, serde_json::Error> {
+        let subject = alert_subject(finding);
+        let text = alert_text(finding);
+        let json = serde_json::to_string(&AlertJson {
+            schema_version: SCHEMA_VERSION,
+            kind: "alert",
+            finding,
+        })?;
+        Ok(Alert {
+            fingerprint: finding.fingerprint.clone(),
+            subject,
+            text,
+            json,
+        })
+    }
+
+    /// The SNS `Message` for `MessageStructure=json`: the human text for email, the JSON for
+    /// every other protocol (SQS, Lambda, HTTPS, chat integrations).
+    pub fn sns_message(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&serde_json::json!({
+            "default": self.json,
+            "email": self.text,
+        }))
+    }
+}
+
+#[derive(Serialize)]
+struct AlertJson<'a> {
+    schema_version: u32,
+    kind: &'static str,
+    finding: &'a Finding,
+}
+
+fn alert_subject(finding: &Finding) -> String {
+    let raw = format!(
+        "[{}] {} ({})",
+        finding.severity.as_str().to_ascii_uppercase(),
+        finding.title,
+        finding.account
+    );
+    let ascii: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .collect();
+    if ascii.len() <= MAX_SUBJECT_CHARS {
+        ascii
+    } else {
+        let mut cut: String = ascii.chars().take(MAX_SUBJECT_CHARS - 3).collect();
+        cut.push_str("...");
+        cut
+    }
+}
+
+fn alert_text(finding: &Finding) -> String {
+    let mut lines = vec![
+        format!("{} — {}", finding.severity.as_str().to_uppercase(), finding.title),
+        String::new(),
+        format!("Account: {}   Region: {}", finding.account, finding.region),
+        format!("Rule: {} ({})", finding.rule_id, finding.source),
+    ];
+    if let Some(r) = finding.primary_resource() {
+        let name = r.arn.as_ref().unwrap_or(&r.id);
+        lines.push(format!("Resource: {} {}", r.kind, name));
+    }
+    if let Some(p) = &finding.principal {
+        lines.push(format!("Principal: {p}"));
+    }
+    let e = &finding.evidence;
+    if let Some(ip) = &e.source_ip {
+        lines.push(format!("Source IP: {ip}"));
+    }
+    if let Some(name) = &e.event_name {
+        lines.push(format!("Event: {name}"));
+    }
+    lines.push(format!(
+        "Seen: {} (x{})",
+        finding.last_seen.to_rfc3339(),
+        finding.count
+    ));
+    lines.push(String::new());
+    lines.push(sanitize(finding.description.as_str(), 600));
+    lines.push(String::new());
+    lines.push(format!("Remediation: {}", finding.remediation));
+    if let Some(url) = &finding.console_url {
+        lines.push(format!("Console: {url}"));
+    }
+    lines.push(format!("Fingerprint: {}", finding.fingerprint));
+    lines.join("\n")
+}
+
+/// Whether a finding still needs someone (used by the router for resolve handling).
+pub fn is_resolution(finding: &Finding) -> bool {
+    finding.status == Status::Resolved
+}

@@ -1,0 +1,247 @@
+//! Test harness shared by the integration tests: a moto server started on a free loopback port
+//! and stopped when dropped, SDK clients pointed at it, and the repository's sample events.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root (where `events/` and `.venv/` are).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// A sample from `events/`, parsed. Panics (this is test code) with the file name if it is
+/// missing or not JSON.
+pub fn event(name: &str) -> serde_json::Value {
+    let path = repo_root().join("events").join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read sample {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("sample {} is not JSON: {e}", path.display()))
+}
+
+/// Every `*.json` file in `events/`, sorted.
+pub fn all_event_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("events"))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Where the `moto_server` executable is: `$MOTO_SERVER`, else the repository's `.venv`, else
+/// `PATH`.
+fn moto_executable() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let venv = repo_root().join(".venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("moto_server")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
+}
+
+/// A moto server on 127.0.0.1, killed when dropped.
+pub struct MotoServer {
+    child: Child,
+    endpoint: String,
+}
+
+impl MotoServer {
+    /// Starts moto server on a free loopback port and waits until it answers. Panics with the
+    /// way to install it if it cannot be started: a test that needs AWS must not pass without it.
+    pub fn start() -> MotoServer {
+        let exe = moto_executable();
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let child = Command::new(&exe)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start {} ({e}); run scripts/setup-tools (or scripts/test) to install moto into .venv",
+                        exe.display()
+                    )
+                });
+            let mut server = MotoServer {
+                child,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            };
+            match server.wait_ready(port, Duration::from_secs(30)) {
+                Ok(()) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("moto server did not become ready: {last_error}");
+    }
+
+    fn wait_ready(&mut self, port: u16, timeout: Duration) -> Result<(), String> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("moto_server exited early with {status}"));
+            }
+            if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                let request = b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+                let mut reply = [0u8; 12];
+                if stream.write_all(request).is_ok() && stream.read_exact(&mut reply).is_ok() && reply.starts_with(b"HTTP/1.") {
+                    return Ok(());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("no answer on {addr} within {timeout:?}"))
+    }
+
+    /// `http://127.0.0.1:<port>`: what `AWS_ENDPOINT_URL` is set to for subprocesses.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// SDK configuration pointed at this server, with fixed test credentials and region — the
+    /// same settings `AWS_ENDPOINT_URL` gives a function's `aws_config::load_from_env`.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "triage-testkit"))
+            .load()
+            .await
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A FIFO queue and a standard queue and a topic whose deliveries land in a queue, created on
+/// moto, for reading back what the router sent.
+pub struct Queues {
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub ticket_queue_url: String,
+    pub digest_queue_url: String,
+    pub alert_topic_arn: String,
+    /// An SQS queue subscribed (raw delivery off) to the alert topic.
+    pub alert_inbox_url: String,
+}
+
+impl Queues {
+    pub async fn create(moto: &MotoServer, prefix: &str) -> Queues {
+        let config = moto.sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let sns = aws_sdk_sns::Client::new(&config);
+        let fifo = |name: String| {
+            let sqs = sqs.clone();
+            async move {
+                sqs.create_queue()
+                    .queue_name(name)
+                    .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("create FIFO queue: {e:?}"))
+                    .queue_url()
+                    .unwrap_or_default()
+                    .to_owned()
+            }
+        };
+        let standard = |name: String| {
+            let sqs = sqs.clone();
+            async move {
+                sqs.create_queue()
+                    .queue_name(name)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("create queue: {e:?}"))
+                    .queue_url()
+                    .unwrap_or_default()
+                    .to_owned()
+            }
+        };
+        let ticket_queue_url = fifo(format!("{prefix}-tickets.fifo")).await;
+        let digest_queue_url = standard(format!("{prefix}-digest")).await;
+        let alert_inbox_url = standard(format!("{prefix}-alert-inbox")).await;
+        let alert_topic_arn = sns
+            .create_topic()
+            .name(format!("{prefix}-alerts"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create topic: {e:?}"))
+            .topic_arn()
+            .unwrap_or_default()
+            .to_owned();
+        let inbox_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&alert_inbox_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("queue arn: {e:?}"))
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .unwrap_or_default();
+        sns.subscribe()
+            .topic_arn(&alert_topic_arn)
+            .protocol("sqs")
+            .endpoint(inbox_arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("subscribe inbox: {e:?}"));
+        Queues {
+            sqs,
+            sns,
+            ticket_queue_url,
+            digest_queue_url,
+            alert_topic_arn,
+            alert_inbox_url,
+        }
+    }
+
+    /// Receives until the queue is empty; returns every message, deleting none.
+    pub async fn drain(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(300)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("receive: {e:?}"));
+            let messages = got.messages().to_vec();
+            if messages.is_empty() {
+                return out;
+            }
+            out.extend(messages);
+        }
+    }
+}
