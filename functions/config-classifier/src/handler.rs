@@ -73,3 +73,105 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
         Ok(self.router.route(findings).await?.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::{Context, LambdaEvent};
+    use triage_core::Severity;
+    use triage_core::config::ConfigRuleCatalog;
+    use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
+    use triage_core::policy::{SeverityPolicy, Thresholds};
+    use triage_core::{TicketAction, router::Router};
+
+    use super::*;
+
+    type Fakes = Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
+
+    fn handler() -> Fakes {
+        let catalog = ConfigRuleCatalog::shipped().expect("catalog");
+        Handler::new(
+            ConfigClassifier::new(catalog, Severity::Medium),
+            Router::new(
+                SeverityPolicy::shipped().expect("policy"),
+                Thresholds::default(),
+                MemoryTicketSink::default(),
+                MemoryDigestSink::default(),
+                MemoryAlertPublisher::default(),
+            ),
+        )
+    }
+
+    fn event(name: &str) -> LambdaEvent<Value> {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("sample");
+        LambdaEvent::new(
+            serde_json::from_str(&text).expect("json"),
+            Context::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn root_access_key_non_compliance_is_one_critical_ticket_one_digest_entry_one_page() {
+        let h = handler();
+        let summary = h
+            .handle(event("config-noncompliant-iam-root-access-key.json"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            summary,
+            Summary {
+                findings: 1,
+                tickets: 1,
+                digest_entries: 1,
+                alerts: 1,
+                counted_only: 0
+            }
+        );
+        assert_eq!(h.router.tickets().sent()[0].action, TicketAction::Open);
+    }
+
+    #[tokio::test]
+    async fn not_applicable_and_other_detail_types_do_nothing_and_succeed() {
+        let h = handler();
+        for name in [
+            "config-not-applicable-iam-root-access-key.json",
+            "config-insufficient-data.json",
+            "config-bad-wrong-detail-type.json",
+        ] {
+            assert_eq!(
+                h.handle(event(name)).await.expect(name),
+                Summary::default(),
+                "{name}"
+            );
+        }
+        assert!(h.router.tickets().sent().is_empty());
+        assert!(h.router.digest().sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_compliance_change_is_an_invalid_event_error() {
+        let h = handler();
+        for name in [
+            "config-bad-missing-detail.json",
+            "config-bad-unknown-compliance-type.json",
+        ] {
+            let err = h.handle(event(name)).await.expect_err(name);
+            assert_eq!(Diagnostic::from(err).error_type, "InvalidEvent", "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_undelivered_ticket_fails_the_invocation_so_lambda_retries() {
+        let h = handler();
+        h.router.tickets().fail_next(1);
+        let err = h
+            .handle(event("config-noncompliant-restricted-ssh.json"))
+            .await
+            .expect_err("must fail");
+        assert_eq!(Diagnostic::from(err).error_type, "DeliveryFailed");
+        assert!(
+            h.router.digest().sent().is_empty(),
+            "nothing after the failed ticket"
+        );
+    }
+}

@@ -9,11 +9,8 @@ use serde_json::Value;
 use triage_aws::{SnsAlertPublisher, SqsDigestSink, SqsTicketSink};
 use triage_core::router::Router;
 
-mod handler;
-mod settings;
-
-use handler::Handler;
-use settings::Settings;
+use config_classifier::handler::Handler;
+use config_classifier::settings::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -31,5 +28,8 @@ async fn main() -> Result<(), Error> {
     );
     let handler = Handler::new(settings.classifier, router);
     let handler = &handler;
-    run(service_fn(move |event: LambdaEvent<Value>| async move { handler.handle(event).await })).await
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(event).await
+    }))
+    .await
 }

@@ -1,9 +1,9 @@
 //! The function's typed settings, read once at cold start.
 
+use triage_core::Severity;
 use triage_core::config::{CatalogError, ConfigClassifier, ConfigRuleCatalog};
 use triage_core::policy::{PolicyError, SeverityPolicy};
 use triage_core::settings::{ConfigError, Env, RoutingSettings};
-use triage_core::Severity;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -27,7 +27,8 @@ impl Settings {
     }
 
     pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
-        let unknown = env.parsed_or::<Severity>("UNKNOWN_CONFIG_RULE_SEVERITY", Severity::Medium)?;
+        let unknown =
+            env.parsed_or::<Severity>("UNKNOWN_CONFIG_RULE_SEVERITY", Severity::Medium)?;
         Ok(Settings {
             routing: RoutingSettings::from_env(env)?,
             policy: SeverityPolicy::shipped()?,

@@ -98,7 +98,9 @@ fn build_error(sink: &'static str, e: impl std::fmt::Display) -> SinkError {
 }
 
 /// Ticket events as batch entries (ids are their index).
-pub fn ticket_entries(events: &[TicketEvent]) -> Result<Vec<SendMessageBatchRequestEntry>, SinkError> {
+pub fn ticket_entries(
+    events: &[TicketEvent],
+) -> Result<Vec<SendMessageBatchRequestEntry>, SinkError> {
     events
         .iter()
         .enumerate()
@@ -116,7 +118,9 @@ pub fn ticket_entries(events: &[TicketEvent]) -> Result<Vec<SendMessageBatchRequ
 }
 
 /// Digest entries as batch entries (ids are their index).
-pub fn digest_entries(entries: &[DigestEntry]) -> Result<Vec<SendMessageBatchRequestEntry>, SinkError> {
+pub fn digest_entries(
+    entries: &[DigestEntry],
+) -> Result<Vec<SendMessageBatchRequestEntry>, SinkError> {
     entries
         .iter()
         .enumerate()

@@ -4,7 +4,11 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Everything but unreserved characters is encoded (RFC 3986 `unreserved`).
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 pub fn encode(component: &str) -> String {
     utf8_percent_encode(component, COMPONENT).to_string()
@@ -79,7 +83,9 @@ mod tests {
     fn config_timeline_link_encodes_the_resource() {
         assert_eq!(
             config_timeline("us-east-1", "AWS::S3::Bucket", "my bucket/../x").as_deref(),
-            Some("https://us-east-1.console.aws.amazon.com/config/home?region=us-east-1#/timeline/AWS%3A%3AS3%3A%3ABucket/my%20bucket%2F..%2Fx/configuration")
+            Some(
+                "https://us-east-1.console.aws.amazon.com/config/home?region=us-east-1#/timeline/AWS%3A%3AS3%3A%3ABucket/my%20bucket%2F..%2Fx/configuration"
+            )
         );
     }
 
@@ -92,6 +98,9 @@ mod tests {
     #[test]
     fn links_follow_the_partition() {
         assert!(service_home("cn-north-1", "config").is_some_and(|u| u.contains("amazonaws.cn")));
-        assert!(service_home("us-gov-west-1", "config").is_some_and(|u| u.contains("amazonaws-us-gov.com")));
+        assert!(
+            service_home("us-gov-west-1", "config")
+                .is_some_and(|u| u.contains("amazonaws-us-gov.com"))
+        );
     }
 }

@@ -58,7 +58,10 @@ impl Fingerprint {
     /// `("ab", "c")` differ. 128 bits of SHA-256, hex: safe as an SQS `MessageGroupId`.
     pub fn new(source: Source, rule_id: &str, account: &str, region: &str, keys: &[&str]) -> Self {
         let mut hasher = Sha256::new();
-        for part in [source.as_str(), rule_id, account, region].iter().chain(keys) {
+        for part in [source.as_str(), rule_id, account, region]
+            .iter()
+            .chain(keys)
+        {
             hasher.update(part.as_bytes());
             hasher.update([0x1f]);
         }
@@ -195,10 +198,34 @@ mod tests {
 
     #[test]
     fn fingerprint_is_stable_and_separates_its_parts() {
-        let a = Fingerprint::new(Source::Config, "restricted-ssh", "1", "us-east-1", &["sg-1"]);
-        let b = Fingerprint::new(Source::Config, "restricted-ssh", "1", "us-east-1", &["sg-1"]);
-        let c = Fingerprint::new(Source::Config, "restricted-ssh", "1", "us-east-1", &["sg-2"]);
-        let d = Fingerprint::new(Source::Config, "restricted-ss", "h1", "us-east-1", &["sg-1"]);
+        let a = Fingerprint::new(
+            Source::Config,
+            "restricted-ssh",
+            "1",
+            "us-east-1",
+            &["sg-1"],
+        );
+        let b = Fingerprint::new(
+            Source::Config,
+            "restricted-ssh",
+            "1",
+            "us-east-1",
+            &["sg-1"],
+        );
+        let c = Fingerprint::new(
+            Source::Config,
+            "restricted-ssh",
+            "1",
+            "us-east-1",
+            &["sg-2"],
+        );
+        let d = Fingerprint::new(
+            Source::Config,
+            "restricted-ss",
+            "h1",
+            "us-east-1",
+            &["sg-1"],
+        );
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);

@@ -46,7 +46,9 @@ fn join(origin: &str, step: &str) -> String {
 fn unwrap_into(payload: Value, origin: String, depth: usize, out: &mut Vec<Inner>) {
     if depth > MAX_DEPTH {
         out.push(Inner {
-            event: Err(InboundError::TooDeep { origin: origin.clone() }),
+            event: Err(InboundError::TooDeep {
+                origin: origin.clone(),
+            }),
             origin,
         });
         return;
@@ -64,7 +66,10 @@ fn unwrap_into(payload: Value, origin: String, depth: usize, out: &mut Vec<Inner
             match inner {
                 Some(text) => descend(text, join(&here, field), depth, out),
                 None => out.push(Inner {
-                    event: Err(InboundError::MissingField { origin: here.clone(), field }),
+                    event: Err(InboundError::MissingField {
+                        origin: here.clone(),
+                        field,
+                    }),
                     origin: here,
                 }),
             }
@@ -82,20 +87,29 @@ fn unwrap_into(payload: Value, origin: String, depth: usize, out: &mut Vec<Inner
                 unwrap_into(inner.clone(), join(&origin, "Message"), depth + 1, out);
             }
             _ => out.push(Inner {
-                event: Err(InboundError::MissingField { origin: origin.clone(), field: "Message" }),
+                event: Err(InboundError::MissingField {
+                    origin: origin.clone(),
+                    field: "Message",
+                }),
                 origin,
             }),
         }
         return;
     }
-    out.push(Inner { origin, event: Ok(payload) });
+    out.push(Inner {
+        origin,
+        event: Ok(payload),
+    });
 }
 
 fn descend(text: &str, origin: String, depth: usize, out: &mut Vec<Inner>) {
     match serde_json::from_str::<Value>(text) {
         Ok(inner) => unwrap_into(inner, origin, depth + 1, out),
         Err(e) => out.push(Inner {
-            event: Err(InboundError::NotJson { origin: origin.clone(), reason: e.to_string() }),
+            event: Err(InboundError::NotJson {
+                origin: origin.clone(),
+                reason: e.to_string(),
+            }),
             origin,
         }),
     }
@@ -137,7 +151,10 @@ mod tests {
         assert_eq!(inner.len(), 3);
         assert!(matches!(inner[0].event, Err(InboundError::NotJson { .. })));
         assert_eq!(inner[1].event, Ok(json!({"ok": true})));
-        assert!(matches!(inner[2].event, Err(InboundError::MissingField { .. })));
+        assert!(matches!(
+            inner[2].event,
+            Err(InboundError::MissingField { .. })
+        ));
     }
 
     #[test]

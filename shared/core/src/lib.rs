@@ -9,6 +9,7 @@ pub mod finding;
 pub mod glob;
 pub mod inbound;
 pub mod json;
+pub mod pipeline;
 pub mod policy;
 pub mod ports;
 pub mod router;

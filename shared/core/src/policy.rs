@@ -85,7 +85,9 @@ impl SeverityPolicy {
             {
                 return Err(PolicyError::Invalid {
                     index,
-                    problem: "matches everything: set at least one of source, rule, account, resource".into(),
+                    problem:
+                        "matches everything: set at least one of source, rule, account, resource"
+                            .into(),
                 });
             }
             if o.reason.trim().is_empty() {

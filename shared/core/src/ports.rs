@@ -10,7 +10,9 @@ use crate::ticket::{Alert, DigestEntry, TicketEvent};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SinkError {
     /// The service answered, but refused some entries even after retries.
-    #[error("{sink}: {failed} of {total} message(s) not accepted after {attempts} attempt(s): {reason}")]
+    #[error(
+        "{sink}: {failed} of {total} message(s) not accepted after {attempts} attempt(s): {reason}"
+    )]
     Rejected {
         sink: &'static str,
         failed: usize,
@@ -29,13 +31,19 @@ pub enum SinkError {
 /// The FIFO ticket queue.
 pub trait TicketSink: Send + Sync {
     /// Sends every event, or fails.
-    fn send_tickets(&self, events: &[TicketEvent]) -> impl Future<Output = Result<(), SinkError>> + Send;
+    fn send_tickets(
+        &self,
+        events: &[TicketEvent],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
 /// The digest queue.
 pub trait DigestSink: Send + Sync {
     /// Sends every entry, or fails.
-    fn send_entries(&self, entries: &[DigestEntry]) -> impl Future<Output = Result<(), SinkError>> + Send;
+    fn send_entries(
+        &self,
+        entries: &[DigestEntry],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
 /// The immediate alert topic.

@@ -53,7 +53,13 @@ pub struct Router<T, D, A> {
 }
 
 impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
-    pub fn new(policy: SeverityPolicy, thresholds: Thresholds, tickets: T, digest: D, alerts: A) -> Self {
+    pub fn new(
+        policy: SeverityPolicy,
+        thresholds: Thresholds,
+        tickets: T,
+        digest: D,
+        alerts: A,
+    ) -> Self {
         Router {
             policy,
             thresholds,
@@ -83,7 +89,8 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         for mut finding in merged {
             self.policy.apply(&mut finding);
             let severity = finding.severity;
-            let routed_somewhere = severity >= self.thresholds.digest || severity >= self.thresholds.ticket;
+            let routed_somewhere =
+                severity >= self.thresholds.digest || severity >= self.thresholds.ticket;
             if !routed_somewhere {
                 debug!(fingerprint = %finding.fingerprint, %severity, "below every threshold: counted only");
                 plan.counted_only += 1;
@@ -91,14 +98,22 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             }
             let resolved = finding.status == Status::Resolved;
             if severity >= self.thresholds.digest {
-                let kind = if resolved { DigestKind::Resolved } else { DigestKind::New };
+                let kind = if resolved {
+                    DigestKind::Resolved
+                } else {
+                    DigestKind::New
+                };
                 plan.digest.push(DigestEntry::new(kind, &finding));
             }
             if !resolved && severity >= self.thresholds.alert {
                 plan.alerts.push(Alert::for_finding(&finding)?);
             }
             if severity >= self.thresholds.ticket {
-                let action = if resolved { TicketAction::Resolve } else { TicketAction::Open };
+                let action = if resolved {
+                    TicketAction::Resolve
+                } else {
+                    TicketAction::Open
+                };
                 plan.tickets.push(TicketEvent::new(action, finding));
             }
         }
@@ -122,7 +137,10 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 .map_err(RouteError::Digest)?;
         }
         for alert in &plan.alerts {
-            self.alerts.publish(alert).await.map_err(RouteError::Alert)?;
+            self.alerts
+                .publish(alert)
+                .await
+                .map_err(RouteError::Alert)?;
         }
         Ok(RouteReport {
             findings: plan.findings,

@@ -45,11 +45,14 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     {
         match self.optional(name) {
             None => Ok(default),
-            Some(value) => value.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-                value,
-            }),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    name,
+                    reason: e.to_string(),
+                    value,
+                }),
         }
     }
 
@@ -100,7 +103,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Env(move |k: &str| map.get(k).cloned())
     }
 
@@ -117,7 +123,13 @@ mod tests {
     #[test]
     fn a_bad_severity_names_the_variable_and_value() {
         let e = env(&[("ALERT_MIN_SEVERITY", "urgent")]).thresholds().err();
-        assert!(matches!(e, Some(ConfigError::Invalid { name: "ALERT_MIN_SEVERITY", .. })));
+        assert!(matches!(
+            e,
+            Some(ConfigError::Invalid {
+                name: "ALERT_MIN_SEVERITY",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -128,7 +140,13 @@ mod tests {
             ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
         ]))
         .err();
-        assert!(matches!(e, Some(ConfigError::Invalid { name: "TICKET_QUEUE_URL", .. })));
+        assert!(matches!(
+            e,
+            Some(ConfigError::Invalid {
+                name: "TICKET_QUEUE_URL",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -147,7 +147,10 @@ mod tests {
 
     #[test]
     fn short_clean_text_is_unchanged() {
-        assert_eq!(SafeText::new("aws-cli/2.13.5 Python/3.11").as_str(), "aws-cli/2.13.5 Python/3.11");
+        assert_eq!(
+            SafeText::new("aws-cli/2.13.5 Python/3.11").as_str(),
+            "aws-cli/2.13.5 Python/3.11"
+        );
         assert_eq!(SafeText::new("  padded  ").as_str(), "padded");
     }
 

@@ -209,7 +209,13 @@ fn alert_subject(finding: &Finding) -> String {
     );
     let ascii: String = raw
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if ascii.len() <= MAX_SUBJECT_CHARS {
         ascii
@@ -222,7 +228,11 @@ fn alert_subject(finding: &Finding) -> String {
 
 fn alert_text(finding: &Finding) -> String {
     let mut lines = vec![
-        format!("{} — {}", finding.severity.as_str().to_uppercase(), finding.title),
+        format!(
+            "{} — {}",
+            finding.severity.as_str().to_uppercase(),
+            finding.title
+        ),
         String::new(),
         format!("Account: {}   Region: {}", finding.account, finding.region),
         format!("Rule: {} ({})", finding.rule_id, finding.source),

@@ -22,7 +22,8 @@ pub fn event(name: &str) -> serde_json::Value {
     let path = repo_root().join("events").join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read sample {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("sample {} is not JSON: {e}", path.display()))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("sample {} is not JSON: {e}", path.display()))
 }
 
 /// Every `*.json` file in `events/`, sorted.
@@ -107,7 +108,10 @@ impl MotoServer {
             if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
                 let request = b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
                 let mut reply = [0u8; 12];
-                if stream.write_all(request).is_ok() && stream.read_exact(&mut reply).is_ok() && reply.starts_with(b"HTTP/1.") {
+                if stream.write_all(request).is_ok()
+                    && stream.read_exact(&mut reply).is_ok()
+                    && reply.starts_with(b"HTTP/1.")
+                {
                     return Ok(());
                 }
             }
@@ -127,7 +131,13 @@ impl MotoServer {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "triage-testkit"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "triage-testkit",
+            ))
             .load()
             .await
     }
@@ -204,7 +214,10 @@ impl Queues {
             .await
             .unwrap_or_else(|e| panic!("queue arn: {e:?}"))
             .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
             .unwrap_or_default();
         sns.subscribe()
             .topic_arn(&alert_topic_arn)

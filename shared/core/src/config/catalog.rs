@@ -144,14 +144,32 @@ mod tests {
     #[test]
     fn conformance_pack_and_security_hub_names_map_to_the_managed_rule() {
         let cases = [
-            ("cloudwatch-log-group-encrypted-conformance-pack-6cruwvtg2", "cloudwatch-log-group-encrypted"),
-            ("s3-bucket-public-read-prohibited-conformance-pack-abcde1234", "s3-bucket-public-read-prohibited"),
-            ("securityhub-iam-inline-policy-blocked-kms-actions-baa2cf8c", "iam-inline-policy-blocked-kms-actions"),
-            ("securityhub-s3-bucket-public-read-prohibited-0a1b2c3d", "s3-bucket-public-read-prohibited"),
+            (
+                "cloudwatch-log-group-encrypted-conformance-pack-6cruwvtg2",
+                "cloudwatch-log-group-encrypted",
+            ),
+            (
+                "s3-bucket-public-read-prohibited-conformance-pack-abcde1234",
+                "s3-bucket-public-read-prohibited",
+            ),
+            (
+                "securityhub-iam-inline-policy-blocked-kms-actions-baa2cf8c",
+                "iam-inline-policy-blocked-kms-actions",
+            ),
+            (
+                "securityhub-s3-bucket-public-read-prohibited-0a1b2c3d",
+                "s3-bucket-public-read-prohibited",
+            ),
             ("restricted-ssh", "restricted-ssh"),
             // not the decoration's shape: left alone
-            ("my-rule-conformance-pack-short", "my-rule-conformance-pack-short"),
-            ("securityhub-custom-rule-notahexx", "securityhub-custom-rule-notahexx"),
+            (
+                "my-rule-conformance-pack-short",
+                "my-rule-conformance-pack-short",
+            ),
+            (
+                "securityhub-custom-rule-notahexx",
+                "securityhub-custom-rule-notahexx",
+            ),
             ("-conformance-pack-abcdefghi", "-conformance-pack-abcdefghi"),
         ];
         for (deployed, want) in cases {

@@ -44,7 +44,10 @@ pub enum ConfigEventError {
     #[error("unknown complianceType {0:?}")]
     UnknownComplianceType(SafeText),
     #[error("{field} is not an ISO 8601 timestamp: {value:?}")]
-    BadTimestamp { field: &'static str, value: SafeText },
+    BadTimestamp {
+        field: &'static str,
+        value: SafeText,
+    },
 }
 
 /// Classifies Config compliance changes with the managed-rule catalog.
@@ -113,22 +116,33 @@ impl ConfigClassifier {
         }
     }
 
-    fn classify_detail(&self, envelope: &Value, detail: &Value) -> Result<ConfigOutcome, ConfigEventError> {
+    fn classify_detail(
+        &self,
+        envelope: &Value,
+        detail: &Value,
+    ) -> Result<ConfigOutcome, ConfigEventError> {
         let d = JsonPath(detail);
         let new_result = detail
             .get("newEvaluationResult")
             .filter(|v| v.is_object())
             .ok_or(ConfigEventError::MissingField("detail.newEvaluationResult"))?;
-        let qualifier = &["newEvaluationResult", "evaluationResultIdentifier", "evaluationResultQualifier"];
-        let compliance = str_at(new_result, &["complianceType"])
-            .ok_or(ConfigEventError::MissingField("detail.newEvaluationResult.complianceType"))?;
+        let qualifier = &[
+            "newEvaluationResult",
+            "evaluationResultIdentifier",
+            "evaluationResultQualifier",
+        ];
+        let compliance = str_at(new_result, &["complianceType"]).ok_or(
+            ConfigEventError::MissingField("detail.newEvaluationResult.complianceType"),
+        )?;
         let status = match compliance {
             "NON_COMPLIANT" => Status::Active,
             "COMPLIANT" => Status::Resolved,
             "NOT_APPLICABLE" => return Ok(ConfigOutcome::Skipped(ConfigSkip::NotApplicable)),
             "INSUFFICIENT_DATA" => return Ok(ConfigOutcome::Skipped(ConfigSkip::InsufficientData)),
             other => {
-                return Err(ConfigEventError::UnknownComplianceType(SafeText::bounded(other, 64)));
+                return Err(ConfigEventError::UnknownComplianceType(SafeText::bounded(
+                    other, 64,
+                )));
             }
         };
 
@@ -158,7 +172,8 @@ impl ConfigClassifier {
         let annotation = str_at(new_result, &["annotation"]);
 
         let managed = self.catalog.lookup(deployed_rule);
-        let rule_id = managed.map_or_else(|| normalise_rule_name(deployed_rule), |m| m.name.as_str());
+        let rule_id =
+            managed.map_or_else(|| normalise_rule_name(deployed_rule), |m| m.name.as_str());
         let severity = managed.map_or(self.unknown_rule_severity, |m| m.severity);
         let partition = rule_arn
             .and_then(|arn| arn.split(':').nth(1))
@@ -168,7 +183,9 @@ impl ConfigClassifier {
 
         let title = match managed {
             Some(m) => format!("{}: {}", m.title, resource_id),
-            None => format!("AWS Config rule {rule_id} reports {resource_type} {resource_id} non-compliant"),
+            None => format!(
+                "AWS Config rule {rule_id} reports {resource_type} {resource_id} non-compliant"
+            ),
         };
         let mut description = format!(
             "AWS Config rule {deployed_rule} evaluated {resource_type} {resource_id} in account {account} ({region}) as {compliance}"
@@ -199,14 +216,28 @@ impl ConfigClassifier {
         };
         put("config_rule_name", Some(deployed_rule), 256);
         put("config_rule_arn", rule_arn, 512);
-        put("managed_rule_identifier", managed.map(|m| m.identifier.as_str()), 128);
+        put(
+            "managed_rule_identifier",
+            managed.map(|m| m.identifier.as_str()),
+            128,
+        );
         put("compliance_type", Some(compliance), 64);
         put("previous_compliance_type", old_compliance, 64);
         put("annotation", annotation, ANNOTATION_MAX_CHARS);
-        put("evaluation_mode", d.str_under(qualifier, "evaluationMode"), 64);
+        put(
+            "evaluation_mode",
+            d.str_under(qualifier, "evaluationMode"),
+            64,
+        );
 
         let finding = Finding {
-            fingerprint: Fingerprint::new(Source::Config, rule_id, account, region, &[resource_type, resource_id]),
+            fingerprint: Fingerprint::new(
+                Source::Config,
+                rule_id,
+                account,
+                region,
+                &[resource_type, resource_id],
+            ),
             status,
             severity,
             source: Source::Config,
@@ -239,10 +270,20 @@ impl ConfigClassifier {
 }
 
 /// When Config recorded the result; falls back to the notification and envelope times.
-fn observed_at(envelope: &Value, detail: &Value, new_result: &Value) -> Result<DateTime<Utc>, ConfigEventError> {
+fn observed_at(
+    envelope: &Value,
+    detail: &Value,
+    new_result: &Value,
+) -> Result<DateTime<Utc>, ConfigEventError> {
     let candidates = [
-        ("detail.newEvaluationResult.resultRecordedTime", str_at(new_result, &["resultRecordedTime"])),
-        ("detail.notificationCreationTime", str_at(detail, &["notificationCreationTime"])),
+        (
+            "detail.newEvaluationResult.resultRecordedTime",
+            str_at(new_result, &["resultRecordedTime"]),
+        ),
+        (
+            "detail.notificationCreationTime",
+            str_at(detail, &["notificationCreationTime"]),
+        ),
         ("time", str_at(envelope, &["time"])),
     ];
     for (field, value) in candidates {
@@ -255,15 +296,27 @@ fn observed_at(envelope: &Value, detail: &Value, new_result: &Value) -> Result<D
                 });
         }
     }
-    Err(ConfigEventError::MissingField("detail.newEvaluationResult.resultRecordedTime"))
+    Err(ConfigEventError::MissingField(
+        "detail.newEvaluationResult.resultRecordedTime",
+    ))
 }
 
 /// The ARN of a resource, where Config's resource id determines it.
-fn resource_arn(partition: &str, resource_type: &str, id: &str, region: &str, account: &str) -> Option<String> {
+fn resource_arn(
+    partition: &str,
+    resource_type: &str,
+    id: &str,
+    region: &str,
+    account: &str,
+) -> Option<String> {
     if id.starts_with("arn:") {
         return Some(id.to_owned());
     }
-    let regional = |service: &str, path: &str| Some(format!("arn:{partition}:{service}:{region}:{account}:{path}"));
+    let regional = |service: &str, path: &str| {
+        Some(format!(
+            "arn:{partition}:{service}:{region}:{account}:{path}"
+        ))
+    };
     match resource_type {
         "AWS::S3::Bucket" => Some(format!("arn:{partition}:s3:::{id}")),
         "AWS::EC2::SecurityGroup" => regional("ec2", &format!("security-group/{id}")),

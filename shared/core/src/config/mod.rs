@@ -3,5 +3,7 @@
 mod catalog;
 mod classify;
 
-pub use catalog::{CONFIG_RULES_TOML, CatalogError, ConfigRuleCatalog, ManagedRule, normalise_rule_name};
+pub use catalog::{
+    CONFIG_RULES_TOML, CatalogError, ConfigRuleCatalog, ManagedRule, normalise_rule_name,
+};
 pub use classify::{ConfigClassifier, ConfigEventError, ConfigOutcome, ConfigSkip};

@@ -1,0 +1,235 @@
+//! The SQS and SNS adapters against aws-smithy-mocks: full batches, per-entry failures retried
+//! or surfaced, never a success for a message that was not sent.
+
+use std::time::Duration;
+
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
+use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use chrono::{TimeZone, Utc};
+use triage_aws::{BatchPolicy, SnsAlertPublisher, SqsDigestSink, SqsTicketSink, ticket_entries};
+use triage_core::ports::{AlertPublisher, DigestSink, SinkError, TicketSink};
+use triage_core::{
+    Alert, DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source,
+    Status, TicketAction, TicketEvent,
+};
+
+fn finding(n: usize) -> Finding {
+    let t = Utc
+        .with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
+        .single()
+        .expect("time");
+    let id = format!("sg-{n:04}");
+    Finding {
+        fingerprint: Fingerprint::new(
+            Source::Config,
+            "restricted-ssh",
+            "111122223333",
+            "us-east-1",
+            &[&id],
+        ),
+        status: Status::Active,
+        severity: Severity::High,
+        source: Source::Config,
+        rule_id: SafeText::new("restricted-ssh"),
+        title: SafeText::new(&format!("Security group allows SSH from anywhere: {id}")),
+        description: SafeText::new("d"),
+        account: SafeText::new("111122223333"),
+        region: SafeText::new("us-east-1"),
+        resources: vec![],
+        principal: None,
+        first_seen: t,
+        last_seen: t,
+        count: 1,
+        evidence: Evidence::default(),
+        console_url: None,
+        remediation: SafeText::new("r"),
+    }
+}
+
+fn tickets(n: usize) -> Vec<TicketEvent> {
+    (0..n)
+        .map(|i| TicketEvent::new(TicketAction::Open, finding(i)))
+        .collect()
+}
+
+fn ok_for(ids: &[String]) -> SendMessageBatchOutput {
+    SendMessageBatchOutput::builder()
+        .set_successful(Some(
+            ids.iter()
+                .map(|id| {
+                    SendMessageBatchResultEntry::builder()
+                        .id(id)
+                        .message_id(format!("m-{id}"))
+                        .md5_of_message_body("x")
+                        .build()
+                        .expect("entry")
+                })
+                .collect(),
+        ))
+        .set_failed(Some(vec![]))
+        .build()
+        .expect("output")
+}
+
+fn fast() -> BatchPolicy {
+    BatchPolicy {
+        attempts: 3,
+        backoff: Duration::from_millis(1),
+    }
+}
+
+#[test]
+fn ticket_entries_carry_the_fingerprint_as_group_and_a_body_hash_as_dedup_id() {
+    let events = tickets(2);
+    let entries = ticket_entries(&events).expect("entries");
+    for (event, entry) in events.iter().zip(&entries) {
+        assert_eq!(entry.message_group_id(), Some(event.fingerprint.as_str()));
+        let body = event.body().expect("body");
+        assert_eq!(entry.message_body(), body);
+        assert_eq!(entry.message_deduplication_id().map(str::len), Some(64));
+        assert_eq!(
+            entry.message_deduplication_id(),
+            Some(event.deduplication_id(&body).as_str())
+        );
+    }
+    assert_ne!(
+        entries[0].message_deduplication_id(),
+        entries[1].message_deduplication_id()
+    );
+}
+
+#[tokio::test]
+async fn twenty_five_tickets_go_in_three_full_batches() {
+    let rule = mock!(aws_sdk_sqs::Client::send_message_batch)
+        .match_requests(|r| r.entries().len() <= 10)
+        .then_output(|| ok_for(&[]));
+    let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&rule]);
+    let sink = SqsTicketSink::new(client, "https://sqs/q.fifo").with_policy(fast());
+    sink.send_tickets(&tickets(25)).await.expect("sent");
+    assert_eq!(rule.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn an_entry_refused_by_a_server_fault_is_retried_alone_and_then_succeeds() {
+    let first = mock!(aws_sdk_sqs::Client::send_message_batch)
+        .match_requests(|r| r.entries().len() == 3)
+        .then_output(|| {
+            SendMessageBatchOutput::builder()
+                .set_successful(Some(vec![]))
+                .failed(
+                    BatchResultErrorEntry::builder()
+                        .id("1")
+                        .code("InternalError")
+                        .sender_fault(false)
+                        .build()
+                        .expect("error entry"),
+                )
+                .build()
+                .expect("output")
+        });
+    let retry = mock!(aws_sdk_sqs::Client::send_message_batch)
+        .match_requests(|r| r.entries().len() == 1 && r.entries()[0].id() == "1")
+        .then_output(|| ok_for(&["1".to_owned()]));
+    let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&first, &retry]);
+    let sink = SqsTicketSink::new(client, "https://sqs/q.fifo").with_policy(fast());
+    sink.send_tickets(&tickets(3))
+        .await
+        .expect("sent after a retry");
+    assert_eq!((first.num_calls(), retry.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn an_entry_that_keeps_failing_fails_the_call_after_the_attempts() {
+    let failing = mock!(aws_sdk_sqs::Client::send_message_batch).then_output(|| {
+        SendMessageBatchOutput::builder()
+            .set_successful(Some(vec![]))
+            .failed(
+                BatchResultErrorEntry::builder()
+                    .id("0")
+                    .code("ServiceUnavailable")
+                    .sender_fault(false)
+                    .build()
+                    .expect("error entry"),
+            )
+            .build()
+            .expect("output")
+    });
+    let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&failing]);
+    let sink = SqsDigestSink::new(client, "https://sqs/digest").with_policy(fast());
+    let entry = DigestEntry::new(DigestKind::New, &finding(0));
+    let err = sink.send_entries(&[entry]).await.expect_err("must fail");
+    assert!(
+        matches!(
+            err,
+            SinkError::Rejected {
+                failed: 1,
+                attempts: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(failing.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn a_sender_fault_is_not_retried() {
+    let failing = mock!(aws_sdk_sqs::Client::send_message_batch).then_output(|| {
+        SendMessageBatchOutput::builder()
+            .set_successful(Some(vec![]))
+            .failed(
+                BatchResultErrorEntry::builder()
+                    .id("0")
+                    .code("InvalidParameterValue")
+                    .sender_fault(true)
+                    .build()
+                    .expect("error entry"),
+            )
+            .build()
+            .expect("output")
+    });
+    let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&failing]);
+    let sink = SqsTicketSink::new(client, "https://sqs/q.fifo").with_policy(fast());
+    let err = sink.send_tickets(&tickets(1)).await.expect_err("must fail");
+    assert!(err.to_string().contains("InvalidParameterValue"), "{err}");
+    assert_eq!(failing.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_request_is_an_error_not_a_success() {
+    let broken = mock!(aws_sdk_sqs::Client::send_message_batch).then_http_response(http_500);
+    let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&broken]);
+    let sink = SqsTicketSink::new(client, "https://sqs/q.fifo").with_policy(fast());
+    let err = sink.send_tickets(&tickets(1)).await.expect_err("must fail");
+    assert!(matches!(err, SinkError::Request { .. }), "{err}");
+}
+
+fn http_500() -> aws_smithy_runtime_api::http::Response {
+    aws_smithy_runtime_api::http::Response::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(500).expect("status"),
+        aws_smithy_types::body::SdkBody::from("{}"),
+    )
+}
+
+#[tokio::test]
+async fn an_alert_is_published_as_message_structure_json_with_its_subject() {
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            r.message_structure() == Some("json")
+                && r.topic_arn() == Some("arn:aws:sns:us-east-1:111122223333:alerts")
+                && r.subject()
+                    .is_some_and(|s| s.starts_with("[HIGH] Security group"))
+                && r.message().is_some_and(|m| {
+                    serde_json::from_str::<serde_json::Value>(m)
+                        .is_ok_and(|v| v["default"].is_string() && v["email"].is_string())
+                })
+        })
+        .then_output(|| PublishOutput::builder().message_id("1").build());
+    let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]);
+    let publisher = SnsAlertPublisher::new(client, "arn:aws:sns:us-east-1:111122223333:alerts");
+    let alert = Alert::for_finding(&finding(7)).expect("alert");
+    publisher.publish(&alert).await.expect("published");
+    assert_eq!(publish.num_calls(), 1);
+}

@@ -1,0 +1,223 @@
+//! The router over real samples, and the serialized output checked against the JSON Schemas in
+//! schema/ — the contract a ticket system codes against.
+
+mod common;
+
+use common::{repo_path, sample};
+use futures_executor::block_on;
+use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
+use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
+use triage_core::policy::{SeverityPolicy, Thresholds};
+use triage_core::router::{RouteError, Router};
+use triage_core::ticket::MAX_SUBJECT_CHARS;
+use triage_core::{DigestKind, Finding, Severity, TicketAction};
+
+type MemoryRouter = Router<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
+
+fn router(policy: SeverityPolicy) -> MemoryRouter {
+    Router::new(
+        policy,
+        Thresholds::default(),
+        MemoryTicketSink::default(),
+        MemoryDigestSink::default(),
+        MemoryAlertPublisher::default(),
+    )
+}
+
+fn findings(name: &str) -> Vec<Finding> {
+    let classifier = ConfigClassifier::new(
+        ConfigRuleCatalog::shipped().expect("catalog"),
+        Severity::Medium,
+    );
+    classifier
+        .findings(&sample(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn validator(file: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(repo_path("schema").join(file)).expect("schema file");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema JSON");
+    jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("{file} is not a valid schema: {e}"))
+}
+
+fn assert_valid(validator: &jsonschema::Validator, body: &str) {
+    let instance: serde_json::Value = serde_json::from_str(body).expect("body is JSON");
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{body:.400}");
+}
+
+#[test]
+fn a_critical_non_compliance_opens_a_ticket_pages_and_reaches_the_digest() {
+    let r = router(SeverityPolicy::default());
+    let report =
+        block_on(r.route(findings("config-noncompliant-s3-public-read.json"))).expect("routed");
+    assert_eq!(
+        (report.tickets, report.digest_entries, report.alerts),
+        (1, 1, 1)
+    );
+    let ticket = &r.tickets().sent()[0];
+    assert_eq!(ticket.action, TicketAction::Open);
+    assert_eq!(ticket.message_group_id(), ticket.fingerprint.as_str());
+    assert_eq!(r.digest().sent()[0].kind, DigestKind::New);
+    let alert = &r.alerts().sent()[0];
+    assert!(
+        alert.subject.starts_with("[CRITICAL] S3 bucket"),
+        "{}",
+        alert.subject
+    );
+}
+
+#[test]
+fn a_high_non_compliance_tickets_without_paging() {
+    let r = router(SeverityPolicy::default());
+    let report =
+        block_on(r.route(findings("config-noncompliant-restricted-ssh.json"))).expect("routed");
+    assert_eq!(
+        (report.tickets, report.digest_entries, report.alerts),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn compliance_again_resolves_the_ticket_and_never_pages() {
+    let r = router(SeverityPolicy::default());
+    block_on(r.route(findings("config-noncompliant-s3-public-read.json"))).expect("open");
+    block_on(r.route(findings("config-compliant-s3-public-read.json"))).expect("resolve");
+    let tickets = r.tickets().sent();
+    assert_eq!(
+        tickets.iter().map(|t| t.action).collect::<Vec<_>>(),
+        [TicketAction::Open, TicketAction::Resolve]
+    );
+    assert_eq!(tickets[0].fingerprint, tickets[1].fingerprint);
+    assert_eq!(r.alerts().sent().len(), 1, "only the open paged");
+    assert_eq!(r.digest().sent()[1].kind, DigestKind::Resolved);
+}
+
+#[test]
+fn low_goes_to_the_digest_only_and_info_is_counted_only() {
+    let low = SeverityPolicy::from_toml("version = 1\n[[override]]\nrule = \"restricted-ssh\"\nseverity = \"low\"\nreason = \"test\"").expect("policy");
+    let r = router(low);
+    let report =
+        block_on(r.route(findings("config-noncompliant-restricted-ssh.json"))).expect("routed");
+    assert_eq!(
+        (
+            report.tickets,
+            report.digest_entries,
+            report.alerts,
+            report.counted_only
+        ),
+        (0, 1, 0, 0)
+    );
+
+    let info = SeverityPolicy::from_toml("version = 1\n[[override]]\nrule = \"restricted-ssh\"\nseverity = \"info\"\nreason = \"test\"").expect("policy");
+    let r = router(info);
+    let report =
+        block_on(r.route(findings("config-noncompliant-restricted-ssh.json"))).expect("routed");
+    assert_eq!(
+        (
+            report.tickets,
+            report.digest_entries,
+            report.alerts,
+            report.counted_only
+        ),
+        (0, 0, 0, 1)
+    );
+}
+
+#[test]
+fn a_failed_sink_fails_the_route_and_a_retry_sends_identical_messages() {
+    let r = router(SeverityPolicy::default());
+    r.digest().fail_next(1);
+    let first = block_on(r.route(findings("config-noncompliant-s3-public-read.json")));
+    assert!(matches!(first, Err(RouteError::Digest(_))), "{first:?}");
+    assert!(
+        r.alerts().sent().is_empty(),
+        "no page before everything else was delivered"
+    );
+    block_on(r.route(findings("config-noncompliant-s3-public-read.json"))).expect("retry");
+    let tickets = r.tickets().sent();
+    assert_eq!(tickets.len(), 2, "the ticket was sent on both attempts…");
+    let bodies: Vec<String> = tickets.iter().map(|t| t.body().expect("body")).collect();
+    assert_eq!(bodies[0], bodies[1], "…with the same body");
+    assert_eq!(
+        tickets[0].deduplication_id(&bodies[0]),
+        tickets[1].deduplication_id(&bodies[1]),
+        "…so FIFO dedup drops the copy"
+    );
+}
+
+#[test]
+fn every_serialized_ticket_event_and_digest_entry_matches_its_schema() {
+    let tickets = validator("ticket-event.schema.json");
+    let digest = validator("digest-entry.schema.json");
+    let r = router(SeverityPolicy::default());
+    let mut count = 0;
+    for path in std::fs::read_dir(repo_path("events"))
+        .expect("events/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+    {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if !name.starts_with("config-") || name.starts_with("config-bad-") {
+            continue;
+        }
+        block_on(r.route(findings(&name))).expect("routed");
+        count += 1;
+    }
+    assert!(count >= 12, "only {count} samples routed");
+    let sent = r.tickets().sent();
+    assert!(sent.len() >= 10);
+    for t in &sent {
+        assert_valid(&tickets, &t.body().expect("body"));
+    }
+    for e in r.digest().sent() {
+        assert_valid(&digest, &e.body().expect("body"));
+    }
+    // The schema is not a rubber stamp.
+    let mut bad: serde_json::Value =
+        serde_json::from_str(&sent[0].body().expect("body")).expect("json");
+    bad["action"] = "reopen".into();
+    assert!(!tickets.is_valid(&bad));
+    bad["action"] = "open".into();
+    bad["finding"]["title"] = "line\nbreak".into();
+    assert!(!tickets.is_valid(&bad));
+}
+
+#[test]
+fn alerts_have_a_short_ascii_subject_and_json_for_machines_text_for_email() {
+    let r = router(SeverityPolicy::default());
+    block_on(r.route(findings("config-noncompliant-huge-annotation.json"))).expect("routed");
+    let alert = &r.alerts().sent()[0];
+    assert!(alert.subject.len() <= MAX_SUBJECT_CHARS);
+    assert!(
+        alert
+            .subject
+            .chars()
+            .all(|c| c.is_ascii_graphic() || c == ' ')
+    );
+    let message: serde_json::Value =
+        serde_json::from_str(&alert.sns_message().expect("message")).expect("json");
+    let machine: serde_json::Value =
+        serde_json::from_str(message["default"].as_str().expect("default"))
+            .expect("default is JSON");
+    assert_eq!(
+        machine["finding"]["fingerprint"].as_str(),
+        Some(alert.fingerprint.as_str())
+    );
+    let email = message["email"].as_str().expect("email");
+    assert!(email.contains("Remediation:"));
+    assert!(
+        email.len() < 8 * 1024,
+        "email text is short: {} bytes",
+        email.len()
+    );
+    assert!(!email.contains('\u{1b}'));
+}
