@@ -41,9 +41,9 @@ pub enum ConfigEventError {
     NotAnObject,
     #[error("compliance change is missing {0}")]
     MissingField(&'static str),
-    #[error("unknown complianceType {0:?}")]
+    #[error("unknown complianceType \"{0}\"")]
     UnknownComplianceType(SafeText),
-    #[error("{field} is not an ISO 8601 timestamp: {value:?}")]
+    #[error("{field} is not an ISO 8601 timestamp: \"{value}\"")]
     BadTimestamp {
         field: &'static str,
         value: SafeText,

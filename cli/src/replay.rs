@@ -1,0 +1,283 @@
+//! `triage replay`: sample events through the real classifiers and router, in memory.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use flate2::read::GzDecoder;
+use futures_executor::block_on;
+use serde_json::{Value, json};
+use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
+use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
+use triage_core::inbound::unwrap_envelopes;
+use triage_core::json::str_at;
+use triage_core::pipeline::{ClassifyError, Classifiers, EventKind};
+use triage_core::policy::{SeverityPolicy, Thresholds};
+use triage_core::router::{Plan, Router};
+use triage_core::{Severity, text::sanitize};
+
+use crate::Format;
+
+type MemoryRouter = Router<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
+
+/// Largest input file read, uncompressed.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Default)]
+struct Totals {
+    files: usize,
+    unreadable: usize,
+    events: usize,
+    skipped: usize,
+    rejected: usize,
+    tickets: usize,
+    digest: usize,
+    alerts: usize,
+    counted_only: usize,
+}
+
+pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
+    let classifiers = match build_classifiers() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("triage: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let router = match SeverityPolicy::shipped() {
+        Ok(policy) => Router::new(
+            policy,
+            Thresholds::default(),
+            MemoryTicketSink::default(),
+            MemoryDigestSink::default(),
+            MemoryAlertPublisher::default(),
+        ),
+        Err(e) => {
+            eprintln!("triage: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut totals = Totals::default();
+    for file in expand(paths, &mut totals) {
+        totals.files += 1;
+        if let Err(e) = replay_file(&file, &classifiers, &router, format, &mut out, &mut totals) {
+            totals.unreadable += 1;
+            let _ = out.flush();
+            eprintln!("triage: {}: {e}", file.display());
+        }
+    }
+    if format == Format::Text {
+        let _ = writeln!(
+            out,
+            "\n{} file(s), {} event(s): {} ticket event(s), {} digest entr{}, {} alert(s), {} counted only; {} skipped, {} rejected, {} unreadable file(s)",
+            totals.files,
+            totals.events,
+            totals.tickets,
+            totals.digest,
+            if totals.digest == 1 { "y" } else { "ies" },
+            totals.alerts,
+            totals.counted_only,
+            totals.skipped,
+            totals.rejected,
+            totals.unreadable
+        );
+    }
+    let _ = out.flush();
+    if totals.unreadable > 0 || totals.files == 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn build_classifiers() -> Result<Classifiers, String> {
+    let catalog = ConfigRuleCatalog::shipped().map_err(|e| e.to_string())?;
+    Ok(Classifiers {
+        config: ConfigClassifier::new(catalog, Severity::Medium),
+    })
+}
+
+/// Files named on the command line, and the `.json` / `.gz` files under named directories,
+/// sorted so runs are repeatable.
+fn expand(paths: &[PathBuf], totals: &mut Totals) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found);
+            found.sort();
+            files.extend(found);
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            totals.unreadable += 1;
+            eprintln!("triage: {}: no such file or directory", path.display());
+        }
+    }
+    files
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        eprintln!("triage: {}: cannot read directory", dir.display());
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, found);
+        } else if path.extension().is_some_and(|e| e == "json" || e == "gz") {
+            found.push(path);
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let result = if gz {
+        GzDecoder::new(file).take(MAX_FILE_BYTES).read_to_string(&mut text)
+    } else {
+        file.take(MAX_FILE_BYTES).read_to_string(&mut text)
+    };
+    result.map_err(|e| if gz { format!("not gzip text: {e}") } else { format!("not UTF-8 text: {e}") })?;
+    Ok(text)
+}
+
+fn replay_file(
+    path: &Path,
+    classifiers: &Classifiers,
+    router: &MemoryRouter,
+    format: Format,
+    out: &mut impl Write,
+    totals: &mut Totals,
+) -> Result<(), String> {
+    let text = read(path)?;
+    let payload: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+    let name = path.display().to_string();
+    if format == Format::Text {
+        let _ = writeln!(out, "{name}");
+    }
+    for inner in unwrap_envelopes(payload) {
+        totals.events += 1;
+        let at = if inner.origin.is_empty() { String::new() } else { format!(" [{}]", inner.origin) };
+        let event = match inner.event {
+            Ok(event) => event,
+            Err(e) => {
+                totals.rejected += 1;
+                note(format, out, &name, &format!("rejected{at}: {e}"));
+                continue;
+            }
+        };
+        let kind = EventKind::of(&event);
+        let findings = match classifiers.classify(&event) {
+            Ok(findings) => findings,
+            Err(ClassifyError::Unrecognised) => {
+                totals.skipped += 1;
+                let what = describe(&event);
+                note(format, out, &name, &format!("skipped{at}: no triage function handles {what}"));
+                continue;
+            }
+            Err(e) => {
+                totals.rejected += 1;
+                note(format, out, &name, &format!("rejected{at}: {}", sanitize(&e.to_string(), 300)));
+                continue;
+            }
+        };
+        if findings.is_empty() {
+            totals.skipped += 1;
+            let by = kind.function().unwrap_or("no function");
+            note(format, out, &name, &format!("skipped{at}: {by} has nothing to report for this event"));
+            continue;
+        }
+        let plan = router.plan(findings).map_err(|e| e.to_string())?;
+        let report = block_on(router.deliver(&plan)).map_err(|e| e.to_string())?;
+        totals.tickets += report.tickets;
+        totals.digest += report.digest_entries;
+        totals.alerts += report.alerts;
+        totals.counted_only += report.counted_only;
+        print_plan(format, out, &name, &at, &plan);
+    }
+    Ok(())
+}
+
+fn note(format: Format, out: &mut impl Write, file: &str, message: &str) {
+    match format {
+        Format::Text => {
+            let _ = writeln!(out, "  {message}");
+        }
+        Format::Jsonl => eprintln!("triage: {file}: {message}"),
+    }
+}
+
+fn print_plan(format: Format, out: &mut impl Write, file: &str, at: &str, plan: &Plan) {
+    match format {
+        Format::Text => {
+            for t in &plan.tickets {
+                let f = &t.finding;
+                let _ = writeln!(
+                    out,
+                    "  ticket {:<7} [{}] {}{at}\n         fingerprint {}  rule {}  account {}  region {}",
+                    t.action.as_str(),
+                    f.severity,
+                    f.title,
+                    t.fingerprint,
+                    f.rule_id,
+                    f.account,
+                    f.region
+                );
+            }
+            for d in &plan.digest {
+                let _ = writeln!(out, "  digest {:<7} [{}] {}", format!("{:?}", d.kind).to_lowercase(), d.severity, d.title);
+            }
+            for a in &plan.alerts {
+                let _ = writeln!(out, "  alert   {}", a.subject);
+            }
+            if plan.counted_only > 0 {
+                let _ = writeln!(out, "  counted {} finding(s) below every threshold", plan.counted_only);
+            }
+        }
+        Format::Jsonl => {
+            for t in &plan.tickets {
+                let body = t.body().ok().and_then(|b| serde_json::from_str::<Value>(&b).ok());
+                let dedup = t.body().map(|b| t.deduplication_id(&b)).unwrap_or_default();
+                emit(out, "ticket", file, body, json!({"message_group_id": t.message_group_id(), "message_deduplication_id": dedup}));
+            }
+            for d in &plan.digest {
+                let body = d.body().ok().and_then(|b| serde_json::from_str::<Value>(&b).ok());
+                emit(out, "digest", file, body, Value::Null);
+            }
+            for a in &plan.alerts {
+                let message = a.sns_message().ok().and_then(|m| serde_json::from_str::<Value>(&m).ok());
+                let body = json!({"subject": a.subject, "message_structure": "json", "message": message});
+                emit(out, "alert", file, Some(body), Value::Null);
+            }
+        }
+    }
+}
+
+/// One JSONL line: `{"route": …, "file": …, "sqs"?: …, …the message body…}`.
+fn emit(out: &mut impl Write, route: &str, file: &str, body: Option<Value>, sqs: Value) {
+    let mut line = serde_json::Map::new();
+    line.insert("route".into(), route.into());
+    line.insert("file".into(), file.into());
+    if !sqs.is_null() {
+        line.insert("sqs".into(), sqs);
+    }
+    if let Some(Value::Object(fields)) = body {
+        line.extend(fields);
+    }
+    let _ = writeln!(out, "{}", Value::Object(line));
+}
+
+/// "source / detail-type" of an event, sanitised, for a skip note.
+fn describe(event: &Value) -> String {
+    match (str_at(event, &["source"]), str_at(event, &["detail-type"])) {
+        (Some(source), Some(detail_type)) => format!("{} / {}", sanitize(source, 64), sanitize(detail_type, 96)),
+        _ => "this kind of event".to_owned(),
+    }
+}
