@@ -14,7 +14,11 @@ mod pattern;
 mod replay;
 
 #[derive(Debug, Parser)]
-#[command(name = "triage", version, about = "Replay AWS security events through triage locally; test filter patterns.")]
+#[command(
+    name = "triage",
+    version,
+    about = "Replay AWS security events through triage locally; test filter patterns."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

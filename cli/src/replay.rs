@@ -12,7 +12,7 @@ use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
 use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use triage_core::inbound::unwrap_envelopes;
 use triage_core::json::str_at;
-use triage_core::pipeline::{ClassifyError, Classifiers, EventKind};
+use triage_core::pipeline::{Classifiers, ClassifyError, EventKind};
 use triage_core::policy::{SeverityPolicy, Thresholds};
 use triage_core::router::{Plan, Router};
 use triage_core::{Severity, text::sanitize};
@@ -140,11 +140,19 @@ fn read(path: &Path) -> Result<String, String> {
     let mut text = String::new();
     let gz = path.extension().is_some_and(|e| e == "gz");
     let result = if gz {
-        GzDecoder::new(file).take(MAX_FILE_BYTES).read_to_string(&mut text)
+        GzDecoder::new(file)
+            .take(MAX_FILE_BYTES)
+            .read_to_string(&mut text)
     } else {
         file.take(MAX_FILE_BYTES).read_to_string(&mut text)
     };
-    result.map_err(|e| if gz { format!("not gzip text: {e}") } else { format!("not UTF-8 text: {e}") })?;
+    result.map_err(|e| {
+        if gz {
+            format!("not gzip text: {e}")
+        } else {
+            format!("not UTF-8 text: {e}")
+        }
+    })?;
     Ok(text)
 }
 
@@ -164,7 +172,11 @@ fn replay_file(
     }
     for inner in unwrap_envelopes(payload) {
         totals.events += 1;
-        let at = if inner.origin.is_empty() { String::new() } else { format!(" [{}]", inner.origin) };
+        let at = if inner.origin.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", inner.origin)
+        };
         let event = match inner.event {
             Ok(event) => event,
             Err(e) => {
@@ -179,19 +191,34 @@ fn replay_file(
             Err(ClassifyError::Unrecognised) => {
                 totals.skipped += 1;
                 let what = describe(&event);
-                note(format, out, &name, &format!("skipped{at}: no triage function handles {what}"));
+                note(
+                    format,
+                    out,
+                    &name,
+                    &format!("skipped{at}: no triage function handles {what}"),
+                );
                 continue;
             }
             Err(e) => {
                 totals.rejected += 1;
-                note(format, out, &name, &format!("rejected{at}: {}", sanitize(&e.to_string(), 300)));
+                note(
+                    format,
+                    out,
+                    &name,
+                    &format!("rejected{at}: {}", sanitize(&e.to_string(), 300)),
+                );
                 continue;
             }
         };
         if findings.is_empty() {
             totals.skipped += 1;
             let by = kind.function().unwrap_or("no function");
-            note(format, out, &name, &format!("skipped{at}: {by} has nothing to report for this event"));
+            note(
+                format,
+                out,
+                &name,
+                &format!("skipped{at}: {by} has nothing to report for this event"),
+            );
             continue;
         }
         let plan = router.plan(findings).map_err(|e| e.to_string())?;
@@ -232,28 +259,54 @@ fn print_plan(format: Format, out: &mut impl Write, file: &str, at: &str, plan: 
                 );
             }
             for d in &plan.digest {
-                let _ = writeln!(out, "  digest {:<7} [{}] {}", format!("{:?}", d.kind).to_lowercase(), d.severity, d.title);
+                let _ = writeln!(
+                    out,
+                    "  digest {:<7} [{}] {}",
+                    format!("{:?}", d.kind).to_lowercase(),
+                    d.severity,
+                    d.title
+                );
             }
             for a in &plan.alerts {
                 let _ = writeln!(out, "  alert   {}", a.subject);
             }
             if plan.counted_only > 0 {
-                let _ = writeln!(out, "  counted {} finding(s) below every threshold", plan.counted_only);
+                let _ = writeln!(
+                    out,
+                    "  counted {} finding(s) below every threshold",
+                    plan.counted_only
+                );
             }
         }
         Format::Jsonl => {
             for t in &plan.tickets {
-                let body = t.body().ok().and_then(|b| serde_json::from_str::<Value>(&b).ok());
+                let body = t
+                    .body()
+                    .ok()
+                    .and_then(|b| serde_json::from_str::<Value>(&b).ok());
                 let dedup = t.body().map(|b| t.deduplication_id(&b)).unwrap_or_default();
-                emit(out, "ticket", file, body, json!({"message_group_id": t.message_group_id(), "message_deduplication_id": dedup}));
+                emit(
+                    out,
+                    "ticket",
+                    file,
+                    body,
+                    json!({"message_group_id": t.message_group_id(), "message_deduplication_id": dedup}),
+                );
             }
             for d in &plan.digest {
-                let body = d.body().ok().and_then(|b| serde_json::from_str::<Value>(&b).ok());
+                let body = d
+                    .body()
+                    .ok()
+                    .and_then(|b| serde_json::from_str::<Value>(&b).ok());
                 emit(out, "digest", file, body, Value::Null);
             }
             for a in &plan.alerts {
-                let message = a.sns_message().ok().and_then(|m| serde_json::from_str::<Value>(&m).ok());
-                let body = json!({"subject": a.subject, "message_structure": "json", "message": message});
+                let message = a
+                    .sns_message()
+                    .ok()
+                    .and_then(|m| serde_json::from_str::<Value>(&m).ok());
+                let body =
+                    json!({"subject": a.subject, "message_structure": "json", "message": message});
                 emit(out, "alert", file, Some(body), Value::Null);
             }
         }
@@ -277,7 +330,9 @@ fn emit(out: &mut impl Write, route: &str, file: &str, body: Option<Value>, sqs:
 /// "source / detail-type" of an event, sanitised, for a skip note.
 fn describe(event: &Value) -> String {
     match (str_at(event, &["source"]), str_at(event, &["detail-type"])) {
-        (Some(source), Some(detail_type)) => format!("{} / {}", sanitize(source, 64), sanitize(detail_type, 96)),
+        (Some(source), Some(detail_type)) => {
+            format!("{} / {}", sanitize(source, 64), sanitize(detail_type, 96))
+        }
         _ => "this kind of event".to_owned(),
     }
 }

@@ -1,4 +1,5 @@
 //! `triage replay` as a user runs it: the binary over the repository's events/.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,7 +34,10 @@ fn replaying_every_sample_succeeds_and_prints_a_summary() {
     assert_eq!(code, 0, "{stderr}");
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.contains("0 unreadable file(s)"), "{last}");
-    assert!(stdout.contains("ticket open    [critical] Root user has an access key"), "{stdout}");
+    assert!(
+        stdout.contains("ticket open    [critical] Root user has an access key"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -56,8 +60,15 @@ fn jsonl_prints_each_message_as_it_would_be_sent_with_its_route() {
     assert_eq!(lines[3]["action"], "resolve");
     assert_eq!(lines[3]["fingerprint"], lines[0]["fingerprint"]);
     assert_eq!(lines[2]["message_structure"], "json");
-    assert!(lines[2]["message"]["email"].as_str().is_some_and(|t| t.contains("Remediation:")));
-    assert!(stderr.contains("config-not-applicable-iam-root-access-key.json: skipped"), "{stderr}");
+    assert!(
+        lines[2]["message"]["email"]
+            .as_str()
+            .is_some_and(|t| t.contains("Remediation:"))
+    );
+    assert!(
+        stderr.contains("config-not-applicable-iam-root-access-key.json: skipped"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -81,7 +92,17 @@ fn an_unreadable_file_is_named_and_does_not_stop_the_others() {
     assert_eq!(code, 1, "unreadable inputs make the exit code non-zero");
     assert!(stderr.contains("garbage.json: not JSON"), "{stderr}");
     assert!(stderr.contains("truncated.json.gz: not gzip"), "{stderr}");
-    assert!(stderr.contains("does-not-exist.json: no such file"), "{stderr}");
-    let routes: Vec<String> = jsonl(&stdout).iter().filter_map(|l| l["route"].as_str().map(str::to_owned)).collect();
-    assert_eq!(routes, ["ticket", "digest"], "the good file was still replayed");
+    assert!(
+        stderr.contains("does-not-exist.json: no such file"),
+        "{stderr}"
+    );
+    let routes: Vec<String> = jsonl(&stdout)
+        .iter()
+        .filter_map(|l| l["route"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        routes,
+        ["ticket", "digest"],
+        "the good file was still replayed"
+    );
 }

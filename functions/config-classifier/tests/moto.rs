@@ -1,5 +1,6 @@
 //! The handler with the real SQS/SNS adapters against moto server: what lands on the queues and
 //! the alert topic is exactly what a ticket system and an inbox would read.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use config_classifier::handler::{Handler, Summary};

@@ -1,5 +1,6 @@
 //! The SQS and SNS adapters against aws-smithy-mocks: full batches, per-entry failures retried
 //! or surfaced, never a success for a message that was not sent.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
 //! The shipped data files are valid: a broken file fails these tests, never production.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use triage_core::config::ConfigRuleCatalog;
 use triage_core::policy::{PolicyError, SeverityPolicy};

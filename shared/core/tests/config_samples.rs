@@ -1,4 +1,5 @@
 //! Config classification over every Config sample in events/: what each must and must not give.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The router over real samples, and the serialized output checked against the JSON Schemas in
 //! schema/ — the contract a ticket system codes against.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 mod common;
 

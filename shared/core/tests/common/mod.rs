@@ -1,4 +1,5 @@
 //! Helpers shared by the core's integration tests.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 #![allow(dead_code)]
 
 use std::path::PathBuf;
