@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use flate2::read::GzDecoder;
 use futures_executor::block_on;
 use serde_json::{Value, json};
+use triage_core::alarm::{AlarmClassifier, AlarmOptions};
 use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
 use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use triage_core::inbound::unwrap_envelopes;
@@ -97,6 +98,7 @@ fn build_classifiers() -> Result<Classifiers, String> {
     let catalog = ConfigRuleCatalog::shipped().map_err(|e| e.to_string())?;
     Ok(Classifiers {
         config: ConfigClassifier::new(catalog, Severity::Medium),
+        alarm: AlarmClassifier::shipped(AlarmOptions::default()).map_err(|e| e.to_string())?,
     })
 }
 

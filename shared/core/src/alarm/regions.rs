@@ -85,7 +85,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for (name, code) in REGIONS {
             assert!(is_region(code), "{code}");
-            assert!(seen.insert(name.to_ascii_lowercase()), "duplicate display name {name}");
+            assert!(
+                seen.insert(name.to_ascii_lowercase()),
+                "duplicate display name {name}"
+            );
         }
     }
 }

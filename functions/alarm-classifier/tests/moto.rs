@@ -1,0 +1,222 @@
+//! The handler with the real SQS/SNS adapters against moto server: what lands on the FIFO ticket
+//! queue, the digest queue and the alert topic is exactly what a ticket system and an inbox read.
+
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: a failed expectation is the test failing, with its message"
+)]
+
+use alarm_classifier::handler::{Handler, Summary};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use lambda_runtime::{Context, LambdaEvent};
+use sha2::{Digest, Sha256};
+use triage_aws::{SnsAlertPublisher, SqsDigestSink, SqsTicketSink};
+use triage_core::alarm::{AlarmClassifier, AlarmOptions};
+use triage_core::inbound::unwrap_envelopes;
+use triage_core::policy::{SeverityPolicy, Thresholds};
+use triage_core::router::Router;
+use triage_core::{DigestEntry, DigestKind, Finding, Severity, TicketAction, TicketEvent};
+use triage_testkit::{MotoServer, Queues, event};
+
+type AwsHandler = Handler<SqsTicketSink, SqsDigestSink, SnsAlertPublisher>;
+
+fn classifier() -> AlarmClassifier {
+    AlarmClassifier::shipped(AlarmOptions::default()).expect("alarm policy")
+}
+
+fn handler(q: &Queues) -> AwsHandler {
+    Handler::new(
+        classifier(),
+        Router::new(
+            SeverityPolicy::shipped().expect("policy"),
+            Thresholds::default(),
+            SqsTicketSink::new(q.sqs.clone(), &q.ticket_queue_url),
+            SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url),
+            SnsAlertPublisher::new(q.sns.clone(), &q.alert_topic_arn),
+        ),
+    )
+}
+
+fn invoke(name: &str) -> LambdaEvent<serde_json::Value> {
+    LambdaEvent::new(event(name), Context::default())
+}
+
+/// The finding the pure classifier makes of the one good record of a sample.
+fn expected_finding(name: &str) -> Finding {
+    let mut found: Vec<Finding> = unwrap_envelopes(event(name))
+        .into_iter()
+        .filter_map(|inner| inner.event.ok())
+        .filter_map(|e| classifier().findings(&e).ok())
+        .flatten()
+        .collect();
+    assert_eq!(found.len(), 1, "{name}");
+    found.remove(0)
+}
+
+/// Checks the FIFO attributes of a ticket message and returns its ticket event.
+fn ticket(m: &Message) -> TicketEvent {
+    let body = m.body().expect("body");
+    let ticket: TicketEvent = serde_json::from_str(body).expect("ticket event JSON");
+    let attrs = m.attributes().expect("system attributes");
+    assert_eq!(
+        attrs
+            .get(&MessageSystemAttributeName::MessageGroupId)
+            .map(String::as_str),
+        Some(ticket.fingerprint.as_str()),
+        "MessageGroupId is the fingerprint"
+    );
+    assert_eq!(
+        attrs
+            .get(&MessageSystemAttributeName::MessageDeduplicationId)
+            .cloned(),
+        Some(hex::encode(Sha256::digest(body.as_bytes()))),
+        "MessageDeduplicationId is the SHA-256 of the body"
+    );
+    ticket
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_the_seed_alarm_only_a_digest_line()
+ {
+    let moto = MotoServer::start();
+    let q = Queues::create(&moto, "alarm").await;
+    let h = handler(&q);
+
+    // An SNS batch: a non-JSON message, the CIS root-usage ALARM, an alarm of an unknown type.
+    let opened = h
+        .handle(invoke("sns-alarm-batch-with-bad-records.json"))
+        .await
+        .expect("open");
+    assert_eq!(
+        opened,
+        Summary {
+            findings: 1,
+            tickets: 1,
+            digest_entries: 1,
+            alerts: 1,
+            invalid: 2,
+            ..Summary::default()
+        }
+    );
+    // Lambda retries the same SNS event: FIFO deduplication drops the second ticket.
+    h.handle(invoke("sns-alarm-batch-with-bad-records.json"))
+        .await
+        .expect("retry");
+    let resolved = h
+        .handle(invoke("sns-alarm-cis-root-usage-ok.json"))
+        .await
+        .expect("resolve");
+    assert_eq!((resolved.tickets, resolved.alerts), (1, 0));
+    // The template's own seed alarm: log-detector owns the ticket, this is a digest line.
+    let linked = h
+        .handle(invoke("alarm-seed-root-usage-linked.json"))
+        .await
+        .expect("linked");
+    assert_eq!(
+        (linked.tickets, linked.digest_entries, linked.alerts),
+        (0, 1, 0)
+    );
+
+    let tickets: Vec<TicketEvent> = q
+        .drain(&q.ticket_queue_url)
+        .await
+        .iter()
+        .map(ticket)
+        .collect();
+    let want_open = TicketEvent::new(
+        TicketAction::Open,
+        expected_finding("sns-alarm-batch-with-bad-records.json"),
+    );
+    let want_resolve = TicketEvent::new(
+        TicketAction::Resolve,
+        expected_finding("sns-alarm-cis-root-usage-ok.json"),
+    );
+    assert_eq!(
+        tickets,
+        [want_open.clone(), want_resolve],
+        "exactly open + resolve, nothing else"
+    );
+    let f = &want_open.finding;
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.rule_id.as_str(), "CIS-1.7-RootAccountUsage");
+    assert_eq!(f.region.as_str(), "us-east-1");
+    assert_eq!(
+        f.resources[0].arn.as_ref().map(|a| a.as_str()),
+        Some("arn:aws:cloudwatch:us-east-1:111122223333:alarm:CIS-1.7-RootAccountUsage")
+    );
+
+    let digest: Vec<DigestEntry> = q
+        .drain(&q.digest_queue_url)
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().expect("body")).expect("digest entry JSON"))
+        .collect();
+    // The standard digest queue keeps the retry's copy; the digest counts it once by entry_id.
+    let summary: Vec<(DigestKind, Severity, &str)> = digest
+        .iter()
+        .map(|d| (d.kind, d.severity, d.rule_id.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                DigestKind::New,
+                Severity::Critical,
+                "CIS-1.7-RootAccountUsage"
+            ),
+            (
+                DigestKind::New,
+                Severity::Critical,
+                "CIS-1.7-RootAccountUsage"
+            ),
+            (
+                DigestKind::Resolved,
+                Severity::Critical,
+                "CIS-1.7-RootAccountUsage"
+            ),
+            (DigestKind::New, Severity::Low, "triage-root-account-usage"),
+        ]
+    );
+    assert_eq!(
+        digest[0],
+        DigestEntry::new(DigestKind::New, &want_open.finding)
+    );
+    assert_eq!(digest[0].entry_id, digest[1].entry_id);
+    assert_eq!(digest[0].fingerprint, digest[2].fingerprint);
+
+    let pages = q.drain(&q.alert_inbox_url).await;
+    assert_eq!(
+        pages.len(),
+        2,
+        "one page per delivered open (the retry re-pages: alerts are not FIFO)"
+    );
+    let notification: serde_json::Value =
+        serde_json::from_str(pages[0].body().expect("body")).expect("SNS JSON");
+    assert!(
+        notification["Subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("[CRITICAL] Root account used") && s.len() <= 99),
+        "{notification}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_ticket_queue_fails_the_invocation_instead_of_reporting_success() {
+    let moto = MotoServer::start();
+    let q = Queues::create(&moto, "alarm-broken").await;
+    q.sqs
+        .delete_queue()
+        .queue_url(&q.ticket_queue_url)
+        .send()
+        .await
+        .expect("delete");
+    let err = handler(&q)
+        .handle(invoke("alarm-metric-alarm.json"))
+        .await
+        .expect_err("must fail");
+    assert!(err.to_string().contains("ticket queue"), "{err}");
+    assert!(
+        q.drain(&q.digest_queue_url).await.is_empty(),
+        "nothing sent after the failed ticket"
+    );
+}
