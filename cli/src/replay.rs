@@ -1,22 +1,35 @@
 //! `triage replay`: sample events through the real classifiers and router, in memory.
+//!
+//! The router runs with the same storm control as the Lambdas — the shipped suppressions, the
+//! shipped dedup windows and an in-memory dedup store with the DynamoDB table's semantics — on
+//! a clock that follows the events' own times, so a replayed storm shows one ticket and its
+//! repeats. At the end the digest that the digest function would publish for everything that
+//! reached the digest queue is printed (the text in `text` mode; `{"route": "digest-message",
+//! …}` lines in `jsonl` mode).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use flate2::read::GzDecoder;
 use futures_executor::block_on;
 use serde_json::{Value, json};
 use triage_core::alarm::{AlarmClassifier, AlarmOptions};
+use triage_core::clock::{Clock, ManualClock};
 use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
+use triage_core::dedup::memory::MemoryDedupStore;
+use triage_core::dedup::{DEFAULT_WINDOW_MINUTES, DedupWindows};
+use triage_core::digest::{DigestBuilder, RenderOptions};
 use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use triage_core::inbound::unwrap_envelopes;
 use triage_core::json::str_at;
 use triage_core::pipeline::{Classifiers, ClassifyError, EventKind};
 use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::router::{Plan, Router};
-use triage_core::{Severity, text::sanitize};
+use triage_core::router::{RouteReport, Router};
+use triage_core::suppress::Suppressions;
+use triage_core::{Alert, DigestEntry, Severity, TicketEvent, text::sanitize};
 
 use crate::Format;
 
@@ -36,6 +49,38 @@ struct Totals {
     digest: usize,
     alerts: usize,
     counted_only: usize,
+    repeats: usize,
+    suppressed: usize,
+}
+
+/// The router and what outlives one event: the clock it runs on and the digest being built.
+struct Replay {
+    router: MemoryRouter,
+    clock: ManualClock,
+    digest: DigestBuilder,
+}
+
+fn build_replay() -> Result<Replay, String> {
+    let policy = SeverityPolicy::shipped().map_err(|e| e.to_string())?;
+    let suppressions = Suppressions::shipped().map_err(|e| e.to_string())?;
+    let windows = DedupWindows::shipped(DEFAULT_WINDOW_MINUTES).map_err(|e| e.to_string())?;
+    let clock = ManualClock::default();
+    let router = Router::new(
+        policy,
+        Thresholds::default(),
+        MemoryTicketSink::default(),
+        MemoryDigestSink::default(),
+        MemoryAlertPublisher::default(),
+    )
+    .with_suppressions(suppressions)
+    .with_dedup(Arc::new(MemoryDedupStore::new()))
+    .with_dedup_windows(windows)
+    .with_clock(clock.clone());
+    Ok(Replay {
+        router,
+        clock,
+        digest: DigestBuilder::new(),
+    })
 }
 
 pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
@@ -46,14 +91,8 @@ pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let router = match SeverityPolicy::shipped() {
-        Ok(policy) => Router::new(
-            policy,
-            Thresholds::default(),
-            MemoryTicketSink::default(),
-            MemoryDigestSink::default(),
-            MemoryAlertPublisher::default(),
-        ),
+    let mut replay = match build_replay() {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("triage: {e}");
             return ExitCode::from(2);
@@ -64,21 +103,32 @@ pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
     let mut totals = Totals::default();
     for file in expand(paths, &mut totals) {
         totals.files += 1;
-        if let Err(e) = replay_file(&file, &classifiers, &router, format, &mut out, &mut totals) {
+        if let Err(e) = replay_file(
+            &file,
+            &classifiers,
+            &mut replay,
+            format,
+            &mut out,
+            &mut totals,
+        ) {
             totals.unreadable += 1;
             let _ = out.flush();
             eprintln!("triage: {}: {e}", file.display());
         }
     }
+    print_digest(format, &mut out, replay);
     if format == Format::Text {
         let _ = writeln!(
             out,
-            "\n{} file(s), {} event(s): {} ticket event(s), {} digest entr{}, {} alert(s), {} counted only; {} skipped, {} rejected, {} unreadable file(s)",
+            "\n{} file(s), {} event(s): {} ticket event(s), {} digest entr{} ({} repeat{}, {} suppressed), {} alert(s), {} counted only; {} skipped, {} rejected, {} unreadable file(s)",
             totals.files,
             totals.events,
             totals.tickets,
             totals.digest,
             if totals.digest == 1 { "y" } else { "ies" },
+            totals.repeats,
+            if totals.repeats == 1 { "" } else { "s" },
+            totals.suppressed,
             totals.alerts,
             totals.counted_only,
             totals.skipped,
@@ -99,6 +149,8 @@ fn build_classifiers() -> Result<Classifiers, String> {
     Ok(Classifiers {
         config: ConfigClassifier::new(catalog, Severity::Medium),
         alarm: AlarmClassifier::shipped(AlarmOptions::default()).map_err(|e| e.to_string())?,
+        cloudtrail: triage_core::cloudtrail::CloudTrailDetector::shipped()
+            .map_err(|e| e.to_string())?,
     })
 }
 
@@ -161,7 +213,7 @@ fn read(path: &Path) -> Result<String, String> {
 fn replay_file(
     path: &Path,
     classifiers: &Classifiers,
-    router: &MemoryRouter,
+    replay: &mut Replay,
     format: Format,
     out: &mut impl Write,
     totals: &mut Totals,
@@ -223,13 +275,29 @@ fn replay_file(
             );
             continue;
         }
-        let plan = router.plan(findings).map_err(|e| e.to_string())?;
-        let report = block_on(router.deliver(&plan)).map_err(|e| e.to_string())?;
+        // The events arrive "when they happened": the dedup windows and suppression expiries
+        // are judged at the event's time.
+        if let Some(latest) = findings.iter().map(|f| f.last_seen).max() {
+            replay.clock.advance_to(latest);
+        }
+        let router = &replay.router;
+        let report = block_on(router.route(findings)).map_err(|e| e.to_string())?;
+        let sent = Sent {
+            tickets: router.tickets().take(),
+            digest: router.digest().take(),
+            alerts: router.alerts().take(),
+            report,
+        };
         totals.tickets += report.tickets;
         totals.digest += report.digest_entries;
         totals.alerts += report.alerts;
         totals.counted_only += report.counted_only;
-        print_plan(format, out, &name, &at, &plan);
+        totals.repeats += report.repeats;
+        totals.suppressed += report.suppressed;
+        print_sent(format, out, &name, &at, &sent);
+        for entry in sent.digest {
+            replay.digest.add(entry);
+        }
     }
     Ok(())
 }
@@ -243,7 +311,15 @@ fn note(format: Format, out: &mut impl Write, file: &str, message: &str) {
     }
 }
 
-fn print_plan(format: Format, out: &mut impl Write, file: &str, at: &str, plan: &Plan) {
+/// What one event's findings actually sent, after the dedup state and the suppressions.
+struct Sent {
+    tickets: Vec<TicketEvent>,
+    digest: Vec<DigestEntry>,
+    alerts: Vec<Alert>,
+    report: RouteReport,
+}
+
+fn print_sent(format: Format, out: &mut impl Write, file: &str, at: &str, plan: &Sent) {
     match format {
         Format::Text => {
             for t in &plan.tickets {
@@ -272,11 +348,18 @@ fn print_plan(format: Format, out: &mut impl Write, file: &str, at: &str, plan: 
             for a in &plan.alerts {
                 let _ = writeln!(out, "  alert   {}", a.subject);
             }
-            if plan.counted_only > 0 {
+            if plan.report.counted_only > 0 {
                 let _ = writeln!(
                     out,
                     "  counted {} finding(s) below every threshold",
-                    plan.counted_only
+                    plan.report.counted_only
+                );
+            }
+            if plan.report.already_delivered > 0 {
+                let _ = writeln!(
+                    out,
+                    "  already delivered: {} finding(s) identical to one replayed before (a duplicate delivery sends nothing)",
+                    plan.report.already_delivered
                 );
             }
         }
@@ -336,5 +419,59 @@ fn describe(event: &Value) -> String {
             format!("{} / {}", sanitize(source, 64), sanitize(detail_type, 96))
         }
         _ => "this kind of event".to_owned(),
+    }
+}
+
+/// The digest the digest function would publish for everything that reached the digest queue.
+fn print_digest(format: Format, out: &mut impl Write, replay: Replay) {
+    let digest = replay.digest.finish(replay.clock.now());
+    if digest.is_empty() {
+        if format == Format::Text {
+            let _ = writeln!(
+                out,
+                "\ndigest: nothing reached the digest queue, no digest would be sent"
+            );
+        }
+        return;
+    }
+    let messages = match digest.render(&RenderOptions::default()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("triage: digest could not be rendered: {e}");
+            return;
+        }
+    };
+    for m in &messages {
+        match format {
+            Format::Text => {
+                let _ = writeln!(
+                    out,
+                    "\ndigest message {}/{}  subject: {}\n",
+                    m.part, m.parts, m.subject
+                );
+                for line in m.text.lines() {
+                    let _ = writeln!(out, "  | {line}");
+                }
+            }
+            Format::Jsonl => {
+                let message = m
+                    .sns_message()
+                    .ok()
+                    .and_then(|m| serde_json::from_str::<Value>(&m).ok());
+                let body = json!({
+                    "part": m.part,
+                    "parts": m.parts,
+                    "subject": m.subject,
+                    "message_structure": "json",
+                    "message": message,
+                });
+                let mut line = serde_json::Map::new();
+                line.insert("route".into(), "digest-message".into());
+                if let Value::Object(fields) = body {
+                    line.extend(fields);
+                }
+                let _ = writeln!(out, "{}", Value::Object(line));
+            }
+        }
     }
 }

@@ -53,7 +53,17 @@ fn jsonl_prints_each_message_as_it_would_be_sent_with_its_route() {
     assert_eq!(code, 0, "{stderr}");
     let lines = jsonl(&stdout);
     let routes: Vec<&str> = lines.iter().filter_map(|l| l["route"].as_str()).collect();
-    assert_eq!(routes, ["ticket", "digest", "alert", "ticket", "digest"]);
+    assert_eq!(
+        routes,
+        [
+            "ticket",
+            "digest",
+            "alert",
+            "ticket",
+            "digest",
+            "digest-message"
+        ]
+    );
     assert_eq!(lines[0]["action"], "open");
     assert_eq!(lines[0]["schema_version"], 1);
     assert_eq!(lines[0]["sqs"]["message_group_id"], lines[0]["fingerprint"]);
@@ -102,7 +112,113 @@ fn an_unreadable_file_is_named_and_does_not_stop_the_others() {
         .collect();
     assert_eq!(
         routes,
-        ["ticket", "digest"],
+        ["ticket", "digest", "digest-message"],
         "the good file was still replayed"
+    );
+}
+
+/// `count` copies of a Config sample, each its own occurrence (own event id, one minute apart),
+/// or exact duplicates (the same event delivered `count` times).
+fn storm_dir(tag: &str, count: usize, distinct: bool) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("triage-storm-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let text =
+        std::fs::read_to_string(repo().join("events/config-noncompliant-restricted-ssh.json"))
+            .expect("sample");
+    let sample: serde_json::Value = serde_json::from_str(&text).expect("json");
+    for i in 0..count {
+        let mut e = sample.clone();
+        if distinct {
+            e["id"] = format!("c0d1e2f3-0415-2637-4859-{i:012x}").into();
+            let at = format!(
+                "2024-03-03T{:02}:{:02}:28.354Z",
+                15 + (54 + i) / 60,
+                (54 + i) % 60
+            );
+            e["detail"]["newEvaluationResult"]["resultRecordedTime"] = at.into();
+        }
+        std::fs::write(dir.join(format!("copy-{i:02}.json")), e.to_string()).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn a_storm_of_thirty_occurrences_replays_as_one_ticket_and_a_digest_with_the_counts() {
+    let dir = storm_dir("jsonl", 30, true);
+    let (code, stdout, stderr) = triage(&["replay", "--format", "jsonl", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines = jsonl(&stdout);
+    let count = |route: &str| lines.iter().filter(|l| l["route"] == route).count();
+    assert_eq!(
+        (count("ticket"), count("alert"), count("digest")),
+        (1, 0, 30)
+    );
+    let kinds: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["route"] == "digest")
+        .filter_map(|l| l["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "repeat").count(), 29);
+    let digest: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["route"] == "digest-message")
+        .collect();
+    assert_eq!(digest.len(), 1, "one digest message");
+    assert_eq!(digest[0]["message_structure"], "json");
+    assert_eq!(
+        digest[0]["subject"],
+        "[HIGH] triage digest: 1 new, 29 repeats, 0 suppressed, 0 resolved"
+    );
+    let machine: serde_json::Value =
+        serde_json::from_str(digest[0]["message"]["default"].as_str().expect("default"))
+            .expect("json");
+    assert_eq!(machine["totals"]["occurrences"], 30);
+    assert_eq!(machine["rules"][0]["rule_id"], "restricted-ssh");
+    assert_eq!(
+        (
+            machine["rules"][0]["new"].as_u64(),
+            machine["rules"][0]["repeat"].as_u64()
+        ),
+        (Some(1), Some(29))
+    );
+    assert!(
+        digest[0]["message"]["email"]
+            .as_str()
+            .is_some_and(|t| t.contains("30 occurrences of 1 problem"))
+    );
+
+    let (code, text, stderr) = triage(&["replay", dir.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(text.matches("  ticket open ").count(), 1, "{text}");
+    assert!(
+        text.contains("digest message 1/1  subject: [HIGH] triage digest: 1 new, 29 repeats"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  |       30 occurrences of 1 problem (1 new, 29 repeats) in 1 account"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .last()
+            .unwrap_or_default()
+            .contains("1 ticket event(s), 30 digest entries (29 repeats, 0 suppressed)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_same_event_replayed_thirty_times_is_one_occurrence() {
+    let dir = storm_dir("duplicates", 30, false);
+    let (code, stdout, stderr) = triage(&["replay", "--format", "jsonl", dir.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{stderr}");
+    let lines = jsonl(&stdout);
+    let routes: Vec<&str> = lines.iter().filter_map(|l| l["route"].as_str()).collect();
+    assert_eq!(
+        routes,
+        ["ticket", "digest", "digest-message"],
+        "a duplicate delivery sends nothing"
     );
 }

@@ -1,12 +1,13 @@
 //! config-classifier: AWS Config "Config Rules Compliance Change" events from EventBridge become
-//! ticket events, digest entries and (for critical findings) alerts.
+//! ticket events, digest entries and (for critical findings) alerts — through the shared
+//! router's suppressions and DynamoDB dedup state.
 
 // The SDK's and the runtime's nested futures need more than the default query depth.
 #![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use serde_json::Value;
-use triage_aws::{SnsAlertPublisher, SqsDigestSink, SqsTicketSink};
+use triage_aws::{DynamoDbDedupStore, SnsAlertPublisher, SqsPackedDigestSink, SqsTicketSink};
 use triage_core::router::Router;
 
 use config_classifier::handler::Handler;
@@ -23,9 +24,16 @@ async fn main() -> Result<(), Error> {
         settings.policy,
         settings.routing.thresholds,
         SqsTicketSink::new(sqs.clone(), settings.routing.ticket_queue_url),
-        SqsDigestSink::new(sqs, settings.routing.digest_queue_url),
+        SqsPackedDigestSink::new(sqs, settings.routing.digest_queue_url),
         SnsAlertPublisher::new(sns, settings.routing.alert_topic_arn),
-    );
+    )
+    .with_suppressions(settings.suppressions)
+    .with_dedup(DynamoDbDedupStore::from_sdk_config(
+        &sdk,
+        settings.dedup.table_name,
+    ))
+    .with_dedup_windows(settings.dedup.windows)
+    .with_dedup_options(settings.dedup.options);
     let handler = Handler::new(settings.classifier, router);
     let handler = &handler;
     run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -1,9 +1,21 @@
 //! The function's typed settings, read once at cold start.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TICKET_QUEUE_URL`, `DIGEST_QUEUE_URL`, `ALERT_TOPIC_ARN`, `*_MIN_SEVERITY` | routing, see [`RoutingSettings`] | required / critical, medium, low |
+//! | `DEDUP_TABLE_NAME` | the DynamoDB dedup state table | required |
+//! | `DEDUP_WINDOW_MINUTES`, `DEDUP_CLAIM_SECONDS`, `DEDUP_RETENTION_DAYS` | see [`DedupSettings`] | 60, 60, 30 |
+//! | `UNKNOWN_CONFIG_RULE_SEVERITY` | severity of Config rules the catalog does not know | medium |
+//!
+//! The severity policy, the per-rule dedup windows and the suppressions are compiled in from
+//! `policy/` and validated by the tests.
 
 use triage_core::Severity;
 use triage_core::config::{CatalogError, ConfigClassifier, ConfigRuleCatalog};
+use triage_core::dedup::{DedupSettings, DedupSettingsError};
 use triage_core::policy::{PolicyError, SeverityPolicy};
 use triage_core::settings::{ConfigError, Env, RoutingSettings};
+use triage_core::suppress::{SuppressionError, Suppressions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -13,12 +25,18 @@ pub enum SettingsError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Dedup(#[from] DedupSettingsError),
+    #[error(transparent)]
+    Suppressions(#[from] SuppressionError),
 }
 
 pub struct Settings {
     pub routing: RoutingSettings,
     pub policy: SeverityPolicy,
     pub classifier: ConfigClassifier,
+    pub dedup: DedupSettings,
+    pub suppressions: Suppressions,
 }
 
 impl Settings {
@@ -33,6 +51,56 @@ impl Settings {
             routing: RoutingSettings::from_env(env)?,
             policy: SeverityPolicy::shipped()?,
             classifier: ConfigClassifier::new(ConfigRuleCatalog::shipped()?, unknown),
+            dedup: DedupSettings::from_env(env)?,
+            suppressions: Suppressions::shipped()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Env(move |k: &str| map.get(k).cloned())
+    }
+
+    const REQUIRED: [(&str, &str); 4] = [
+        (
+            "TICKET_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/tickets.fifo",
+        ),
+        (
+            "DIGEST_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/digest",
+        ),
+        ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:alerts"),
+        ("DEDUP_TABLE_NAME", "triage-dedup"),
+    ];
+
+    #[test]
+    fn the_shipped_policy_windows_and_suppressions_load_with_the_required_variables() {
+        let s = Settings::from(&env(&REQUIRED));
+        assert!(s.is_ok(), "{:?}", s.err());
+        let s = s.ok();
+        assert_eq!(
+            s.as_ref().map(|s| s.dedup.table_name.as_str()),
+            Some("triage-dedup")
+        );
+    }
+
+    #[test]
+    fn a_missing_dedup_table_fails_the_cold_start_with_its_name() {
+        let err = Settings::from(&env(&REQUIRED[..3]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(err, "environment variable DEDUP_TABLE_NAME is not set");
     }
 }

@@ -1,10 +1,22 @@
 //! AWS adapters for triage's ports: [`SqsTicketSink`] (FIFO ticket queue), [`SqsDigestSink`]
-//! (digest queue) and [`SnsAlertPublisher`] (alert topic). The mapping from domain types to SDK
+//! and [`SqsPackedDigestSink`] (digest queue), [`SnsAlertPublisher`] (alert topic),
+//! [`DynamoDbDedupStore`] (dedup state), and for the digest function [`SqsDigestSource`] and
+//! [`SnsDigestPublisher`]. The mapping from domain types to SDK
 //! requests is pure and tested on its own; the adapters are tested with aws-smithy-mocks here
 //! and end to end against moto server in the functions' integration tests.
 
+mod digest;
+mod dynamodb;
 mod sns;
 mod sqs;
 
+pub use digest::{
+    MAX_PACKED_MESSAGE_BYTES, SnsDigestPublisher, SqsDigestSource, SqsPackedDigestSink,
+    delete_entries, digest_request, pack_digest_entries,
+};
+pub use dynamodb::{
+    DynamoDbDedupStore, PARTITION_KEY, TTL_ATTRIBUTE, Update, item_from_attributes,
+    item_to_attributes, update_for,
+};
 pub use sns::{SnsAlertPublisher, alert_request};
 pub use sqs::{BatchPolicy, SqsDigestSink, SqsTicketSink, digest_entries, ticket_entries};

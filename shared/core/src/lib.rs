@@ -3,8 +3,12 @@
 //! ports. No AWS SDK, no Lambda runtime, no async runtime: everything here is tested without AWS.
 
 pub mod alarm;
+pub mod clock;
+pub mod cloudtrail;
 pub mod config;
 pub mod console;
+pub mod dedup;
+pub mod digest;
 pub mod fakes;
 pub mod finding;
 pub mod glob;
@@ -16,6 +20,9 @@ pub mod ports;
 pub mod router;
 pub mod settings;
 pub mod severity;
+pub mod suppress;
+#[cfg(test)]
+mod test_support;
 pub mod text;
 pub mod ticket;
 

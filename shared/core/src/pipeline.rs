@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use crate::alarm::{AlarmClassifier, AlarmEventError, AlarmForm};
+use crate::cloudtrail::{CloudTrailDetector, CloudTrailEventError, CloudTrailForm};
 use crate::config::{ConfigClassifier, ConfigEventError};
 use crate::finding::Finding;
 
@@ -21,6 +22,13 @@ pub enum EventKind {
     AlarmNotification,
     /// The payload a CloudWatch alarm's Lambda action sends (`alarmData`).
     AlarmAction,
+    /// A CloudWatch Logs subscription payload, as Lambda receives it (`awslogs.data`) or
+    /// decoded (`messageType`, `logEvents`).
+    LogsSubscription,
+    /// One CloudTrail record.
+    CloudTrailRecord,
+    /// A CloudTrail S3 log file (`{"Records": [...]}` of CloudTrail records).
+    CloudTrailLogFile,
     /// Anything triage has no classifier for.
     Unknown,
 }
@@ -34,7 +42,14 @@ impl EventKind {
             Some(AlarmForm::EventBridge) => EventKind::AlarmStateChange,
             Some(AlarmForm::SnsNotification) => EventKind::AlarmNotification,
             Some(AlarmForm::LambdaAction) => EventKind::AlarmAction,
-            None => EventKind::Unknown,
+            None => match CloudTrailForm::of(event) {
+                Some(CloudTrailForm::LambdaSubscription | CloudTrailForm::DecodedSubscription) => {
+                    EventKind::LogsSubscription
+                }
+                Some(CloudTrailForm::Record) => EventKind::CloudTrailRecord,
+                Some(CloudTrailForm::LogFile) => EventKind::CloudTrailLogFile,
+                None => EventKind::Unknown,
+            },
         }
     }
 
@@ -45,6 +60,9 @@ impl EventKind {
             EventKind::AlarmStateChange | EventKind::AlarmNotification | EventKind::AlarmAction => {
                 Some("alarm-classifier")
             }
+            EventKind::LogsSubscription
+            | EventKind::CloudTrailRecord
+            | EventKind::CloudTrailLogFile => Some("log-detector"),
             EventKind::Unknown => None,
         }
     }
@@ -56,6 +74,8 @@ pub enum ClassifyError {
     Config(#[from] ConfigEventError),
     #[error(transparent)]
     Alarm(#[from] AlarmEventError),
+    #[error(transparent)]
+    CloudTrail(#[from] CloudTrailEventError),
     #[error("no classifier understands this event")]
     Unrecognised,
 }
@@ -65,6 +85,7 @@ pub enum ClassifyError {
 pub struct Classifiers {
     pub config: ConfigClassifier,
     pub alarm: AlarmClassifier,
+    pub cloudtrail: CloudTrailDetector,
 }
 
 impl Classifiers {
@@ -74,6 +95,9 @@ impl Classifiers {
             EventKind::AlarmStateChange | EventKind::AlarmNotification | EventKind::AlarmAction => {
                 Ok(self.alarm.findings(event)?)
             }
+            EventKind::LogsSubscription
+            | EventKind::CloudTrailRecord
+            | EventKind::CloudTrailLogFile => Ok(self.cloudtrail.findings(event)?),
             EventKind::Unknown => Err(ClassifyError::Unrecognised),
         }
     }
@@ -93,12 +117,14 @@ mod tests {
         match (
             ConfigRuleCatalog::shipped(),
             AlarmClassifier::shipped(AlarmOptions::default()),
+            CloudTrailDetector::shipped(),
         ) {
-            (Ok(catalog), Ok(alarm)) => Classifiers {
+            (Ok(catalog), Ok(alarm), Ok(cloudtrail)) => Classifiers {
                 config: ConfigClassifier::new(catalog, Severity::Medium),
                 alarm,
+                cloudtrail,
             },
-            _ => panic!("shipped catalog and alarm policy must load"),
+            _ => panic!("shipped catalog, alarm policy and detection pack must load"),
         }
     }
 

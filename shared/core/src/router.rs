@@ -1,14 +1,48 @@
-//! The shared router: severity policy, then routing by severity to the ticket queue, the
-//! digest queue and the alert topic. Every function hands its findings to [`Router::route`].
+//! The shared router: severity policy → suppressions → thresholds → dedup state, then delivery
+//! to the ticket queue, the digest queue and the alert topic. Every function hands its findings
+//! to [`Router::route`].
+//!
+//! ```text
+//! plan (pure)     merge by fingerprint · severity policy · suppressions · thresholds
+//! deliver (I/O)   dedup state per active finding that tickets or pages (open / repeat / update)
+//!                 → send tickets → digest entries → alerts → mark delivered → clear resolved
+//! ```
+//!
+//! Without a dedup store ([`Router::with_dedup`]) every active finding is a first occurrence:
+//! it opens a ticket and pages as its severity says. With one, repeats inside the rule's window
+//! only count (a `repeat` digest entry), and a recurrence after it sends an `update` (see
+//! [`crate::dedup`] for the state and its failure semantics).
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use tracing::{debug, info, instrument};
 
-use crate::finding::{Finding, Status, merge_by_fingerprint};
+use crate::clock::{Clock, SystemClock};
+use crate::dedup::memory::NoDedup;
+use crate::dedup::{
+    DedupError, DedupOptions, DedupStore, DedupWindows, DynDedupStore, Observation, Outcome, Why,
+    Write, observe, origin_of,
+};
+use crate::finding::{Finding, Fingerprint, Status, merge_by_fingerprint};
 use crate::policy::{SeverityPolicy, Thresholds};
 use crate::ports::{AlertPublisher, DigestSink, SinkError, TicketSink};
+use crate::suppress::Suppressions;
 use crate::ticket::{Alert, DigestEntry, DigestKind, TicketAction, TicketEvent};
 
-/// What the router decided to send, before anything is sent. Pure, so it is tested alone.
+/// An active finding that tickets or pages: its delivery depends on the dedup state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// After the severity policy.
+    pub finding: Finding,
+    pub send_ticket: bool,
+    pub page: bool,
+    pub digest: bool,
+}
+
+/// What the router would send if every active finding were a first occurrence, before the
+/// dedup state is consulted. Pure, so it is tested alone; [`Router::deliver`] then applies the
+/// dedup state to the [`Plan::candidates`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Distinct findings (after merging by fingerprint).
@@ -18,16 +52,32 @@ pub struct Plan {
     pub alerts: Vec<Alert>,
     /// Findings below every threshold: counted, not sent.
     pub counted_only: usize,
+    /// Findings a suppression silenced: a `suppressed` digest entry each, no ticket, no page.
+    pub suppressed: usize,
+    /// Active findings that ticket or page, subject to dedup.
+    pub candidates: Vec<Candidate>,
+    /// Resolved fingerprints: their dedup state is cleared once the resolve is delivered.
+    pub resolved: Vec<Fingerprint>,
 }
 
 /// What was delivered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RouteReport {
     pub findings: usize,
+    /// Ticket events sent (open, update, resolve, and re-sent pending ones).
     pub tickets: usize,
     pub digest_entries: usize,
     pub alerts: usize,
     pub counted_only: usize,
+    pub suppressed: usize,
+    /// Occurrences merged into an open problem inside its window.
+    pub repeats: usize,
+    /// Recurrences after the window (`update` ticket events).
+    pub updates: usize,
+    /// Undelivered ticket events of an earlier attempt re-sent (retry or take-over).
+    pub redelivered: usize,
+    /// Observations already delivered by an earlier attempt (a retried invocation).
+    pub already_delivered: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,19 +90,41 @@ pub enum RouteError {
     Digest(#[source] SinkError),
     #[error("alert topic: {0}")]
     Alert(#[source] SinkError),
+    #[error("dedup state: {0}")]
+    Dedup(#[source] DedupError),
 }
 
-/// Routes findings through the policy to the three sinks. Built once per cold start; borrowed
-/// by every invocation.
+impl RouteError {
+    /// Whether retrying the invocation can succeed (sinks and the dedup store may recover;
+    /// an encoding error will not).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RouteError::Encode(_) => false,
+            RouteError::Tickets(e) | RouteError::Digest(e) | RouteError::Alert(e) => {
+                !matches!(e, SinkError::Encode { .. })
+            }
+            RouteError::Dedup(e) => e.is_retryable(),
+        }
+    }
+}
+
+/// Routes findings through the policy and the dedup state to the three sinks. Built once per
+/// cold start; borrowed by every invocation.
 pub struct Router<T, D, A> {
     policy: SeverityPolicy,
     thresholds: Thresholds,
     tickets: T,
     digest: D,
     alerts: A,
+    suppressions: Suppressions,
+    dedup: Box<dyn DynDedupStore>,
+    windows: DedupWindows,
+    dedup_options: DedupOptions,
+    clock: Arc<dyn Clock>,
 }
 
-impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
+impl<T, D, A> Router<T, D, A> {
+    /// A router without dedup state or suppressions (add them with the `with_*` methods).
     pub fn new(
         policy: SeverityPolicy,
         thresholds: Thresholds,
@@ -66,7 +138,41 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             tickets,
             digest,
             alerts,
+            suppressions: Suppressions::none(),
+            dedup: Box::new(NoDedup),
+            windows: DedupWindows::default(),
+            dedup_options: DedupOptions::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Keeps dedup state in `store` (DynamoDB in production).
+    pub fn with_dedup(mut self, store: impl DedupStore + 'static) -> Self {
+        self.dedup = Box::new(store);
+        self
+    }
+
+    /// The dedup window of each rule.
+    pub fn with_dedup_windows(mut self, windows: DedupWindows) -> Self {
+        self.windows = windows;
+        self
+    }
+
+    /// The claim and retention of dedup state.
+    pub fn with_dedup_options(mut self, options: DedupOptions) -> Self {
+        self.dedup_options = options;
+        self
+    }
+
+    pub fn with_suppressions(mut self, suppressions: Suppressions) -> Self {
+        self.suppressions = suppressions;
+        self
+    }
+
+    /// Where "now" comes from (dedup windows, suppression expiry).
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     pub fn tickets(&self) -> &T {
@@ -81,23 +187,47 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         &self.alerts
     }
 
-    /// Decides where each finding goes. Findings with the same fingerprint are merged first.
+    pub fn suppressions(&self) -> &Suppressions {
+        &self.suppressions
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+}
+
+impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
+    /// Decides where each finding goes, as if every active finding were a first occurrence.
+    /// Findings with the same fingerprint are merged first.
     pub fn plan(&self, findings: Vec<Finding>) -> Result<Plan, RouteError> {
+        let now = self.clock.now();
         let mut plan = Plan::default();
         let merged = merge_by_fingerprint(findings);
         plan.findings = merged.len();
         for mut finding in merged {
             self.policy.apply(&mut finding);
             let severity = finding.severity;
-            let routed_somewhere =
-                severity >= self.thresholds.digest || severity >= self.thresholds.ticket;
-            if !routed_somewhere {
+            let to_digest = severity >= self.thresholds.digest;
+            let to_ticket = severity >= self.thresholds.ticket;
+            if !to_digest && !to_ticket {
                 debug!(fingerprint = %finding.fingerprint, %severity, "below every threshold: counted only");
                 plan.counted_only += 1;
                 continue;
             }
             let resolved = finding.status == Status::Resolved;
-            if severity >= self.thresholds.digest {
+            if let Some(s) = self.suppressions.find(&finding, now) {
+                info!(
+                    fingerprint = %finding.fingerprint,
+                    rule = %finding.rule_id,
+                    suppression = %s.id,
+                    "suppressed: no ticket, no page; counted in the digest"
+                );
+                plan.suppressed += 1;
+                plan.digest
+                    .push(DigestEntry::new(DigestKind::Suppressed, &finding));
+                continue;
+            }
+            if to_digest {
                 let kind = if resolved {
                     DigestKind::Resolved
                 } else {
@@ -105,50 +235,182 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 };
                 plan.digest.push(DigestEntry::new(kind, &finding));
             }
-            if !resolved && severity >= self.thresholds.alert {
+            let page = !resolved && severity >= self.thresholds.alert;
+            if page {
                 plan.alerts.push(Alert::for_finding(&finding)?);
             }
-            if severity >= self.thresholds.ticket {
+            if resolved {
+                plan.resolved.push(finding.fingerprint.clone());
+            }
+            if to_ticket {
                 let action = if resolved {
                     TicketAction::Resolve
                 } else {
                     TicketAction::Open
                 };
-                plan.tickets.push(TicketEvent::new(action, finding));
+                plan.tickets.push(TicketEvent::new(action, finding.clone()));
+            }
+            if !resolved && (to_ticket || page) {
+                plan.candidates.push(Candidate {
+                    finding,
+                    send_ticket: to_ticket,
+                    page,
+                    digest: to_digest,
+                });
             }
         }
         Ok(plan)
     }
 
-    /// Sends a plan: tickets first, then digest entries, then alerts, so that a failure part way
-    /// fails the invocation and its retry re-sends with the same FIFO deduplication ids and the
-    /// same digest entry ids — and a page is never sent before its ticket.
+    /// Applies the dedup state to the plan's candidates, then sends: tickets first, then digest
+    /// entries, then alerts — so that a page is never sent before its ticket — then marks the
+    /// pending deliveries done and clears the state of resolved problems. A failure at any step
+    /// fails the call; the retried invocation re-sends the same bodies (FIFO deduplication ids,
+    /// digest entry ids) and the stored pending messages.
     pub async fn deliver(&self, plan: &Plan) -> Result<RouteReport, RouteError> {
-        if !plan.tickets.is_empty() {
+        let now = self.clock.now();
+        let deduped: HashSet<&Fingerprint> = plan
+            .candidates
+            .iter()
+            .map(|c| &c.finding.fingerprint)
+            .collect();
+        let mut tickets: Vec<TicketEvent> = plan
+            .tickets
+            .iter()
+            .filter(|t| !deduped.contains(&t.fingerprint))
+            .cloned()
+            .collect();
+        let mut digest: Vec<DigestEntry> = plan
+            .digest
+            .iter()
+            .filter(|d| !deduped.contains(&d.fingerprint))
+            .cloned()
+            .collect();
+        let mut alerts: Vec<Alert> = plan
+            .alerts
+            .iter()
+            .filter(|a| !deduped.contains(&a.fingerprint))
+            .cloned()
+            .collect();
+        let mut report = RouteReport {
+            findings: plan.findings,
+            counted_only: plan.counted_only,
+            suppressed: plan.suppressed,
+            ..RouteReport::default()
+        };
+        let mut marks = Vec::new();
+
+        for c in &plan.candidates {
+            let finding = &c.finding;
+            let obs = Observation {
+                finding,
+                origin: origin_of(finding),
+                now,
+                window: self.windows.window_for(finding),
+                options: self.dedup_options,
+                send_ticket: c.send_ticket,
+                page: c.page,
+                digest: c.digest,
+            };
+            let outcome = observe(&*self.dedup, &obs)
+                .await
+                .map_err(RouteError::Dedup)?;
+            match outcome {
+                Outcome::Deliver {
+                    pending,
+                    generation,
+                    why,
+                } => {
+                    // A fresh open sends the plan's own messages (the stored copies are the
+                    // same bytes); anything else sends what the state holds.
+                    let (event, entry) = if why == Why::Open {
+                        (
+                            TicketEvent::new(TicketAction::Open, finding.clone()),
+                            c.digest.then(|| DigestEntry::new(DigestKind::New, finding)),
+                        )
+                    } else {
+                        (
+                            pending.ticket_event().map_err(RouteError::Dedup)?,
+                            pending.digest_entry().map_err(RouteError::Dedup)?,
+                        )
+                    };
+                    match why {
+                        Why::Open => {}
+                        Why::Update => report.updates += 1,
+                        Why::Retry | Why::TakeOver => report.redelivered += 1,
+                    }
+                    info!(fingerprint = %finding.fingerprint, ?why, action = event.action.as_str(), "delivering");
+                    if let Some(entry) = entry {
+                        digest.push(entry);
+                    }
+                    if why == Why::TakeOver {
+                        // This observation itself is a repeat of the problem taken over.
+                        report.repeats += 1;
+                        if c.digest {
+                            digest.push(DigestEntry::new(DigestKind::Repeat, finding));
+                        }
+                    }
+                    if pending.page {
+                        alerts.push(Alert::for_finding(&event.finding)?);
+                    }
+                    if pending.send_ticket {
+                        tickets.push(event);
+                    }
+                    marks.push(Write::MarkDelivered {
+                        fingerprint: finding.fingerprint.clone(),
+                        generation,
+                        origin: pending.origin,
+                    });
+                }
+                Outcome::Repeat { total } => {
+                    debug!(fingerprint = %finding.fingerprint, total, "repeat inside the window: counted, no ticket, no page");
+                    report.repeats += 1;
+                    if c.digest {
+                        digest.push(DigestEntry::new(DigestKind::Repeat, finding));
+                    }
+                }
+                Outcome::AlreadyDelivered => {
+                    debug!(fingerprint = %finding.fingerprint, "already delivered by an earlier attempt");
+                    report.already_delivered += 1;
+                }
+            }
+        }
+
+        if !tickets.is_empty() {
             self.tickets
-                .send_tickets(&plan.tickets)
+                .send_tickets(&tickets)
                 .await
                 .map_err(RouteError::Tickets)?;
         }
-        if !plan.digest.is_empty() {
+        if !digest.is_empty() {
             self.digest
-                .send_entries(&plan.digest)
+                .send_entries(&digest)
                 .await
                 .map_err(RouteError::Digest)?;
         }
-        for alert in &plan.alerts {
+        for alert in &alerts {
             self.alerts
                 .publish(alert)
                 .await
                 .map_err(RouteError::Alert)?;
         }
-        Ok(RouteReport {
-            findings: plan.findings,
-            tickets: plan.tickets.len(),
-            digest_entries: plan.digest.len(),
-            alerts: plan.alerts.len(),
-            counted_only: plan.counted_only,
-        })
+        for mark in &marks {
+            // A conflict means another invocation marked it (or moved the state on): fine.
+            self.dedup
+                .write_boxed(mark)
+                .await
+                .map_err(RouteError::Dedup)?;
+        }
+        for fingerprint in &plan.resolved {
+            self.dedup
+                .clear_boxed(fingerprint)
+                .await
+                .map_err(RouteError::Dedup)?;
+        }
+        report.tickets = tickets.len();
+        report.digest_entries = digest.len();
+        report.alerts = alerts.len();
+        Ok(report)
     }
 
     /// Plans and delivers.
@@ -161,8 +423,15 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             digest_entries = report.digest_entries,
             alerts = report.alerts,
             counted_only = report.counted_only,
+            suppressed = report.suppressed,
+            repeats = report.repeats,
+            updates = report.updates,
+            redelivered = report.redelivered,
             "findings routed"
         );
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -258,3 +258,179 @@ impl Queues {
         }
     }
 }
+
+/// A dedup table like the template's (partition key `fingerprint`, TTL on `expires_at`), created
+/// on moto.
+pub struct DedupTable {
+    pub client: aws_sdk_dynamodb::Client,
+    pub name: String,
+}
+
+impl DedupTable {
+    pub async fn create(moto: &MotoServer, name: &str) -> DedupTable {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+            TimeToLiveSpecification,
+        };
+        let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+        let build =
+            |e: aws_sdk_dynamodb::error::BuildError| -> ! { panic!("table definition: {e}") };
+        client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("fingerprint")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap_or_else(|e| build(e)),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("fingerprint")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap_or_else(|e| build(e)),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create table {name}: {e:?}"));
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("expires_at")
+                    .build()
+                    .unwrap_or_else(|e| build(e)),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("enable TTL on {name}: {e:?}"));
+        DedupTable {
+            client,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Every item, as attribute maps (a scan: test tables are small).
+    pub async fn items(
+        &self,
+    ) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.name)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("scan {}: {e:?}", self.name));
+            out.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return out;
+            }
+        }
+    }
+}
+
+/// An SNS topic with an SQS queue subscribed to it (raw delivery off, as an email or chat
+/// integration would see the notification), for reading back what was published.
+pub struct TopicInbox {
+    pub topic_arn: String,
+    pub inbox_url: String,
+}
+
+impl TopicInbox {
+    pub async fn create(q: &Queues, name: &str) -> TopicInbox {
+        let topic_arn = q
+            .sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create topic: {e:?}"))
+            .topic_arn()
+            .unwrap_or_default()
+            .to_owned();
+        let inbox_url = q
+            .sqs
+            .create_queue()
+            .queue_name(format!("{name}-inbox"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create queue: {e:?}"))
+            .queue_url()
+            .unwrap_or_default()
+            .to_owned();
+        let inbox_arn = q
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&inbox_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("queue arn: {e:?}"))
+            .attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .unwrap_or_default();
+        q.sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(inbox_arn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("subscribe inbox: {e:?}"));
+        TopicInbox {
+            topic_arn,
+            inbox_url,
+        }
+    }
+
+    /// The SNS notifications delivered so far (`{"Type": "Notification", "Subject", "Message"…}`),
+    /// deleting none.
+    pub async fn notifications(&self, q: &Queues) -> Vec<serde_json::Value> {
+        q.drain(&self.inbox_url)
+            .await
+            .iter()
+            .map(|m| {
+                serde_json::from_str(m.body().unwrap_or_default())
+                    .unwrap_or_else(|e| panic!("SNS notification is not JSON: {e}"))
+            })
+            .collect()
+    }
+}
+
+/// Approximate number of messages on a queue, visible and in flight.
+pub async fn queue_depth(q: &Queues, queue_url: &str) -> (usize, usize) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = q
+        .sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("queue attributes: {e:?}"));
+    let get = |name: &A| {
+        out.attributes()
+            .and_then(|a| a.get(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        get(&A::ApproximateNumberOfMessages),
+        get(&A::ApproximateNumberOfMessagesNotVisible),
+    )
+}

@@ -1,0 +1,417 @@
+//! The handler: decode the subscription payload (bounded), evaluate every CloudTrail record
+//! against the detection pack (pure, in `triage-core`), route the merged findings through the
+//! ports.
+//!
+//! The input is the CloudWatch Logs Lambda event as JSON (`{"awslogs":{"data": …}}`), not
+//! `aws_lambda_events`' typed `LogsEvent`, whose deserializer inflates the gzip data with no
+//! bound: here the inflated size is capped before it can exhaust the function's memory.
+//!
+//! - A payload that cannot be decoded at all (invalid base64, a truncated or oversized gzip
+//!   stream, not a subscription payload) is an `InvalidPayload` error: the asynchronous
+//!   invocation is retried and then lands, with the payload, on the on-failure destination.
+//! - A `CONTROL_MESSAGE` is acknowledged: `Ok`, nothing sent.
+//! - Log events that are not JSON, not CloudTrail, without a message or oversized are skipped
+//!   and counted in the [`Summary`]; the good records of the payload are still routed.
+//! - A finding that is not delivered fails the invocation (`DeliveryFailed`) so that Lambda
+//!   retries it: the same payload gives the same ticket events, and FIFO deduplication drops
+//!   the copies that did get through.
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{debug, info, instrument, warn};
+use triage_core::cloudtrail::{CloudTrailDetector, DecodeError, Decoded, decode_lambda_event};
+use triage_core::ports::{AlertPublisher, DigestSink, TicketSink};
+use triage_core::router::{RouteError, RouteReport, Router};
+
+/// What one invocation did; returned to Lambda (and shown by `cargo lambda invoke`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// `DATA_MESSAGE` or `CONTROL_MESSAGE`.
+    pub message_type: Option<&'static str>,
+    /// Log events in the payload.
+    pub records: usize,
+    /// CloudTrail records evaluated against the detection pack.
+    pub cloudtrail_records: usize,
+    /// Records that matched at least one detection.
+    pub matched_records: usize,
+    /// Distinct findings (merged by fingerprint).
+    pub findings: usize,
+    /// Occurrences behind them.
+    pub occurrences: u64,
+    pub tickets: usize,
+    pub digest_entries: usize,
+    pub alerts: usize,
+    pub counted_only: usize,
+    pub suppressed: usize,
+    /// Matches reported by a covering rule instead (`details.also_matched`).
+    pub covered: usize,
+    pub skipped_not_json: usize,
+    pub skipped_not_cloudtrail: usize,
+    /// Log events without a string message.
+    pub skipped_invalid: usize,
+    /// Messages above `MAX_MESSAGE_BYTES`.
+    pub skipped_oversized: usize,
+}
+
+impl Summary {
+    fn of(d: &Decoded) -> Self {
+        Summary {
+            message_type: d.message_type.map(|m| m.as_str()),
+            records: d.records,
+            cloudtrail_records: d.cloudtrail_records,
+            matched_records: d.matched_records,
+            findings: d.findings.len(),
+            occurrences: d.occurrences(),
+            covered: d.covered,
+            skipped_not_json: d.skipped_not_json,
+            skipped_not_cloudtrail: d.skipped_not_cloudtrail,
+            skipped_invalid: d.skipped_invalid,
+            skipped_oversized: d.skipped_oversized,
+            ..Summary::default()
+        }
+    }
+
+    fn routed(mut self, r: RouteReport) -> Self {
+        self.findings = r.findings;
+        self.tickets = r.tickets;
+        self.digest_entries = r.digest_entries;
+        self.alerts = r.alerts;
+        self.counted_only = r.counted_only;
+        self.suppressed = r.suppressed;
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The payload cannot be decoded: retrying will not help; after Lambda's retries it lands
+    /// on the on-failure destination for a human.
+    #[error("invalid subscription payload: {0}")]
+    InvalidPayload(#[from] DecodeError),
+    /// A finding was not delivered: fail so that Lambda retries the invocation.
+    #[error("delivery failed: {0}")]
+    Delivery(#[from] RouteError),
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let error_type = match e {
+            HandlerError::InvalidPayload(_) => "InvalidPayload",
+            HandlerError::Delivery(_) => "DeliveryFailed",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+pub struct Handler<T, D, A> {
+    detector: CloudTrailDetector,
+    router: Router<T, D, A>,
+}
+
+impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
+    pub fn new(detector: CloudTrailDetector, router: Router<T, D, A>) -> Self {
+        Handler { detector, router }
+    }
+
+    pub fn router(&self) -> &Router<T, D, A> {
+        &self.router
+    }
+
+    pub fn detector(&self) -> &CloudTrailDetector {
+        &self.detector
+    }
+
+    #[instrument(skip_all, fields(request_id = %event.context.request_id))]
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
+        let subscription = decode_lambda_event(&event.payload, self.detector.limits())?;
+        // The base64 text is no longer needed: free it before the records are evaluated.
+        drop(event);
+        let decoded = self.detector.detect_subscription(&subscription);
+        drop(subscription);
+        let summary = Summary::of(&decoded);
+        if decoded.skipped_invalid + decoded.skipped_oversized > 0 {
+            warn!(
+                invalid = decoded.skipped_invalid,
+                oversized = decoded.skipped_oversized,
+                log_group = %decoded.log_group,
+                "log events skipped: no message, or larger than MAX_MESSAGE_BYTES"
+            );
+        }
+        info!(
+            message_type = summary.message_type,
+            log_group = %decoded.log_group,
+            policy_level = decoded.policy_level.as_ref().map(|p| p.as_str()),
+            records = decoded.records,
+            cloudtrail_records = decoded.cloudtrail_records,
+            matched_records = decoded.matched_records,
+            findings = decoded.findings.len(),
+            not_json = decoded.skipped_not_json,
+            not_cloudtrail = decoded.skipped_not_cloudtrail,
+            "subscription payload evaluated"
+        );
+        if decoded.findings.is_empty() {
+            debug!("nothing to route");
+            return Ok(summary);
+        }
+        Ok(summary.routed(self.router.route(decoded.findings).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::{Context, LambdaEvent};
+    use serde_json::json;
+    use triage_core::cloudtrail::{Limits, encode_data, encode_lambda_event};
+    use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
+    use triage_core::policy::{SeverityPolicy, Thresholds};
+    use triage_core::{DigestKind, Severity, TicketAction};
+
+    use super::*;
+
+    type Fakes = Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
+
+    fn handler_with(limits: Limits) -> Fakes {
+        let pack = CloudTrailDetector::shipped().expect("pack").pack().clone();
+        Handler::new(
+            CloudTrailDetector::new(pack, limits),
+            Router::new(
+                SeverityPolicy::shipped().expect("policy"),
+                Thresholds::default(),
+                MemoryTicketSink::default(),
+                MemoryDigestSink::default(),
+                MemoryAlertPublisher::default(),
+            ),
+        )
+    }
+
+    fn handler() -> Fakes {
+        handler_with(Limits::default())
+    }
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("sample");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    fn event(name: &str) -> LambdaEvent<Value> {
+        LambdaEvent::new(sample(name), Context::default())
+    }
+
+    fn invoke(payload: Value) -> LambdaEvent<Value> {
+        LambdaEvent::new(payload, Context::default())
+    }
+
+    #[tokio::test]
+    async fn the_three_seed_detections_among_benign_records_are_three_tickets_two_pages() {
+        let h = handler();
+        let summary = h
+            .handle(event("cwlogs-mixed-batch.json"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            summary,
+            Summary {
+                message_type: Some("DATA_MESSAGE"),
+                records: 12,
+                cloudtrail_records: 12,
+                matched_records: 3,
+                findings: 3,
+                occurrences: 3,
+                tickets: 3,
+                digest_entries: 3,
+                alerts: 2,
+                // CloudWatch.1, CloudWatch.2 and CIS 4.1, CloudWatch.3: the seed reports them
+                covered: 4,
+                ..Summary::default()
+            }
+        );
+        let tickets = h.router().tickets().sent();
+        let opened: Vec<(TicketAction, &str, Severity)> = tickets
+            .iter()
+            .map(|t| (t.action, t.finding.rule_id.as_str(), t.finding.severity))
+            .collect();
+        assert_eq!(
+            opened,
+            [
+                (TicketAction::Open, "root-account-usage", Severity::Critical),
+                (TicketAction::Open, "unauthorized-api-calls", Severity::High),
+                (
+                    TicketAction::Open,
+                    "console-signin-without-mfa",
+                    Severity::Critical
+                ),
+            ]
+        );
+        let pages: Vec<String> = h
+            .router()
+            .alerts()
+            .sent()
+            .iter()
+            .map(|a| a.subject.clone())
+            .collect();
+        assert!(pages[0].starts_with("[CRITICAL] Root account used: EnableMFADevice"));
+        assert!(pages[1].starts_with("[CRITICAL] Console sign-in without MFA: ConsoleLogin"));
+        assert!(
+            h.router()
+                .digest()
+                .sent()
+                .iter()
+                .all(|d| d.kind == DigestKind::New)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_control_message_is_acknowledged_and_sends_nothing() {
+        let h = handler();
+        let summary = h
+            .handle(event("cwlogs-control-message.json"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            summary,
+            Summary {
+                message_type: Some("CONTROL_MESSAGE"),
+                records: 1,
+                ..Summary::default()
+            }
+        );
+        assert!(h.router().tickets().sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn non_json_and_non_cloudtrail_lines_are_counted_and_the_good_record_routed() {
+        let h = handler();
+        let summary = h
+            .handle(event("cwlogs-non-json-line.json"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            (
+                summary.records,
+                summary.skipped_not_json,
+                summary.skipped_not_cloudtrail,
+                summary.tickets
+            ),
+            (4, 2, 1, 1)
+        );
+        assert_eq!(
+            h.router().tickets().sent()[0].finding.rule_id.as_str(),
+            "cis-cloudtrail-config-changes"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_account_level_policy_payload_of_truncated_records_is_counted_not_an_error() {
+        let h = handler();
+        let summary = h
+            .handle(event("cwlogs-account-level-policy.json"))
+            .await
+            .expect("handled");
+        assert_eq!((summary.records, summary.skipped_not_json), (3, 3));
+        assert_eq!(summary.tickets, 0);
+    }
+
+    #[tokio::test]
+    async fn every_subscription_sample_is_handled() {
+        for name in [
+            "cwlogs-root-account-usage.json",
+            "cwlogs-unauthorized-api-calls.json",
+            "cwlogs-console-signin-without-mfa.json",
+        ] {
+            let h = handler();
+            let summary = h.handle(event(name)).await.expect(name);
+            assert!(summary.tickets >= 1, "{name}: {summary:?}");
+            assert_eq!(summary.skipped_not_json + summary.skipped_invalid, 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn five_hundred_access_denied_from_one_role_are_one_ticket_counted_500() {
+        let record = sample("cloudtrail-access-denied-iam-user.json");
+        let events: Vec<Value> = (0..500)
+            .map(|i| json!({"id": i.to_string(), "timestamp": 1_722_375_072_000_i64 + i, "message": record.to_string()}))
+            .collect();
+        let payload = json!({"messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": "g",
+            "logStream": "111122223333_CloudTrail_us-east-1", "subscriptionFilters": [], "logEvents": events});
+        let h = handler();
+        let summary = h
+            .handle(invoke(
+                encode_lambda_event(payload.to_string().as_bytes()).expect("encode"),
+            ))
+            .await
+            .expect("handled");
+        assert_eq!(
+            (summary.findings, summary.occurrences, summary.tickets),
+            (1, 500, 1)
+        );
+        let ticket = &h.router().tickets().sent()[0];
+        assert_eq!(ticket.finding.count, 500);
+        assert_eq!(h.router().digest().sent()[0].count, 500);
+        assert!(h.router().alerts().sent().is_empty(), "high does not page");
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_payload_is_an_invalid_payload_error_naming_the_problem() {
+        let good =
+            encode_data(b"{\"messageType\":\"DATA_MESSAGE\",\"logEvents\":[]}").expect("encode");
+        let truncated = &good[..good.len() - 12];
+        let bomb = encode_data(&vec![b' '; 2 * 1024 * 1024]).expect("encode");
+        let not_json = encode_data(b"this is not json").expect("encode");
+        let cases = [
+            (json!({"Records": []}), "awslogs is missing"),
+            (json!({"awslogs": {"data": "%%%"}}), "not valid base64"),
+            (json!({"awslogs": {"data": truncated}}), "truncated gzip"),
+            (
+                json!({"awslogs": {"data": bomb}}),
+                "inflates to more than 1048576 bytes",
+            ),
+            (json!({"awslogs": {"data": not_json}}), "not JSON"),
+            (
+                json!({"awslogs": {"data": encode_data(b"{\"logEvents\":[]}").expect("encode")}}),
+                "messageType is missing",
+            ),
+        ];
+        let h = handler_with(Limits {
+            max_decoded_bytes: 1024 * 1024,
+            ..Limits::default()
+        });
+        for (payload, want) in cases {
+            let err = h.handle(invoke(payload)).await.expect_err(want);
+            let diagnostic = Diagnostic::from(err);
+            assert_eq!(diagnostic.error_type, "InvalidPayload");
+            assert!(
+                diagnostic.error_message.contains(want),
+                "{want}: {}",
+                diagnostic.error_message
+            );
+        }
+        assert!(h.router().tickets().sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_undelivered_ticket_fails_the_invocation_so_lambda_retries() {
+        let h = handler();
+        h.router().tickets().fail_next(1);
+        let err = h
+            .handle(event("cwlogs-root-account-usage.json"))
+            .await
+            .expect_err("must fail");
+        assert_eq!(Diagnostic::from(err).error_type, "DeliveryFailed");
+        assert!(h.router().digest().sent().is_empty());
+        assert!(
+            h.router().alerts().sent().is_empty(),
+            "no page before its ticket"
+        );
+        // The retry delivers exactly what the first attempt would have.
+        let summary = h
+            .handle(event("cwlogs-root-account-usage.json"))
+            .await
+            .expect("retry");
+        assert_eq!((summary.tickets, summary.alerts), (1, 1));
+    }
+}

@@ -1,0 +1,220 @@
+//! The handler with the real SQS/SNS adapters against moto server: a subscription payload
+//! holding the seed's three detections among benign records yields exactly the expected ticket
+//! events, digest entries and pages, read back from the queues.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use lambda_runtime::{Context, LambdaEvent};
+use log_detector::handler::{Handler, Summary};
+use sha2::{Digest, Sha256};
+use triage_aws::{SnsAlertPublisher, SqsDigestSink, SqsTicketSink};
+use triage_core::cloudtrail::CloudTrailDetector;
+use triage_core::policy::{SeverityPolicy, Thresholds};
+use triage_core::router::Router;
+use triage_core::{DigestEntry, DigestKind, Finding, Severity, TicketAction, TicketEvent};
+use triage_testkit::{MotoServer, Queues, event};
+
+type AwsHandler = Handler<SqsTicketSink, SqsDigestSink, SnsAlertPublisher>;
+
+fn detector() -> CloudTrailDetector {
+    CloudTrailDetector::shipped().expect("detection pack")
+}
+
+fn handler(q: &Queues) -> AwsHandler {
+    Handler::new(
+        detector(),
+        Router::new(
+            SeverityPolicy::shipped().expect("policy"),
+            Thresholds::default(),
+            SqsTicketSink::new(q.sqs.clone(), &q.ticket_queue_url),
+            SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url),
+            SnsAlertPublisher::new(q.sns.clone(), &q.alert_topic_arn),
+        ),
+    )
+}
+
+fn invoke(name: &str) -> LambdaEvent<serde_json::Value> {
+    LambdaEvent::new(event(name), Context::default())
+}
+
+/// The findings the pure detector makes of a sample, independently of the handler.
+fn expected_findings(name: &str) -> Vec<Finding> {
+    detector()
+        .detect_lambda_event(&event(name))
+        .expect("decodes")
+        .findings
+}
+
+/// Checks the FIFO attributes of a ticket message and returns its ticket event.
+fn ticket(m: &Message) -> TicketEvent {
+    let body = m.body().expect("body");
+    let ticket: TicketEvent = serde_json::from_str(body).expect("ticket event JSON");
+    let attrs = m.attributes().expect("system attributes");
+    assert_eq!(
+        attrs
+            .get(&MessageSystemAttributeName::MessageGroupId)
+            .map(String::as_str),
+        Some(ticket.fingerprint.as_str()),
+        "MessageGroupId is the fingerprint"
+    );
+    assert_eq!(
+        attrs
+            .get(&MessageSystemAttributeName::MessageDeduplicationId)
+            .cloned(),
+        Some(hex::encode(Sha256::digest(body.as_bytes()))),
+        "MessageDeduplicationId is the SHA-256 of the body"
+    );
+    ticket
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seed_detections_among_benign_records_become_exactly_three_tickets_three_digest_lines_and_two_pages()
+ {
+    let moto = MotoServer::start();
+    let q = Queues::create(&moto, "logdet").await;
+    let h = handler(&q);
+
+    let summary = h
+        .handle(invoke("cwlogs-mixed-batch.json"))
+        .await
+        .expect("handled");
+    assert_eq!(
+        (
+            summary.records,
+            summary.findings,
+            summary.tickets,
+            summary.digest_entries,
+            summary.alerts
+        ),
+        (12, 3, 3, 3, 2)
+    );
+    // Lambda retries the same asynchronous invocation: FIFO deduplication drops the tickets.
+    h.handle(invoke("cwlogs-mixed-batch.json"))
+        .await
+        .expect("retry");
+    // A control message between them changes nothing.
+    let control = h
+        .handle(invoke("cwlogs-control-message.json"))
+        .await
+        .expect("control");
+    assert_eq!(
+        control,
+        Summary {
+            message_type: Some("CONTROL_MESSAGE"),
+            records: 1,
+            ..Summary::default()
+        }
+    );
+
+    let want = expected_findings("cwlogs-mixed-batch.json");
+    let want_tickets: Vec<TicketEvent> = want
+        .iter()
+        .cloned()
+        .map(|f| TicketEvent::new(TicketAction::Open, f))
+        .collect();
+    let tickets: Vec<TicketEvent> = q
+        .drain(&q.ticket_queue_url)
+        .await
+        .iter()
+        .map(ticket)
+        .collect();
+    assert_eq!(tickets, want_tickets, "exactly three opens, nothing else");
+    let summary: Vec<(&str, Severity, Option<&str>)> = tickets
+        .iter()
+        .map(|t| {
+            (
+                t.finding.rule_id.as_str(),
+                t.finding.severity,
+                t.finding.principal.as_ref().map(|p| p.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "root-account-usage",
+                Severity::Critical,
+                Some("arn:aws:iam::111122223333:root")
+            ),
+            (
+                "unauthorized-api-calls",
+                Severity::High,
+                Some("arn:aws:iam::111122223333:user/christophe")
+            ),
+            (
+                "console-signin-without-mfa",
+                Severity::Critical,
+                Some("arn:aws:iam::111122223333:user/anaya")
+            ),
+        ]
+    );
+    let root = &tickets[0].finding;
+    assert_eq!(
+        root.title.as_str(),
+        "Root account used: EnableMFADevice from 192.0.2.0"
+    );
+    assert!(
+        root.console_url
+            .as_deref()
+            .is_some_and(|u| u.contains("/cloudtrail/home?region=us-east-1#/events/"))
+    );
+
+    let digest: Vec<DigestEntry> = q
+        .drain(&q.digest_queue_url)
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().expect("body")).expect("digest entry JSON"))
+        .collect();
+    // The standard digest queue keeps the retry's copies; the digest counts each entry_id once.
+    let first: Vec<DigestEntry> = want
+        .iter()
+        .map(|f| DigestEntry::new(DigestKind::New, f))
+        .collect();
+    assert_eq!(digest.len(), 6);
+    assert_eq!(digest[..3], first[..]);
+    assert_eq!(digest[3..], first[..]);
+
+    let pages = q.drain(&q.alert_inbox_url).await;
+    let subjects: Vec<String> = pages
+        .iter()
+        .map(|m| {
+            let n: serde_json::Value =
+                serde_json::from_str(m.body().expect("body")).expect("SNS JSON");
+            n["Subject"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        subjects.len(),
+        4,
+        "two critical findings, paged once per delivered invocation: {subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .all(|s| s.starts_with("[CRITICAL] ") && s.len() <= 99),
+        "{subjects:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_ticket_queue_fails_the_invocation_instead_of_reporting_success() {
+    let moto = MotoServer::start();
+    let q = Queues::create(&moto, "logdet-broken").await;
+    q.sqs
+        .delete_queue()
+        .queue_url(&q.ticket_queue_url)
+        .send()
+        .await
+        .expect("delete");
+    let err = handler(&q)
+        .handle(invoke("cwlogs-root-account-usage.json"))
+        .await
+        .expect_err("must fail");
+    assert!(err.to_string().contains("ticket queue"), "{err}");
+    assert!(
+        q.drain(&q.digest_queue_url).await.is_empty(),
+        "nothing sent after the failed ticket"
+    );
+    assert!(q.drain(&q.alert_inbox_url).await.is_empty(), "no page");
+}

@@ -1,0 +1,325 @@
+//! Dedup state: the first occurrence of a problem tickets (and pages) at once; repeats inside its
+//! window only count; a recurrence after the window updates the ticket; a resolution forgets it.
+//!
+//! # The state of one fingerprint ([`DedupItem`])
+//!
+//! One item per fingerprint, in a DynamoDB table in production ([`DedupStore`] is the port, the
+//! adapter lives in `triage-aws`) and in memory for tests and `triage replay`
+//! ([`memory::MemoryDedupStore`]). Every change is a *conditional* write
+//! ([`Write`]): create only if absent, replace only if the version read is still current, count
+//! only within the same window generation. Two invocations that see the same new fingerprint
+//! race on the create; exactly one wins and opens the ticket, the other re-reads and counts a
+//! repeat.
+//!
+//! # Windows
+//!
+//! A window is fixed (tumbling), not sliding: it starts at the open (or at an update) and lasts
+//! the rule's dedup window ([`DedupWindows`]: `DEDUP_WINDOW_MINUTES`, 60 by default, overridden
+//! per rule in `policy/dedup-windows.toml`). Inside it a repeat sends no ticket and no page; it
+//! adds its count to the state and yields a `repeat` digest entry. The first occurrence after it
+//! sends an `update` ticket event carrying the new total count (and pages again if the finding
+//! pages: it is news after a quiet window) and starts a new window. A continuous storm therefore
+//! gives one ticket, one update per window with the running total, and digest counts.
+//!
+//! # Nothing lost, no duplicate: the outbox ([`Pending`])
+//!
+//! The write that opens (or updates) stores the exact messages to send — the ticket event body,
+//! the digest entry body and whether to page — as the item's *pending* delivery, with a
+//! `delivered = false` flag and a claim (`claimed_until`, at least the function timeout). The
+//! invocation then sends them and marks the pending delivered. If it dies in between:
+//!
+//! - its retry rebuilds the same finding, so the same *origin* (a hash of the finding); once the
+//!   claim has run out it re-sends exactly the stored messages — same body, so the same FIFO
+//!   deduplication id, so SQS drops a copy that did get through — and marks them delivered. While
+//!   the claim runs, an identical observation fails with the retryable [`DedupError::InFlight`]
+//!   instead of guessing whether the owner is alive;
+//! - any other occurrence of the fingerprint counts as a repeat while the claim runs, and after
+//!   it takes the pending over and delivers it.
+//!
+//! An observation whose origin is the one last delivered is a retry of an invocation that got
+//! further than this finding: nothing is sent again ([`Outcome::AlreadyDelivered`]). A retried
+//! *repeat* is not recognised and adds its count twice to the stored total (the digest still
+//! counts it once: the digest entry is the same, with the same `entry_id`). When the store
+//! cannot be reached the invocation fails and Lambda retries it: a finding is never dropped and
+//! a ticket never opened without the state that prevents the next duplicate.
+//!
+//! # Time to live
+//!
+//! `expires_at` (the table's TTL attribute) is refreshed on every write to now + the retention
+//! (`DEDUP_RETENTION_DAYS`, 30 by default; never shorter than the window). An item past it is
+//! treated as absent even before DynamoDB deletes it, so an old problem that comes back after a
+//! month opens a fresh ticket.
+
+mod decide;
+pub mod memory;
+mod windows;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use decide::{Observation, Outcome, Step, Why, apply, decide, observe, origin_of};
+pub use windows::{
+    DEFAULT_CLAIM_SECONDS, DEFAULT_DEDUP_WINDOWS_TOML, DEFAULT_RETENTION_DAYS,
+    DEFAULT_WINDOW_MINUTES, DedupOptions, DedupSettings, DedupSettingsError, DedupWindows,
+    MAX_WINDOW_MINUTES, WindowError, WindowRule,
+};
+
+use crate::finding::Fingerprint;
+use crate::ticket::{DigestEntry, TicketAction, TicketEvent};
+
+/// The dedup store could not do its part; the invocation must fail so that Lambda retries it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DedupError {
+    /// The store did not answer or refused the request (network, throttling, permissions, a
+    /// missing table…). Retryable.
+    #[error("dedup store unavailable: {reason}")]
+    Unavailable { reason: String },
+    /// The state kept changing between read and conditional write. Retryable.
+    #[error(
+        "dedup state of {fingerprint} changed under every one of {attempts} conditional writes; retry"
+    )]
+    Contention {
+        fingerprint: Fingerprint,
+        attempts: u32,
+    },
+    /// An identical observation (a duplicate delivery, or this invocation's own retry arriving
+    /// early) holds an undelivered ticket event whose claim has not run out. Retryable: once the
+    /// claim ends the retry re-sends it, unless it was delivered meanwhile.
+    #[error(
+        "an identical occurrence of {fingerprint} is being delivered by another invocation (claimed until {claimed_until}); retry"
+    )]
+    InFlight {
+        fingerprint: Fingerprint,
+        claimed_until: DateTime<Utc>,
+    },
+    /// The stored item cannot be read back (edited by hand, or written by an incompatible
+    /// version). Not retryable: a human must look (the event lands on the DLQ).
+    #[error("dedup state of {fingerprint} is unreadable: {reason}")]
+    Corrupt { fingerprint: String, reason: String },
+    /// A pending message could not be encoded or decoded.
+    #[error("dedup pending message: {0}")]
+    Encode(String),
+}
+
+impl DedupError {
+    /// Whether a retry of the invocation can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            DedupError::Unavailable { .. }
+                | DedupError::Contention { .. }
+                | DedupError::InFlight { .. }
+        )
+    }
+}
+
+/// Messages stored with the state before they are sent (the outbox), so that a retry re-sends
+/// exactly them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The observation that wrote it ([`origin_of`] its finding): its retry recognises it.
+    pub origin: String,
+    pub action: TicketAction,
+    /// The ticket event body, exactly as it is (or was) sent. It holds the finding an alert is
+    /// built from.
+    pub event: String,
+    /// Whether the ticket event goes to the ticket queue (the severity reaches the ticket
+    /// threshold).
+    pub send_ticket: bool,
+    /// Whether an alert is published.
+    pub page: bool,
+    /// The digest entry body, if the finding reaches the digest.
+    pub digest: Option<String>,
+    /// Until when the invocation that wrote (or took over) the pending may still be sending it.
+    pub claimed_until: DateTime<Utc>,
+}
+
+impl Pending {
+    /// The stored ticket event. Serialising it again gives the stored body byte for byte (the
+    /// contract is deterministic), hence the same FIFO deduplication id.
+    pub fn ticket_event(&self) -> Result<TicketEvent, DedupError> {
+        serde_json::from_str(&self.event)
+            .map_err(|e| DedupError::Encode(format!("stored ticket event: {e}")))
+    }
+
+    /// The stored digest entry, if any.
+    pub fn digest_entry(&self) -> Result<Option<DigestEntry>, DedupError> {
+        self.digest
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| DedupError::Encode(format!("stored digest entry: {e}")))
+    }
+}
+
+/// The dedup state of one fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupItem {
+    pub fingerprint: Fingerprint,
+    /// Bumped by every write: a replace is conditioned on it (optimistic concurrency).
+    pub version: u64,
+    /// Bumped when a window opens (open, update): counts and marks are conditioned on it.
+    pub generation: u64,
+    /// For people browsing the table.
+    pub rule_id: String,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    /// When the problem was first seen (kept across windows; the update ticket carries it).
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Occurrences since the open.
+    pub total: u64,
+    /// The undelivered outbox, if any (`delivered = false` in the table).
+    pub pending: Option<Pending>,
+    /// The origin of the last delivered pending.
+    pub delivered_origin: Option<String>,
+    /// The TTL: past it the item counts as absent.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A conditional write: applied whole or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Store a new item, only if none exists.
+    Create(DedupItem),
+    /// Replace the item, only if its version is still `expected_version`.
+    Replace {
+        item: DedupItem,
+        expected_version: u64,
+    },
+    /// Add `add` occurrences, only if the item is still in window generation `generation`
+    /// (and, to take over a stale pending, only if its claim is still the one read).
+    Count {
+        fingerprint: Fingerprint,
+        generation: u64,
+        add: u64,
+        last_seen: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        take_over: Option<TakeOver>,
+    },
+    /// The pending of `generation` written by `origin` was delivered: clear it.
+    MarkDelivered {
+        fingerprint: Fingerprint,
+        generation: u64,
+        origin: String,
+    },
+}
+
+impl Write {
+    pub fn fingerprint(&self) -> &Fingerprint {
+        match self {
+            Write::Create(item) | Write::Replace { item, .. } => &item.fingerprint,
+            Write::Count { fingerprint, .. } | Write::MarkDelivered { fingerprint, .. } => {
+                fingerprint
+            }
+        }
+    }
+}
+
+/// Claiming a pending whose claim ran out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakeOver {
+    pub origin: String,
+    pub claimed_until_was: DateTime<Utc>,
+    pub claimed_until: DateTime<Utc>,
+}
+
+/// Whether a conditional write was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Yes,
+    /// Its condition did not hold: someone else wrote first. Re-read and decide again.
+    Conflict,
+}
+
+/// The dedup state table.
+pub trait DedupStore: Send + Sync {
+    /// The item of a fingerprint (a strongly consistent read), expired or not.
+    fn load(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> impl Future<Output = Result<Option<DedupItem>, DedupError>> + Send;
+
+    /// Applies a conditional write.
+    fn write(&self, write: &Write) -> impl Future<Output = Result<Applied, DedupError>> + Send;
+
+    /// Forgets a fingerprint (the problem was resolved).
+    fn clear(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> impl Future<Output = Result<(), DedupError>> + Send;
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// [`DedupStore`] as a trait object. The router holds its store this way so that its type —
+/// `Router<T, D, A>`, named by every function's handler — does not depend on the store.
+pub trait DynDedupStore: Send + Sync {
+    fn load_boxed<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+    ) -> BoxFuture<'a, Result<Option<DedupItem>, DedupError>>;
+    fn write_boxed<'a>(&'a self, write: &'a Write) -> BoxFuture<'a, Result<Applied, DedupError>>;
+    fn clear_boxed<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+    ) -> BoxFuture<'a, Result<(), DedupError>>;
+}
+
+impl<S: DedupStore> DynDedupStore for S {
+    fn load_boxed<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+    ) -> BoxFuture<'a, Result<Option<DedupItem>, DedupError>> {
+        Box::pin(self.load(fingerprint))
+    }
+
+    fn write_boxed<'a>(&'a self, write: &'a Write) -> BoxFuture<'a, Result<Applied, DedupError>> {
+        Box::pin(self.write(write))
+    }
+
+    fn clear_boxed<'a>(
+        &'a self,
+        fingerprint: &'a Fingerprint,
+    ) -> BoxFuture<'a, Result<(), DedupError>> {
+        Box::pin(self.clear(fingerprint))
+    }
+}
+
+impl DedupStore for dyn DynDedupStore + '_ {
+    async fn load(&self, fingerprint: &Fingerprint) -> Result<Option<DedupItem>, DedupError> {
+        self.load_boxed(fingerprint).await
+    }
+
+    async fn write(&self, write: &Write) -> Result<Applied, DedupError> {
+        self.write_boxed(write).await
+    }
+
+    async fn clear(&self, fingerprint: &Fingerprint) -> Result<(), DedupError> {
+        self.clear_boxed(fingerprint).await
+    }
+}
+
+/// A shared store (tests keep a handle to inspect it).
+impl<S: DedupStore + ?Sized> DedupStore for Arc<S> {
+    fn load(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> impl Future<Output = Result<Option<DedupItem>, DedupError>> + Send {
+        (**self).load(fingerprint)
+    }
+
+    fn write(&self, write: &Write) -> impl Future<Output = Result<Applied, DedupError>> + Send {
+        (**self).write(write)
+    }
+
+    fn clear(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> impl Future<Output = Result<(), DedupError>> + Send {
+        (**self).clear(fingerprint)
+    }
+}

@@ -1,0 +1,343 @@
+//! Building and rendering digests.
+
+use super::*;
+use crate::finding::Finding;
+use crate::test_support::{at, finding};
+use crate::text::SafeText;
+
+fn entry(
+    kind: DigestKind,
+    rule: &str,
+    severity: Severity,
+    resource: &str,
+    minute: i64,
+) -> DigestEntry {
+    let mut f: Finding = finding(rule);
+    f.severity = severity;
+    f.first_seen = at(minute);
+    f.last_seen = at(minute);
+    f.resources[0].id = SafeText::new(resource);
+    f.resources[0].arn = None;
+    f.fingerprint = Fingerprint::new(f.source, rule, "111122223333", "us-east-1", &[resource]);
+    DigestEntry::new(kind, &f)
+}
+
+fn storm() -> DigestBuilder {
+    let mut b = DigestBuilder::new();
+    b.add(entry(
+        DigestKind::New,
+        "restricted-ssh",
+        Severity::High,
+        "sg-1",
+        0,
+    ));
+    for m in 1..30 {
+        b.add(entry(
+            DigestKind::Repeat,
+            "restricted-ssh",
+            Severity::High,
+            "sg-1",
+            m,
+        ));
+    }
+    b.add(entry(
+        DigestKind::New,
+        "iam-root-access-key-check",
+        Severity::Critical,
+        "111122223333",
+        3,
+    ));
+    b.add(entry(
+        DigestKind::Suppressed,
+        "s3-bucket-logging-enabled",
+        Severity::Low,
+        "bucket-a",
+        4,
+    ));
+    b.add(entry(
+        DigestKind::Suppressed,
+        "s3-bucket-logging-enabled",
+        Severity::Low,
+        "bucket-b",
+        5,
+    ));
+    b.add(entry(
+        DigestKind::Resolved,
+        "restricted-rdp",
+        Severity::High,
+        "sg-9",
+        6,
+    ));
+    b
+}
+
+#[test]
+fn an_entry_delivered_twice_is_counted_once() {
+    let mut b = DigestBuilder::new();
+    let e = entry(DigestKind::New, "restricted-ssh", Severity::High, "sg-1", 0);
+    assert!(b.add(e.clone()));
+    assert!(!b.add(e));
+    let d = b.finish(at(60));
+    assert_eq!((d.entries, d.duplicates, d.total.occurrences), (1, 1, 1));
+}
+
+#[test]
+fn the_digest_totals_by_severity_and_rule_and_counts_suppressed_and_resolved() {
+    let d = storm().finish(at(60));
+    assert_eq!(d.entries, 34);
+    assert_eq!(
+        d.kinds,
+        KindCounts {
+            new: 2,
+            repeat: 29,
+            resolved: 1,
+            suppressed: 2
+        }
+    );
+    assert_eq!(
+        d.total,
+        Tally {
+            problems: 2,
+            occurrences: 31
+        }
+    );
+    assert_eq!(
+        d.by_severity,
+        [
+            (
+                Severity::Critical,
+                Tally {
+                    problems: 1,
+                    occurrences: 1
+                }
+            ),
+            (
+                Severity::High,
+                Tally {
+                    problems: 1,
+                    occurrences: 30
+                }
+            ),
+        ]
+    );
+    assert_eq!(
+        d.rules[0].rule_id, "iam-root-access-key-check",
+        "most severe first"
+    );
+    let ssh = d
+        .rules
+        .iter()
+        .find(|r| r.rule_id == "restricted-ssh")
+        .expect("ssh");
+    assert_eq!(
+        (ssh.new, ssh.repeat, ssh.occurrences, ssh.problems),
+        (1, 29, 30, 1)
+    );
+    assert_eq!(d.resources[0], ("sg-1".to_owned(), 30));
+    assert_eq!(
+        d.suppressed,
+        [SuppressedLine {
+            source: Source::Config,
+            rule_id: "s3-bucket-logging-enabled".into(),
+            occurrences: 2,
+            problems: 2
+        }]
+    );
+    assert_eq!(d.resolved.len(), 1);
+    assert_eq!(d.resolved[0].resource.as_deref(), Some("sg-9"));
+    assert_eq!(d.period, Some((at(0), at(29))));
+}
+
+#[test]
+fn the_text_names_every_section_and_the_subject_is_short_ascii() {
+    let d = storm().finish(at(60));
+    let messages = d.render(&RenderOptions::default()).expect("render");
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(
+        m.subject,
+        "[CRITICAL] triage digest: 2 new, 29 repeats, 2 suppressed, 1 resolved"
+    );
+    for needle in [
+        "31 occurrences of 2 problems: 2 new (ticket opened), 29 repeats merged",
+        "SEVERITY",
+        "  critical           1            1",
+        "[high] config restricted-ssh: restricted-ssh is not compliant",
+        "30 occurrences of 1 problem (1 new, 29 repeats) in 1 account",
+        "TOP RESOURCES",
+        "SUPPRESSED (no ticket, no page",
+        "       2  config s3-bucket-logging-enabled (2 problems)",
+        "RESOLVED SINCE THE LAST DIGEST",
+        "[high] config restricted-rdp  sg-9  111122223333 us-east-1",
+    ] {
+        assert!(m.text.contains(needle), "missing {needle:?} in\n{}", m.text);
+    }
+    let sns: serde_json::Value =
+        serde_json::from_str(&m.sns_message().expect("sns")).expect("json");
+    assert_eq!(sns["email"].as_str(), Some(m.text.as_str()));
+    let json: serde_json::Value =
+        serde_json::from_str(sns["default"].as_str().expect("default")).expect("json");
+    assert_eq!(json["kind"], "digest");
+    assert_eq!(json["totals"]["occurrences"], 31);
+    assert_eq!(json["totals"]["suppressed"], 2);
+    assert_eq!(json["rules"].as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        (json["part"].as_u64(), json["parts"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+#[test]
+fn each_text_section_shows_the_top_n_and_says_how_many_more_there_are() {
+    let mut b = DigestBuilder::new();
+    for i in 0..30 {
+        b.add(entry(
+            DigestKind::New,
+            &format!("rule-{i:02}"),
+            Severity::Medium,
+            &format!("sg-{i}"),
+            i,
+        ));
+    }
+    let d = b.finish(at(60));
+    let m = &d
+        .render(&RenderOptions {
+            top_n: 5,
+            ..RenderOptions::default()
+        })
+        .expect("render")[0];
+    assert!(
+        m.text
+            .contains("… and 25 more rules (the JSON's \"rules\" lists all of them)"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .contains("… and 25 more (25 occurrences; the JSON's top_resources lists the top 5)"),
+        "{}",
+        m.text
+    );
+    assert_eq!(m.text.matches("[medium] config rule-").count(), 5);
+    let json: serde_json::Value = serde_json::from_str(&m.json).expect("json");
+    assert_eq!(
+        json["rules"].as_array().map(Vec::len),
+        Some(30),
+        "the JSON is complete"
+    );
+    assert_eq!(json["more_resources"], 25);
+}
+
+#[test]
+fn past_the_size_limit_the_digest_splits_into_numbered_parts_and_loses_nothing() {
+    let mut b = DigestBuilder::new();
+    for i in 0..400 {
+        b.add(entry(
+            DigestKind::New,
+            &format!("rule-{i:03}-{}", "x".repeat(100)),
+            Severity::Medium,
+            &format!("sg-{i}"),
+            i,
+        ));
+        b.add(entry(
+            DigestKind::Resolved,
+            &format!("gone-{i:03}"),
+            Severity::Low,
+            &format!("sg-r{i}"),
+            i,
+        ));
+    }
+    let d = b.finish(at(600));
+    let options = RenderOptions {
+        top_n: 10,
+        max_message_bytes: 32 * 1024,
+    };
+    let parts = d.render(&options).expect("render");
+    assert!(parts.len() > 3, "{} parts", parts.len());
+    let mut rules = 0;
+    let mut resolved = 0;
+    for (i, m) in parts.iter().enumerate() {
+        assert!(
+            m.sns_message().expect("sns").len() <= options.max_message_bytes,
+            "part {} too big",
+            i + 1
+        );
+        assert_eq!((m.part, m.parts), (i + 1, parts.len()));
+        assert!(
+            m.subject
+                .ends_with(&format!("(part {}/{})", i + 1, parts.len())),
+            "{}",
+            m.subject
+        );
+        assert!(m.subject.len() <= crate::ticket::MAX_SUBJECT_CHARS);
+        let json: serde_json::Value = serde_json::from_str(&m.json).expect("json");
+        rules += json["rules"].as_array().map_or(0, Vec::len);
+        resolved += json["resolved"].as_array().map_or(0, Vec::len);
+    }
+    assert_eq!(
+        (rules, resolved),
+        (800, 400),
+        "every line is in exactly one part"
+    );
+    assert!(
+        parts[0]
+            .text
+            .contains(&format!("part 1 of {}", parts.len()))
+    );
+    assert!(
+        parts[1]
+            .text
+            .contains(&format!("(part 2 of {})", parts.len()))
+    );
+    // Parts only past the limit: under SNS's 256 KB the same digest needs far fewer.
+    let whole = d.render(&RenderOptions::default()).expect("render");
+    assert!(
+        whole.len() < parts.len() && whole.len() <= 2,
+        "{}",
+        whole.len()
+    );
+    assert!(
+        whole.iter().all(
+            |m| m.sns_message().map(|s| s.len()).unwrap_or(usize::MAX) <= MAX_SNS_MESSAGE_BYTES
+        )
+    );
+}
+
+#[test]
+fn an_empty_digest_is_all_quiet() {
+    let d = DigestBuilder::new().finish(at(0));
+    assert!(d.is_empty());
+    let m = &d.render(&RenderOptions::default()).expect("render")[0];
+    assert_eq!(m.subject, "triage digest: all quiet");
+    assert!(m.text.contains("All quiet"));
+}
+
+#[test]
+fn queue_messages_are_single_entries_or_batches_and_anything_else_is_unreadable() {
+    let e = entry(DigestKind::New, "restricted-ssh", Severity::High, "sg-1", 0);
+    let one = e.body().expect("body");
+    assert_eq!(parse_message(&one).expect("one").len(), 1);
+    let batch = serde_json::json!({"schema_version": 1, "entries": [e, entry(DigestKind::Repeat, "restricted-ssh", Severity::High, "sg-1", 1)]});
+    assert_eq!(parse_message(&batch.to_string()).expect("batch").len(), 2);
+    let mut b = DigestBuilder::new();
+    assert!(b.add_message("{ not json").is_err());
+    assert!(
+        b.add_message("{\"schema_version\": 1, \"entries\": [{\"x\": 1}]}")
+            .is_err()
+    );
+    let v2 = one.replace("\"schema_version\":1", "\"schema_version\":2");
+    assert!(matches!(
+        parse_message(&v2),
+        Err(DigestParseError::Version(2))
+    ));
+    assert!(b.add_message(&one).is_ok());
+    let d = b.finish(at(0));
+    assert_eq!((d.entries, d.unreadable), (1, 2));
+    let m = &d.render(&RenderOptions::default()).expect("render")[0];
+    assert!(
+        m.text
+            .contains("2 unreadable queue messages left on the digest queue"),
+        "{}",
+        m.text
+    );
+}
