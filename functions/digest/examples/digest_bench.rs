@@ -11,6 +11,10 @@
 //! invocation of a few entries, packed up to 24 KiB), so ENTRIES_PER_INVOCATION = 1 is a
 //! config-classifier storm (one entry per message) and 50 a log-detector one. Defaults: 100 000
 //! entries, 50 per invocation, 8 receivers. Filling the queue is not counted.
+//!
+//! `digest_bench memory [ENTRIES] [ENTRIES_PER_INVOCATION] [RECEIVERS]` runs the same digest
+//! against the in-memory queue and topic instead: the cost of triage's own code (parsing,
+//! aggregating, rendering) without moto's, which dominates the wall time above.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed expectation is the failure
 
 use std::collections::BTreeMap;
@@ -146,6 +150,9 @@ async fn main() {
     let entries = args.first().copied().unwrap_or(100_000);
     let per_invocation = args.get(1).copied().unwrap_or(50).clamp(1, 10_000);
     let receivers = args.get(2).copied().unwrap_or(8).clamp(1, 20);
+    if std::env::args().nth(1).is_some_and(|a| a == "memory") {
+        return in_memory(entries, per_invocation, receivers).await;
+    }
 
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "bench").await;
@@ -254,4 +261,52 @@ async fn main() {
     println!();
     println!("summary: {summary:?}");
     println!("calls by operation: {calls:?}");
+}
+
+/// The same run against the in-memory queue and topic.
+async fn in_memory(entries: usize, per_invocation: usize, receivers: usize) {
+    use std::sync::atomic::Ordering;
+    use triage_core::digest::memory::{MemoryDigestPublisher, MemoryDigestQueue};
+
+    let queue = MemoryDigestQueue::new();
+    let all: Vec<DigestEntry> = (0..entries).map(entry).collect();
+    let mut messages = 0;
+    for invocation in all.chunks(per_invocation) {
+        for body in pack_digest_entries(invocation, MAX_PACKED_MESSAGE_BYTES).unwrap() {
+            queue.push(body);
+            messages += 1;
+        }
+    }
+    let handler = Handler::new(
+        queue,
+        MemoryDigestPublisher::new(),
+        Options {
+            receivers,
+            max_messages: 1_000_000,
+            wait: Duration::ZERO,
+            ..Options::default()
+        },
+    );
+    let start = Instant::now();
+    let summary = handler
+        .run(Instant::now() + Duration::from_secs(900))
+        .await
+        .expect("digest run");
+    let wall = start.elapsed();
+    let receive = handler.source().receives.load(Ordering::SeqCst);
+    let delete = handler.source().deletes.load(Ordering::SeqCst);
+    let publish = handler.publisher().published().len();
+    let total = receive + delete + publish;
+    println!("digest benchmark against the in-memory queue and topic (triage's own cost)");
+    println!();
+    println!(
+        "| entries | per invocation | messages | receivers | wall time | receive | delete | publish | API calls | calls/entry |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {} | {per_invocation} | {messages} | {receivers} | {:.2} s | {receive} | {delete} | {publish} | {total} | {:.4} |",
+        summary.entries,
+        wall.as_secs_f64(),
+        total as f64 / summary.entries.max(1) as f64
+    );
 }
