@@ -45,7 +45,7 @@ impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
         let error_type = match e {
             HandlerError::InvalidEvent(_) => "InvalidEvent",
-            HandlerError::Delivery(_) => "DeliveryFailed",
+            HandlerError::Delivery(ref route) => route.error_type(),
         };
         Diagnostic {
             error_type: error_type.to_owned(),

@@ -98,7 +98,7 @@ impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
         let error_type = match e {
             HandlerError::InvalidPayload(_) => "InvalidPayload",
-            HandlerError::Delivery(_) => "DeliveryFailed",
+            HandlerError::Delivery(ref route) => route.error_type(),
         };
         Diagnostic {
             error_type: error_type.to_owned(),
@@ -408,6 +408,40 @@ mod tests {
             "no page before its ticket"
         );
         // The retry delivers exactly what the first attempt would have.
+        let summary = h
+            .handle(event("cwlogs-root-account-usage.json"))
+            .await
+            .expect("retry");
+        assert_eq!((summary.tickets, summary.alerts), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_dedup_table_fails_the_invocation_with_its_own_error_type() {
+        let store = std::sync::Arc::new(triage_core::dedup::memory::MemoryDedupStore::new());
+        let pack = CloudTrailDetector::shipped().expect("pack").pack().clone();
+        let h = Handler::new(
+            CloudTrailDetector::new(pack, Limits::default()),
+            Router::new(
+                SeverityPolicy::shipped().expect("policy"),
+                Thresholds::default(),
+                MemoryTicketSink::default(),
+                MemoryDigestSink::default(),
+                MemoryAlertPublisher::default(),
+            )
+            .with_dedup(store.clone()),
+        );
+        store.fail_next(1);
+        let err = h
+            .handle(event("cwlogs-root-account-usage.json"))
+            .await
+            .expect_err("must fail");
+        assert_eq!(Diagnostic::from(err).error_type, "DedupStateUnavailable");
+        assert!(
+            h.router().tickets().sent().is_empty(),
+            "nothing sent without dedup state"
+        );
+        assert!(h.router().alerts().sent().is_empty());
+        // Lambda's retry finds the table again and delivers once.
         let summary = h
             .handle(event("cwlogs-root-account-usage.json"))
             .await

@@ -8,7 +8,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use serde_json::Value;
-use triage_aws::{DynamoDbDedupStore, SnsAlertPublisher, SqsDigestSink, SqsTicketSink};
+use triage_aws::{DynamoDbDedupStore, SnsAlertPublisher, SqsPackedDigestSink, SqsTicketSink};
 use triage_core::router::Router;
 
 use log_detector::handler::Handler;
@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
         settings.policy,
         settings.routing.thresholds,
         SqsTicketSink::new(sqs.clone(), settings.routing.ticket_queue_url),
-        SqsDigestSink::new(sqs, settings.routing.digest_queue_url),
+        SqsPackedDigestSink::new(sqs, settings.routing.digest_queue_url),
         SnsAlertPublisher::new(sns, settings.routing.alert_topic_arn),
     )
     .with_suppressions(settings.suppressions)

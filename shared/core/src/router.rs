@@ -106,6 +106,16 @@ impl RouteError {
             RouteError::Dedup(e) => e.is_retryable(),
         }
     }
+
+    /// The `errorType` a function reports for this error: an unreachable dedup table is told
+    /// apart from an undelivered message, so that an operator reading the function's errors
+    /// knows which resource to look at. Both are retried.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            RouteError::Dedup(_) => "DedupStateUnavailable",
+            _ => "DeliveryFailed",
+        }
+    }
 }
 
 /// Routes findings through the policy and the dedup state to the three sinks. Built once per
@@ -223,8 +233,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                     "suppressed: no ticket, no page; counted in the digest"
                 );
                 plan.suppressed += 1;
-                plan.digest
-                    .push(DigestEntry::new(DigestKind::Suppressed, &finding));
+                plan.digest.push(DigestEntry::suppressed(&finding, &s.id));
                 continue;
             }
             if to_digest {

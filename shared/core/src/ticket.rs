@@ -85,6 +85,9 @@ pub enum DigestKind {
     Suppressed,
 }
 
+/// Suppression ids are short identifiers (validated when the file loads); bounded anyway.
+const MAX_SUPPRESSION_ID_CHARS: usize = 128;
+
 /// One message on the digest queue: a compact line, not the whole finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestEntry {
@@ -108,6 +111,10 @@ pub struct DigestEntry {
     pub last_seen: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_url: Option<String>,
+    /// The id of the suppression (`policy/suppressions.toml`) that silenced a `suppressed` entry,
+    /// so the digest says which entry is hiding what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<SafeText>,
 }
 
 impl DigestEntry {
@@ -132,7 +139,16 @@ impl DigestEntry {
             first_seen: finding.first_seen,
             last_seen: finding.last_seen,
             console_url: finding.console_url.clone(),
+            suppression: None,
         };
+        entry.entry_id = entry.content_hash();
+        entry
+    }
+
+    /// A `suppressed` entry for a finding the suppression `id` silenced.
+    pub fn suppressed(finding: &Finding, id: &str) -> Self {
+        let mut entry = DigestEntry::new(DigestKind::Suppressed, finding);
+        entry.suppression = Some(SafeText::bounded(id, MAX_SUPPRESSION_ID_CHARS));
         entry.entry_id = entry.content_hash();
         entry
     }

@@ -124,6 +124,8 @@ pub struct SuppressedLine {
     pub rule_id: String,
     pub occurrences: u64,
     pub problems: u64,
+    /// The ids of the suppressions that silenced them.
+    pub suppressions: Vec<String>,
 }
 
 /// A problem resolved since the last digest.
@@ -193,6 +195,7 @@ struct RuleAgg {
     accounts: BTreeSet<String>,
     suppressed: u64,
     suppressed_problems: HashSet<Fingerprint>,
+    suppressions: BTreeSet<String>,
     resolved: HashSet<Fingerprint>,
 }
 
@@ -289,6 +292,9 @@ impl DigestBuilder {
                 self.kinds.suppressed += 1;
                 rule.suppressed += count;
                 rule.suppressed_problems.insert(entry.fingerprint.clone());
+                if let Some(id) = &entry.suppression {
+                    rule.suppressions.insert(id.as_str().to_owned());
+                }
             }
             DigestKind::Resolved => {
                 self.kinds.resolved += 1;
@@ -350,6 +356,7 @@ impl DigestBuilder {
                     rule_id: rule_id.clone(),
                     occurrences: a.suppressed,
                     problems: a.suppressed_problems.len() as u64,
+                    suppressions: a.suppressions.iter().cloned().collect(),
                 });
             }
             rules.push(RuleLine {

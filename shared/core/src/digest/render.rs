@@ -135,6 +135,7 @@ struct SuppressedJson<'a> {
     rule_id: &'a str,
     occurrences: u64,
     problems: u64,
+    suppressions: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -173,6 +174,7 @@ fn suppressed_json(s: &SuppressedLine) -> SuppressedJson<'_> {
         rule_id: &s.rule_id,
         occurrences: s.occurrences,
         problems: s.problems,
+        suppressions: &s.suppressions,
     }
 }
 
@@ -504,8 +506,25 @@ impl Digest {
             out.push(String::new());
             out.push("SUPPRESSED (no ticket, no page; see policy/suppressions.toml)".into());
             for s in self.suppressed.iter().take(n) {
+                let by = if s.suppressions.is_empty() {
+                    String::new()
+                } else {
+                    let ids: Vec<String> = s
+                        .suppressions
+                        .iter()
+                        .take(3)
+                        .map(|id| clip(id, 64))
+                        .collect();
+                    let more = s.suppressions.len().saturating_sub(3);
+                    let tail = if more > 0 {
+                        format!(" +{more}")
+                    } else {
+                        String::new()
+                    };
+                    format!("; by {}{tail}", ids.join(", "))
+                };
                 out.push(format!(
-                    "  {:>8}  {} {} ({} problem{})",
+                    "  {:>8}  {} {} ({} problem{}{by})",
                     s.occurrences,
                     s.source,
                     clip(&s.rule_id, 128),

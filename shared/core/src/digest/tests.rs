@@ -47,20 +47,19 @@ fn storm() -> DigestBuilder {
         "111122223333",
         3,
     ));
-    b.add(entry(
-        DigestKind::Suppressed,
-        "s3-bucket-logging-enabled",
-        Severity::Low,
-        "bucket-a",
-        4,
-    ));
-    b.add(entry(
-        DigestKind::Suppressed,
-        "s3-bucket-logging-enabled",
-        Severity::Low,
-        "bucket-b",
-        5,
-    ));
+    for (bucket, minute, suppression) in
+        [("bucket-a", 4, "logs-sandbox"), ("bucket-b", 5, "logs-dev")]
+    {
+        let mut e = entry(
+            DigestKind::Suppressed,
+            "s3-bucket-logging-enabled",
+            Severity::Low,
+            bucket,
+            minute,
+        );
+        e.suppression = Some(crate::SafeText::new(suppression));
+        b.add(e);
+    }
     b.add(entry(
         DigestKind::Resolved,
         "restricted-rdp",
@@ -140,7 +139,8 @@ fn the_digest_totals_by_severity_and_rule_and_counts_suppressed_and_resolved() {
             source: Source::Config,
             rule_id: "s3-bucket-logging-enabled".into(),
             occurrences: 2,
-            problems: 2
+            problems: 2,
+            suppressions: vec!["logs-dev".into(), "logs-sandbox".into()]
         }]
     );
     assert_eq!(d.resolved.len(), 1);
@@ -166,7 +166,7 @@ fn the_text_names_every_section_and_the_subject_is_short_ascii() {
         "30 occurrences of 1 problem (1 new, 29 repeats) in 1 account",
         "TOP RESOURCES",
         "SUPPRESSED (no ticket, no page",
-        "       2  config s3-bucket-logging-enabled (2 problems)",
+        "       2  config s3-bucket-logging-enabled (2 problems; by logs-dev, logs-sandbox)",
         "RESOLVED SINCE THE LAST DIGEST",
         "[high] config restricted-rdp  sg-9  111122223333 us-east-1",
     ] {
@@ -180,6 +180,10 @@ fn the_text_names_every_section_and_the_subject_is_short_ascii() {
     assert_eq!(json["kind"], "digest");
     assert_eq!(json["totals"]["occurrences"], 31);
     assert_eq!(json["totals"]["suppressed"], 2);
+    assert_eq!(
+        json["suppressed"][0]["suppressions"],
+        serde_json::json!(["logs-dev", "logs-sandbox"])
+    );
     assert_eq!(json["rules"].as_array().map(Vec::len), Some(4));
     assert_eq!(
         (json["part"].as_u64(), json["parts"].as_u64()),

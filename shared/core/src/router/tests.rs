@@ -159,6 +159,14 @@ fn a_suppressed_finding_never_tickets_or_pages_and_is_counted_until_the_suppress
         (1, 0, 0, 1)
     );
     assert_eq!(kinds(&r), [DigestKind::Suppressed]);
+    assert_eq!(
+        r.router.digest().sent()[0]
+            .suppression
+            .as_ref()
+            .map(|s| s.as_str()),
+        Some("lab"),
+        "the digest says which suppression silenced it"
+    );
     assert!(
         r.store.items().is_empty(),
         "no dedup state for suppressed findings"
