@@ -3,9 +3,11 @@
 //! The router runs with the same storm control as the Lambdas — the shipped suppressions, the
 //! shipped dedup windows and an in-memory dedup store with the DynamoDB table's semantics — on
 //! a clock that follows the events' own times, so a replayed storm shows one ticket and its
-//! repeats. At the end the digest that the digest function would publish for everything that
-//! reached the digest queue is printed (the text in `text` mode; `{"route": "digest-message",
-//! …}` lines in `jsonl` mode).
+//! repeats. Alarm state changes go through alarm-classifier's flap control with an in-memory
+//! transition log (the defaults: more than 4 changes in 60 minutes), so a replayed flapping
+//! alarm shows one flapping ticket and its later changes as digest lines. At the end the digest
+//! that the digest function would publish for everything that reached the digest queue is
+//! printed (the text in `text` mode; `{"route": "digest-message", …}` lines in `jsonl` mode).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -16,20 +18,22 @@ use std::sync::Arc;
 use flate2::read::GzDecoder;
 use futures_executor::block_on;
 use serde_json::{Value, json};
-use triage_core::alarm::{AlarmClassifier, AlarmOptions};
+use triage_core::alarm::{AlarmClassifier, AlarmOptions, AlarmOutcome};
 use triage_core::clock::{Clock, ManualClock};
 use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
 use triage_core::dedup::memory::MemoryDedupStore;
 use triage_core::dedup::{DEFAULT_WINDOW_MINUTES, DedupWindows};
 use triage_core::digest::{DigestBuilder, RenderOptions};
 use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
+use triage_core::flap::memory::MemoryTransitionLog;
+use triage_core::flap::{FlapControl, FlapSettings, Sorted};
 use triage_core::inbound::unwrap_envelopes;
 use triage_core::json::str_at;
 use triage_core::pipeline::{Classifiers, ClassifyError, EventKind};
 use triage_core::policy::{SeverityPolicy, Thresholds};
 use triage_core::router::{RouteReport, Router};
 use triage_core::suppress::Suppressions;
-use triage_core::{Alert, DigestEntry, Severity, TicketEvent, text::sanitize};
+use triage_core::{Alert, DigestEntry, Finding, Severity, TicketEvent, text::sanitize};
 
 use crate::Format;
 
@@ -53,10 +57,12 @@ struct Totals {
     suppressed: usize,
 }
 
-/// The router and what outlives one event: the clock it runs on and the digest being built.
+/// The router and what outlives one event: the clock it runs on, the alarms' flap states and
+/// the digest being built.
 struct Replay {
     router: MemoryRouter,
     clock: ManualClock,
+    flap: FlapControl<MemoryTransitionLog>,
     digest: DigestBuilder,
 }
 
@@ -79,6 +85,7 @@ fn build_replay() -> Result<Replay, String> {
     Ok(Replay {
         router,
         clock,
+        flap: FlapControl::new(FlapSettings::default(), MemoryTransitionLog::new()),
         digest: DigestBuilder::new(),
     })
 }
@@ -240,7 +247,12 @@ fn replay_file(
             }
         };
         let kind = EventKind::of(&event);
-        let findings = match classifiers.classify(&event) {
+        let classified = if kind.function() == Some("alarm-classifier") {
+            classify_alarm(classifiers, replay, &event)
+        } else {
+            classifiers.classify(&event).map(|f| (f, Vec::new()))
+        };
+        let (findings, flapping) = match classified {
             Ok(findings) => findings,
             Err(ClassifyError::Unrecognised) => {
                 totals.skipped += 1;
@@ -264,7 +276,7 @@ fn replay_file(
                 continue;
             }
         };
-        if findings.is_empty() {
+        if findings.is_empty() && flapping.is_empty() {
             totals.skipped += 1;
             let by = kind.function().unwrap_or("no function");
             note(
@@ -277,11 +289,29 @@ fn replay_file(
         }
         // The events arrive "when they happened": the dedup windows and suppression expiries
         // are judged at the event's time.
-        if let Some(latest) = findings.iter().map(|f| f.last_seen).max() {
+        if let Some(latest) = findings.iter().chain(&flapping).map(|f| f.last_seen).max() {
             replay.clock.advance_to(latest);
         }
         let router = &replay.router;
-        let report = block_on(router.route(findings)).map_err(|e| e.to_string())?;
+        let mut reports = Vec::new();
+        if !findings.is_empty() {
+            reports.push(block_on(router.route(findings)).map_err(|e| e.to_string())?);
+        }
+        let muted = flapping.len();
+        if muted > 0 {
+            // The changes of a flapping alarm: digest lines only, as alarm-classifier sends them.
+            reports.push(block_on(router.route_digest_only(flapping)).map_err(|e| e.to_string())?);
+        }
+        let mut report = RouteReport::default();
+        for r in reports {
+            report.tickets += r.tickets;
+            report.digest_entries += r.digest_entries;
+            report.alerts += r.alerts;
+            report.counted_only += r.counted_only;
+            report.repeats += r.repeats;
+            report.suppressed += r.suppressed;
+            report.already_delivered += r.already_delivered;
+        }
         let sent = Sent {
             tickets: router.tickets().take(),
             digest: router.digest().take(),
@@ -295,11 +325,43 @@ fn replay_file(
         totals.repeats += report.repeats;
         totals.suppressed += report.suppressed;
         print_sent(format, out, &name, &at, &sent);
+        if muted > 0 {
+            note(
+                format,
+                out,
+                &name,
+                &format!(
+                    "flapping{at}: the alarm is flapping; this state change goes to the digest only (no ticket, no page)"
+                ),
+            );
+        }
         for entry in sent.digest {
             replay.digest.add(entry);
         }
     }
     Ok(())
+}
+
+/// An alarm event through alarm-classifier's classification and flap control: the findings to
+/// route, and the changes of a flapping alarm (digest only).
+fn classify_alarm(
+    classifiers: &Classifiers,
+    replay: &Replay,
+    event: &Value,
+) -> Result<(Vec<Finding>, Vec<Finding>), ClassifyError> {
+    let record = classifiers.alarm.classify_record(event)?;
+    // The in-memory log does not fail; were it to, the event is routed without flap control.
+    let sorted = block_on(replay.flap.sort(vec![record.clone()])).unwrap_or_else(|e| {
+        eprintln!("triage: flap state: {e}; routing the event without flap control");
+        Sorted {
+            route: match record.outcome {
+                AlarmOutcome::Finding(f) => vec![*f],
+                AlarmOutcome::Skipped(_) => Vec::new(),
+            },
+            ..Sorted::default()
+        }
+    });
+    Ok((sorted.route, sorted.digest_only))
 }
 
 fn note(format: Format, out: &mut impl Write, file: &str, message: &str) {

@@ -1,18 +1,29 @@
-//! The handler: unwrap the envelopes, classify each alarm record (pure, in `triage-core`), route
-//! the findings through the ports.
+//! The handler: unwrap the envelopes, classify each alarm record (pure, in `triage-core`), let
+//! flap control sort the records, route the findings through the ports.
 //!
 //! One invocation carries an EventBridge event, an alarm Lambda-action payload, or an SNS Lambda
 //! event with one or more records (an SQS event of any of these works too). Each record is
 //! classified on its own: a record that cannot be understood (not JSON, an unknown alarm type or
 //! state, a missing `detail`) is counted as `invalid` and logged at WARN, and the good records
-//! of the batch are still routed. A finding that is not delivered fails the invocation so that
-//! Lambda retries it (FIFO deduplication ids make the retry safe).
+//! of the batch are still routed.
+//!
+//! Each real state change is recorded in the alarm's flap state (`triage_core::flap`, the dedup
+//! table in production) before anything is sent: the change that makes an alarm flap adds one
+//! flapping finding to the findings routed, the changes of a flapping alarm go to the digest
+//! only, the first calm change resolves the flapping finding. Then the router applies the
+//! severity policy, the suppressions and the dedup state and sends. A finding that is not
+//! delivered, or a flap or dedup state that cannot be read or written, fails the invocation so
+//! that Lambda retries it: the retry finds its state changes already recorded and gets the same
+//! answers, and FIFO deduplication ids drop the ticket events that did get through.
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{debug, instrument, warn};
-use triage_core::alarm::{AlarmClassifier, AlarmOutcome};
+use triage_core::alarm::AlarmClassifier;
+use triage_core::dedup::DedupError;
+use triage_core::flap::memory::NoTransitionLog;
+use triage_core::flap::{FlapControl, TransitionLog};
 use triage_core::inbound::unwrap_envelopes;
 use triage_core::ports::{AlertPublisher, DigestSink, TicketSink};
 use triage_core::router::{RouteError, RouteReport, Router};
@@ -21,11 +32,22 @@ use triage_core::text::sanitize;
 /// What one invocation did; returned to Lambda (and shown by `cargo lambda invoke`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// Distinct findings routed (merged by fingerprint), flapping findings and the changes of
+    /// flapping alarms included.
     pub findings: usize,
     pub tickets: usize,
     pub digest_entries: usize,
     pub alerts: usize,
     pub counted_only: usize,
+    pub suppressed: usize,
+    /// Occurrences merged into an open problem inside its dedup window (a `repeat` digest
+    /// entry, no ticket, no page).
+    pub repeats: usize,
+    /// State changes of flapping alarms: to the digest only, no ticket, no page.
+    pub flapping: usize,
+    /// Alarms reported as flapping by this invocation, and flapping findings resolved.
+    pub flapping_reported: usize,
+    pub flapping_resolved: usize,
     /// Records with nothing to report: not alarm state changes (configuration changes, other
     /// events), or INSUFFICIENT_DATA while `ALARM_INSUFFICIENT_DATA=ignore`.
     pub skipped: usize,
@@ -36,11 +58,23 @@ pub struct Summary {
 
 impl Summary {
     fn routed(mut self, r: RouteReport) -> Self {
-        self.findings = r.findings;
-        self.tickets = r.tickets;
-        self.digest_entries = r.digest_entries;
-        self.alerts = r.alerts;
-        self.counted_only = r.counted_only;
+        self.findings += r.findings;
+        self.tickets += r.tickets;
+        self.digest_entries += r.digest_entries;
+        self.alerts += r.alerts;
+        self.counted_only += r.counted_only;
+        self.suppressed += r.suppressed;
+        self.repeats += r.repeats;
+        self
+    }
+
+    /// The changes of flapping alarms, sent to the digest only: counted as `flapping`, not as
+    /// repeats.
+    fn digest_only(mut self, r: RouteReport) -> Self {
+        self.findings += r.findings;
+        self.digest_entries += r.digest_entries;
+        self.counted_only += r.counted_only;
+        self.suppressed += r.suppressed;
         self
     }
 }
@@ -50,12 +84,18 @@ pub enum HandlerError {
     /// A finding was not delivered: fail so that Lambda retries the invocation.
     #[error("delivery failed: {0}")]
     Delivery(#[from] RouteError),
+    /// The alarms' flap state (in the dedup table) could not be read or written: fail so that
+    /// Lambda retries the invocation; nothing was sent.
+    #[error("flap state: {0}")]
+    FlapState(#[from] DedupError),
 }
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Self {
         let error_type = match e {
-            HandlerError::Delivery(_) => "DeliveryFailed",
+            HandlerError::Delivery(ref route) => route.error_type(),
+            // The same table as the dedup state, and the same remedy.
+            HandlerError::FlapState(_) => "DedupStateUnavailable",
         };
         Diagnostic {
             error_type: error_type.to_owned(),
@@ -64,23 +104,46 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-pub struct Handler<T, D, A> {
+pub struct Handler<T, D, A, L = NoTransitionLog> {
     classifier: AlarmClassifier,
     router: Router<T, D, A>,
+    flap: FlapControl<L>,
 }
 
-impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
+impl<T, D, A> Handler<T, D, A> {
+    /// A handler without flap control (add it with [`Handler::with_flap_control`]).
     pub fn new(classifier: AlarmClassifier, router: Router<T, D, A>) -> Self {
-        Handler { classifier, router }
+        Handler {
+            classifier,
+            router,
+            flap: FlapControl::disabled(),
+        }
+    }
+}
+
+impl<T, D, A, L> Handler<T, D, A, L> {
+    /// Flapping alarms are reported once (the transition log is the dedup table in production).
+    pub fn with_flap_control<M>(self, flap: FlapControl<M>) -> Handler<T, D, A, M> {
+        Handler {
+            classifier: self.classifier,
+            router: self.router,
+            flap,
+        }
     }
 
     pub fn router(&self) -> &Router<T, D, A> {
         &self.router
     }
 
+    pub fn flap_control(&self) -> &FlapControl<L> {
+        &self.flap
+    }
+}
+
+impl<T: TicketSink, D: DigestSink, A: AlertPublisher, L: TransitionLog> Handler<T, D, A, L> {
     #[instrument(skip_all, fields(request_id = %event.context.request_id))]
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
-        let mut findings = Vec::new();
+        let mut records = Vec::new();
         let mut summary = Summary::default();
         for inner in unwrap_envelopes(event.payload) {
             let origin = if inner.origin.is_empty() {
@@ -89,15 +152,14 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
                 inner.origin.as_str()
             };
             let outcome = match &inner.event {
-                Ok(record) => self.classifier.classify(record).map_err(|e| e.to_string()),
+                Ok(record) => self
+                    .classifier
+                    .classify_record(record)
+                    .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match outcome {
-                Ok(AlarmOutcome::Finding(finding)) => findings.push(*finding),
-                Ok(AlarmOutcome::Skipped(skip)) => {
-                    summary.skipped += 1;
-                    debug!(origin, %skip, "record gives no finding");
-                }
+                Ok(record) => records.push(record),
                 Err(error) => {
                     summary.invalid += 1;
                     let error = sanitize(&error, 512);
@@ -105,10 +167,21 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
                 }
             }
         }
-        if findings.is_empty() {
-            return Ok(summary);
+        let sorted = self.flap.sort(records).await?;
+        summary.skipped = sorted.skipped.len();
+        for skip in &sorted.skipped {
+            debug!(%skip, "record gives no finding");
         }
-        Ok(summary.routed(self.router.route(findings).await?))
+        summary.flapping = sorted.digest_only.len();
+        summary.flapping_reported = sorted.reported;
+        summary.flapping_resolved = sorted.resolved;
+        if !sorted.route.is_empty() {
+            summary = summary.routed(self.router.route(sorted.route).await?);
+        }
+        if !sorted.digest_only.is_empty() {
+            summary = summary.digest_only(self.router.route_digest_only(sorted.digest_only).await?);
+        }
+        Ok(summary)
     }
 }
 
@@ -370,5 +443,235 @@ mod tests {
             h.router.alerts().sent().is_empty(),
             "no page before its ticket"
         );
+    }
+
+    // ------------------------------------------------------------ storm control: dedup, flapping
+
+    use std::sync::Arc;
+
+    use triage_core::alarm::FLAPPING_RULE;
+    use triage_core::dedup::memory::MemoryDedupStore;
+    use triage_core::flap::FlapSettings;
+    use triage_core::flap::memory::MemoryTransitionLog;
+
+    type Storm =
+        Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher, Arc<MemoryTransitionLog>>;
+
+    /// With the dedup state and flap control the Lambda has (in memory), and handles on both.
+    fn storm_handler() -> (Storm, Arc<MemoryDedupStore>, Arc<MemoryTransitionLog>) {
+        let dedup = Arc::new(MemoryDedupStore::new());
+        let log = Arc::new(MemoryTransitionLog::new());
+        let h = Handler::new(
+            AlarmClassifier::shipped(AlarmOptions::default()).expect("alarm policy"),
+            Router::new(
+                SeverityPolicy::shipped().expect("policy"),
+                Thresholds::default(),
+                MemoryTicketSink::default(),
+                MemoryDigestSink::default(),
+                MemoryAlertPublisher::default(),
+            )
+            .with_dedup(dedup.clone()),
+        )
+        .with_flap_control(FlapControl::new(FlapSettings::default(), log.clone()));
+        (h, dedup, log)
+    }
+
+    /// `ServerCpuTooHigh` changing state at 08:00 + `minute` on 2024-06-11.
+    fn change(minute: u32, from: &str, to: &str) -> LambdaEvent<Value> {
+        let mut e = sample("alarm-metric-alarm.json");
+        e["detail"]["previousState"]["value"] = from.into();
+        e["detail"]["state"]["value"] = to.into();
+        e["detail"]["state"]["timestamp"] = format!(
+            "2024-06-11T{:02}:{:02}:00.000+0000",
+            8 + minute / 60,
+            minute % 60
+        )
+        .into();
+        LambdaEvent::new(e, Context::default())
+    }
+
+    fn alternating(minute: u32, i: usize) -> LambdaEvent<Value> {
+        if i % 2 == 0 {
+            change(minute, "OK", "ALARM")
+        } else {
+            change(minute, "ALARM", "OK")
+        }
+    }
+
+    fn tickets(h: &Storm) -> Vec<(TicketAction, String)> {
+        h.router
+            .tickets()
+            .sent()
+            .iter()
+            .map(|t| (t.action, t.finding.rule_id.as_str().to_owned()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn six_state_changes_are_one_flapping_ticket_and_nothing_per_change_after_it() {
+        let (h, _, log) = storm_handler();
+        let mut summaries = Vec::new();
+        for (i, minute) in [0, 10, 20, 30, 40, 50].into_iter().enumerate() {
+            summaries.push(h.handle(alternating(minute, i)).await.expect("handled"));
+        }
+        let cpu = "ServerCpuTooHigh".to_owned();
+        assert_eq!(
+            tickets(&h),
+            [
+                (TicketAction::Open, cpu.clone()),
+                (TicketAction::Resolve, cpu.clone()),
+                (TicketAction::Open, cpu.clone()),
+                (TicketAction::Resolve, cpu.clone()),
+                (TicketAction::Open, FLAPPING_RULE.to_owned()),
+            ]
+        );
+        assert_eq!(
+            summaries[4],
+            Summary {
+                findings: 2,
+                tickets: 1,
+                digest_entries: 2,
+                flapping: 1,
+                flapping_reported: 1,
+                ..Summary::default()
+            }
+        );
+        assert_eq!(
+            summaries[5],
+            Summary {
+                findings: 1,
+                digest_entries: 1,
+                flapping: 1,
+                ..Summary::default()
+            }
+        );
+        let flapping = &h.router.tickets().sent()[4].finding;
+        assert_eq!(
+            flapping.title.as_str(),
+            "CloudWatch alarm ServerCpuTooHigh is flapping: 5 state changes in 60 min"
+        );
+        assert!(h.router.alerts().sent().is_empty());
+        let digest: Vec<(DigestKind, String)> = h
+            .router
+            .digest()
+            .sent()
+            .iter()
+            .map(|d| (d.kind, d.rule_id.as_str().to_owned()))
+            .collect();
+        assert_eq!(
+            digest[4..],
+            [
+                (DigestKind::New, FLAPPING_RULE.to_owned()),
+                (DigestKind::Repeat, cpu.clone()),
+                (DigestKind::Repeat, cpu.clone()),
+            ]
+        );
+        assert_eq!(log.writes(), 6, "one recorded change per invocation");
+
+        // Lambda retries the invocation that reported: nothing new goes out but the digest copy.
+        let retry = h.handle(alternating(40, 4)).await.expect("retry");
+        assert_eq!((retry.tickets, retry.flapping_reported), (0, 1));
+        assert_eq!(h.router.tickets().sent().len(), 5);
+
+        // Over an hour after the report, a calm change: the flapping ticket resolves, routing
+        // resumes with the change itself.
+        let calm = h.handle(change(150, "OK", "ALARM")).await.expect("calm");
+        assert_eq!(
+            (calm.flapping_resolved, calm.flapping, calm.tickets),
+            (1, 0, 2)
+        );
+        assert_eq!(
+            tickets(&h)[5..],
+            [
+                (TicketAction::Resolve, FLAPPING_RULE.to_owned()),
+                (TicketAction::Open, cpu),
+            ]
+        );
+        let sent = h.router.tickets().sent();
+        assert_eq!(sent[5].fingerprint, sent[4].fingerprint);
+        assert_eq!(sent[5].finding.title, sent[4].finding.title);
+    }
+
+    #[tokio::test]
+    async fn the_flapping_sample_batch_is_one_resolve_one_flapping_ticket_and_two_digest_lines() {
+        let (h, _, _) = storm_handler();
+        let summary = h
+            .handle(event("alarm-flapping-sqs-batch.json"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            summary,
+            Summary {
+                findings: 3,
+                tickets: 2,
+                digest_entries: 3,
+                flapping: 2,
+                flapping_reported: 1,
+                ..Summary::default()
+            }
+        );
+        let sent = h.router.tickets().sent();
+        // The four calm changes of the batch merge into one finding (the latest, OK).
+        assert_eq!(
+            (sent[0].action, sent[0].finding.count),
+            (TicketAction::Resolve, 4)
+        );
+        assert_eq!(
+            sent[1].finding.title.as_str(),
+            "CloudWatch alarm OrdersQueueBacklog is flapping: 5 state changes in 60 min"
+        );
+        assert_eq!(sent[1].finding.severity, Severity::Medium);
+    }
+
+    #[tokio::test]
+    async fn a_repeat_inside_the_dedup_window_is_a_digest_line_not_a_second_ticket() {
+        let (h, dedup, _) = storm_handler();
+        h.handle(event("alarm-metric-alarm.json"))
+            .await
+            .expect("alarm");
+        let repeat = h
+            .handle(event("alarm-metric-alarm-repeat.json"))
+            .await
+            .expect("repeat");
+        assert_eq!(
+            (repeat.tickets, repeat.repeats, repeat.digest_entries),
+            (0, 1, 1)
+        );
+        assert_eq!(
+            tickets(&h),
+            [(TicketAction::Open, "ServerCpuTooHigh".to_owned())]
+        );
+        assert_eq!(dedup.items().len(), 1);
+        assert_eq!(dedup.items()[0].total, 2);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_flap_state_fails_the_invocation_before_anything_is_sent() {
+        let (h, _, log) = storm_handler();
+        log.fail_next(1);
+        let err = h
+            .handle(event("alarm-cis-root-usage-alarm.json"))
+            .await
+            .expect_err("must fail");
+        assert_eq!(Diagnostic::from(err).error_type, "DedupStateUnavailable");
+        assert!(h.router.tickets().sent().is_empty());
+        assert!(h.router.digest().sent().is_empty());
+        assert!(h.router.alerts().sent().is_empty());
+        let retry = h
+            .handle(event("alarm-cis-root-usage-alarm.json"))
+            .await
+            .expect("retry");
+        assert_eq!((retry.tickets, retry.alerts), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn with_flap_control_off_every_change_tickets() {
+        let (h, _, log) = storm_handler();
+        let h = h.with_flap_control(FlapControl::new(FlapSettings::disabled(), log.clone()));
+        for (i, minute) in [0, 10, 20, 30, 40, 50].into_iter().enumerate() {
+            let s = h.handle(alternating(minute, i)).await.expect("handled");
+            assert_eq!((s.tickets, s.flapping), (1, 0));
+        }
+        assert_eq!(log.writes(), 0);
     }
 }

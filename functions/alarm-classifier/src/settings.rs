@@ -6,13 +6,26 @@
 //! | `ALARM_INSUFFICIENT_DATA` | `ignore` (no finding, counted as skipped) or `ticket` | `ignore` |
 //! | `ALARM_DEFAULT_SEVERITY` | severity of an alarm no policy line decides | `medium` |
 //! | `ALARM_LINKED_DETECTIONS` | `digest` (alarms marked `triage:detection=<id>` are digest lines beside log-detector's ticket) or `ticket` | `digest` |
+//! | `ALARM_FLAP_TRANSITIONS` | N, 0 … 100: an alarm with more than N state changes within the window is reported once as flapping (`alarm-flapping`) and its changes go to the digest only until it is calm; 0 turns flap control off | 4 |
+//! | `ALARM_FLAP_WINDOW_MINUTES` | the flapping window, 1 … 10080 | 60 |
+//! | `DEDUP_TABLE_NAME` | the DynamoDB dedup state table (also holds the alarms' flap states, `flap#<fingerprint>`) | required |
+//! | `DEDUP_WINDOW_MINUTES`, `DEDUP_CLAIM_SECONDS`, `DEDUP_RETENTION_DAYS` | see [`DedupSettings`]; `policy/dedup-windows.toml` may override an alarm's window; the retention is also the flap states' | 60, 60, 30 |
+//!
+//! Flapping findings are capped at high (the alarm's own severity otherwise): they say that an
+//! alarm is unreliable, not that its condition happened again, so with the default
+//! `ALERT_MIN_SEVERITY` (critical) they never page. See `triage_core::alarm` (Flapping).
 
 use triage_core::Severity;
 use triage_core::alarm::{
     AlarmClassifier, AlarmOptions, AlarmPolicyError, InsufficientData, LinkedDetections,
 };
+use triage_core::dedup::{DedupSettings, DedupSettingsError, MAX_WINDOW_MINUTES};
+use triage_core::flap::{
+    DEFAULT_FLAP_TRANSITIONS, DEFAULT_FLAP_WINDOW_MINUTES, FlapSettings, MAX_FLAP_TRANSITIONS,
+};
 use triage_core::policy::{PolicyError, SeverityPolicy};
 use triage_core::settings::{ConfigError, Env, RoutingSettings};
+use triage_core::suppress::{SuppressionError, Suppressions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -22,12 +35,19 @@ pub enum SettingsError {
     AlarmPolicy(#[from] AlarmPolicyError),
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Dedup(#[from] DedupSettingsError),
+    #[error(transparent)]
+    Suppressions(#[from] SuppressionError),
 }
 
 pub struct Settings {
     pub routing: RoutingSettings,
     pub policy: SeverityPolicy,
     pub classifier: AlarmClassifier,
+    pub dedup: DedupSettings,
+    pub suppressions: Suppressions,
+    pub flap: FlapSettings,
 }
 
 impl Settings {
@@ -37,12 +57,51 @@ impl Settings {
 
     pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
         let options = alarm_options(env)?;
+        let routing = RoutingSettings::from_env(env)?;
+        let dedup = DedupSettings::from_env(env)?;
+        let flap = flap_settings(env)?.with_retention(dedup.options.retention);
         Ok(Settings {
-            routing: RoutingSettings::from_env(env)?,
+            routing,
             policy: SeverityPolicy::shipped()?,
             classifier: AlarmClassifier::shipped(options)?,
+            dedup,
+            suppressions: Suppressions::shipped()?,
+            flap,
         })
     }
+}
+
+fn in_range(
+    name: &'static str,
+    value: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            value: value.to_string(),
+            reason: format!("must be between {} and {}", range.start(), range.end()),
+        })
+    }
+}
+
+/// `ALARM_FLAP_TRANSITIONS`, `ALARM_FLAP_WINDOW_MINUTES` (the retention is the dedup table's).
+pub fn flap_settings<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+) -> Result<FlapSettings, ConfigError> {
+    let transitions = in_range(
+        "ALARM_FLAP_TRANSITIONS",
+        env.parsed_or("ALARM_FLAP_TRANSITIONS", DEFAULT_FLAP_TRANSITIONS)?,
+        0..=MAX_FLAP_TRANSITIONS,
+    )?;
+    let window = in_range(
+        "ALARM_FLAP_WINDOW_MINUTES",
+        env.parsed_or("ALARM_FLAP_WINDOW_MINUTES", DEFAULT_FLAP_WINDOW_MINUTES)?,
+        1..=MAX_WINDOW_MINUTES,
+    )?;
+    Ok(FlapSettings::new(transitions, window))
 }
 
 /// `ALARM_INSUFFICIENT_DATA`, `ALARM_DEFAULT_SEVERITY`, `ALARM_LINKED_DETECTIONS`.
@@ -74,7 +133,7 @@ mod tests {
         Env(move |k: &str| map.get(k).cloned())
     }
 
-    const ROUTING: [(&str, &str); 3] = [
+    const ROUTING: [(&str, &str); 4] = [
         (
             "TICKET_QUEUE_URL",
             "https://sqs.us-east-1.amazonaws.com/1/tickets.fifo",
@@ -84,6 +143,7 @@ mod tests {
             "https://sqs.us-east-1.amazonaws.com/1/digest",
         ),
         ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:alerts"),
+        ("DEDUP_TABLE_NAME", "triage-dedup"),
     ];
 
     #[test]
@@ -98,6 +158,52 @@ mod tests {
                 linked_detections: LinkedDetections::Digest,
             }
         );
+    }
+
+    #[test]
+    fn storm_control_defaults_to_the_dedup_table_and_more_than_four_changes_an_hour() {
+        let s = Settings::from(&env(&ROUTING)).expect("settings");
+        assert_eq!(s.dedup.table_name, "triage-dedup");
+        assert_eq!(s.flap, FlapSettings::default());
+        assert_eq!((s.flap.transitions, s.flap.window.num_minutes()), (4, 60));
+        assert_eq!(s.flap.retention, s.dedup.options.retention);
+        assert_eq!(
+            s.suppressions.all().len(),
+            Suppressions::shipped().expect("shipped").all().len(),
+            "the shipped suppressions"
+        );
+    }
+
+    #[test]
+    fn flap_control_is_read_from_the_environment_and_zero_turns_it_off() {
+        let mut pairs = ROUTING.to_vec();
+        pairs.extend([
+            ("ALARM_FLAP_TRANSITIONS", "6"),
+            ("ALARM_FLAP_WINDOW_MINUTES", "30"),
+            ("DEDUP_RETENTION_DAYS", "7"),
+        ]);
+        let s = Settings::from(&env(&pairs)).expect("settings");
+        assert_eq!(
+            (
+                s.flap.transitions,
+                s.flap.window.num_minutes(),
+                s.flap.retention.num_days()
+            ),
+            (6, 30, 7)
+        );
+        let mut pairs = ROUTING.to_vec();
+        pairs.push(("ALARM_FLAP_TRANSITIONS", "0"));
+        let s = Settings::from(&env(&pairs)).expect("settings");
+        assert!(!s.flap.enabled());
+    }
+
+    #[test]
+    fn a_missing_dedup_table_fails_the_cold_start_with_its_name() {
+        let err = Settings::from(&env(&ROUTING[..3]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("DEDUP_TABLE_NAME"), "{err}");
     }
 
     #[test]
@@ -125,6 +231,11 @@ mod tests {
             ("ALARM_INSUFFICIENT_DATA", "page"),
             ("ALARM_DEFAULT_SEVERITY", "urgent"),
             ("ALARM_LINKED_DETECTIONS", "both"),
+            ("ALARM_FLAP_TRANSITIONS", "101"),
+            ("ALARM_FLAP_TRANSITIONS", "-1"),
+            ("ALARM_FLAP_WINDOW_MINUTES", "0"),
+            ("ALARM_FLAP_WINDOW_MINUTES", "hourly"),
+            ("DEDUP_WINDOW_MINUTES", "0"),
         ] {
             let mut pairs = ROUTING.to_vec();
             pairs.push((name, value));

@@ -1,5 +1,6 @@
-//! The handler with the real SQS/SNS adapters against moto server: what lands on the FIFO ticket
-//! queue, the digest queue and the alert topic is exactly what a ticket system and an inbox read.
+//! The handler with the real SQS/SNS/DynamoDB adapters against moto server: what lands on the
+//! FIFO ticket queue, the digest queue and the alert topic is exactly what a ticket system and an
+//! inbox read; storm control (dedup state, flapping) keeps its state in a moto dedup table.
 
 #![allow(
     clippy::expect_used,
@@ -16,7 +17,7 @@ use triage_core::inbound::unwrap_envelopes;
 use triage_core::policy::{SeverityPolicy, Thresholds};
 use triage_core::router::Router;
 use triage_core::{DigestEntry, DigestKind, Finding, Severity, TicketAction, TicketEvent};
-use triage_testkit::{MotoServer, Queues, event};
+use triage_testkit::{DedupTable, MotoServer, Queues, event};
 
 type AwsHandler = Handler<SqsTicketSink, SqsDigestSink, SnsAlertPublisher>;
 
@@ -219,4 +220,174 @@ async fn a_missing_ticket_queue_fails_the_invocation_instead_of_reporting_succes
         q.drain(&q.digest_queue_url).await.is_empty(),
         "nothing sent after the failed ticket"
     );
+}
+
+// ------------------------------------------------------------------ storm control
+
+use triage_aws::flap::{DynamoDbTransitionLog, flap_from_attributes};
+use triage_aws::{DynamoDbDedupStore, PARTITION_KEY, SqsPackedDigestSink};
+use triage_core::alarm::FLAPPING_RULE;
+use triage_core::flap::{FlapControl, FlapSettings};
+
+type StormHandler =
+    Handler<SqsTicketSink, SqsPackedDigestSink, SnsAlertPublisher, DynamoDbTransitionLog>;
+
+/// Wired as `main.rs` wires it: packed digest entries, dedup state and flap states in one table.
+fn storm_handler(q: &Queues, table: &DedupTable) -> StormHandler {
+    let router = Router::new(
+        SeverityPolicy::shipped().expect("policy"),
+        Thresholds::default(),
+        SqsTicketSink::new(q.sqs.clone(), &q.ticket_queue_url),
+        SqsPackedDigestSink::new(q.sqs.clone(), &q.digest_queue_url),
+        SnsAlertPublisher::new(q.sns.clone(), &q.alert_topic_arn),
+    )
+    .with_dedup(DynamoDbDedupStore::new(table.client.clone(), &table.name));
+    Handler::new(classifier(), router).with_flap_control(FlapControl::new(
+        FlapSettings::default(),
+        DynamoDbTransitionLog::new(table.client.clone(), &table.name),
+    ))
+}
+
+/// `ServerCpuTooHigh` changing state at 2024-06-11 08:00 + `minute`, alternately to ALARM and OK.
+fn change(i: usize, minute: u32) -> LambdaEvent<serde_json::Value> {
+    let (from, to) = if i % 2 == 0 {
+        ("OK", "ALARM")
+    } else {
+        ("ALARM", "OK")
+    };
+    let mut e = event("alarm-metric-alarm.json");
+    e["detail"]["previousState"]["value"] = from.into();
+    e["detail"]["state"]["value"] = to.into();
+    e["detail"]["state"]["timestamp"] = format!(
+        "2024-06-11T{:02}:{:02}:00.000+0000",
+        8 + minute / 60,
+        minute % 60
+    )
+    .into();
+    LambdaEvent::new(e, Context::default())
+}
+
+async fn digest_entries(q: &Queues) -> Vec<DigestEntry> {
+    q.drain(&q.digest_queue_url)
+        .await
+        .iter()
+        .flat_map(|m| {
+            triage_core::digest::parse_message(m.body().expect("body")).expect("digest message")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn six_state_changes_are_exactly_one_flapping_ticket_and_no_ticket_per_change_after_the_threshold()
+ {
+    let moto = MotoServer::start();
+    let q = Queues::create(&moto, "alarm-flap").await;
+    let table = DedupTable::create(&moto, "alarm-flap-dedup").await;
+    let h = storm_handler(&q, &table);
+    let minutes = [0, 10, 20, 30, 40, 50];
+    for (i, minute) in minutes.into_iter().enumerate() {
+        let s = h.handle(change(i, minute)).await.expect("handled");
+        assert_eq!(s.flapping, usize::from(i >= 4), "change {i}");
+    }
+    // Lambda retries the invocation that reported the flapping: nothing new reaches the queue.
+    h.handle(change(4, 40)).await.expect("retry");
+
+    let tickets: Vec<TicketEvent> = q
+        .drain(&q.ticket_queue_url)
+        .await
+        .iter()
+        .map(ticket)
+        .collect();
+    let flapping: Vec<&TicketEvent> = tickets
+        .iter()
+        .filter(|t| t.finding.rule_id.as_str() == FLAPPING_RULE)
+        .collect();
+    assert_eq!(
+        flapping.len(),
+        1,
+        "exactly one flapping ticket: {tickets:#?}"
+    );
+    assert_eq!(flapping[0].action, TicketAction::Open);
+    assert_eq!(
+        flapping[0].finding.title.as_str(),
+        "CloudWatch alarm ServerCpuTooHigh is flapping: 5 state changes in 60 min"
+    );
+    assert_eq!(flapping[0].finding.severity, Severity::Medium);
+    let per_change: Vec<(TicketAction, String)> = tickets
+        .iter()
+        .filter(|t| t.finding.rule_id.as_str() == "ServerCpuTooHigh")
+        .map(|t| (t.action, t.finding.last_seen.format("%H:%M").to_string()))
+        .collect();
+    assert_eq!(
+        per_change,
+        [
+            (TicketAction::Open, "08:00".to_owned()),
+            (TicketAction::Resolve, "08:10".to_owned()),
+            (TicketAction::Open, "08:20".to_owned()),
+            (TicketAction::Resolve, "08:30".to_owned()),
+        ],
+        "the changes before the threshold only"
+    );
+    assert_eq!(tickets.len(), 5);
+    assert!(
+        q.drain(&q.alert_inbox_url).await.is_empty(),
+        "medium never pages"
+    );
+
+    let digest = digest_entries(&q).await;
+    let repeats: std::collections::BTreeSet<&str> = digest
+        .iter()
+        .filter(|d| d.kind == DigestKind::Repeat && d.rule_id.as_str() == "ServerCpuTooHigh")
+        .map(|d| d.entry_id.as_str())
+        .collect();
+    assert_eq!(
+        repeats.len(),
+        2,
+        "the 5th and 6th changes reach the digest (the retry's copy counts once): {digest:#?}"
+    );
+
+    // The flap state sits in the dedup table beside the flapping finding's dedup item.
+    let items = table.items().await;
+    let flap_items: Vec<_> = items
+        .iter()
+        .filter(|i| {
+            i.get(PARTITION_KEY)
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|k| k.starts_with("flap#"))
+        })
+        .collect();
+    assert_eq!(flap_items.len(), 1);
+    let state = flap_from_attributes(flap_items[0]).expect("readable");
+    assert_eq!(state.key, format!("flap#{}", tickets[0].fingerprint));
+    assert_eq!(state.transitions.len(), 5, "the last N+1 changes");
+    assert!(state.reported_at.is_some());
+    assert!(
+        items.iter().any(|i| i
+            .get(PARTITION_KEY)
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|k| k == flapping[0].fingerprint.as_str())),
+        "the flapping ticket's dedup state"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_alarm_twice_inside_its_dedup_window_is_one_ticket() {
+    let moto = MotoServer::start();
+    let q = Queues::create(&moto, "alarm-dedup").await;
+    let table = DedupTable::create(&moto, "alarm-dedup-table").await;
+    let h = storm_handler(&q, &table);
+    let first = h
+        .handle(invoke("alarm-metric-alarm.json"))
+        .await
+        .expect("first");
+    let second = h
+        .handle(invoke("alarm-metric-alarm-repeat.json"))
+        .await
+        .expect("second");
+    assert_eq!((first.tickets, second.tickets, second.repeats), (1, 0, 1));
+    let tickets = q.drain(&q.ticket_queue_url).await;
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(ticket(&tickets[0]).action, TicketAction::Open);
+    let kinds: Vec<DigestKind> = digest_entries(&q).await.iter().map(|d| d.kind).collect();
+    assert_eq!(kinds, [DigestKind::New, DigestKind::Repeat]);
 }

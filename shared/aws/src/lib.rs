@@ -7,6 +7,7 @@
 
 mod digest;
 mod dynamodb;
+pub mod flap;
 mod sns;
 mod sqs;
 

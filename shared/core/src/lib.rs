@@ -11,6 +11,7 @@ pub mod dedup;
 pub mod digest;
 pub mod fakes;
 pub mod finding;
+pub mod flap;
 pub mod glob;
 pub mod inbound;
 pub mod json;

@@ -440,6 +440,41 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         );
         Ok(report)
     }
+
+    /// Occurrences another ticket already stands for (the state changes of a flapping alarm,
+    /// see [`crate::flap`]): the severity policy, the suppressions and the digest threshold
+    /// apply as in [`Self::plan`], but nothing tickets, pages or touches the dedup state; each
+    /// reaches the digest as a `repeat` entry (`suppressed` when a suppression matches).
+    #[instrument(skip_all, fields(findings = findings.len()))]
+    pub async fn route_digest_only(
+        &self,
+        findings: Vec<Finding>,
+    ) -> Result<RouteReport, RouteError> {
+        let now = self.clock.now();
+        let mut report = RouteReport::default();
+        let mut entries = Vec::new();
+        for mut finding in merge_by_fingerprint(findings) {
+            report.findings += 1;
+            self.policy.apply(&mut finding);
+            if finding.severity < self.thresholds.digest {
+                report.counted_only += 1;
+            } else if let Some(s) = self.suppressions.find(&finding, now) {
+                report.suppressed += 1;
+                entries.push(DigestEntry::suppressed(&finding, &s.id));
+            } else {
+                report.repeats += 1;
+                entries.push(DigestEntry::new(DigestKind::Repeat, &finding));
+            }
+        }
+        if !entries.is_empty() {
+            self.digest
+                .send_entries(&entries)
+                .await
+                .map_err(RouteError::Digest)?;
+        }
+        report.digest_entries = entries.len();
+        Ok(report)
+    }
 }
 
 #[cfg(test)]

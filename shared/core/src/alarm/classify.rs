@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use tracing::debug;
 
@@ -21,6 +22,9 @@ pub const ALARM_RESOURCE_TYPE: &str = "AWS::CloudWatch::Alarm";
 /// Bound for an alarm's state reason (CloudWatch's own are a few hundred characters; composite
 /// and forged ones can be far longer).
 pub const REASON_MAX_CHARS: usize = 1024;
+/// The rule id of the finding that reports an alarm as flapping (see [`crate::flap`]): a rule of
+/// its own, so its fingerprint — and its ticket — differ from the alarm's.
+pub const FLAPPING_RULE: &str = "alarm-flapping";
 
 /// What INSUFFICIENT_DATA does (`ALARM_INSUFFICIENT_DATA`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,6 +117,119 @@ pub enum AlarmOutcome {
     Skipped(AlarmSkip),
 }
 
+/// One alarm record, classified: its outcome and, for a real state change, the transition that
+/// flap control records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmRecord {
+    pub outcome: AlarmOutcome,
+    /// `None` for events that are not alarm state changes and for ALARM → ALARM
+    /// re-notifications (the state did not change).
+    pub transition: Option<AlarmTransition>,
+}
+
+/// A real state change of one alarm (OK, ALARM, INSUFFICIENT_DATA to another of them), with
+/// what it takes to report the alarm as flapping. An INSUFFICIENT_DATA that gives no finding
+/// (`ALARM_INSUFFICIENT_DATA=ignore`) is still a transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmTransition {
+    /// The fingerprint of the alarm's own findings.
+    pub alarm: Fingerprint,
+    pub name: SafeText,
+    /// The alarm's own state-change time: a retried delivery of the same change has the same
+    /// time, so it is not counted twice.
+    pub at: DateTime<Utc>,
+    pub state: AlarmState,
+    pub previous_state: Option<AlarmState>,
+    /// The flapping finding, active, to be completed by [`AlarmTransition::flapping`].
+    flapping: Box<Finding>,
+}
+
+impl AlarmTransition {
+    /// The alarm reported as flapping: `transitions` state changes since `since`, within
+    /// `window`. Same fingerprint for every report of this alarm, distinct from the alarm's.
+    pub fn flapping(&self, transitions: u32, since: DateTime<Utc>, window: TimeDelta) -> Finding {
+        let mut f = (*self.flapping).clone();
+        let minutes = window.num_minutes();
+        f.status = Status::Active;
+        f.title = SafeText::bounded(&self.flapping_title(transitions, minutes), 256);
+        f.description = SafeText::bounded(
+            &format!(
+                "{} changed state {transitions} times within {minutes} minutes (the first at {}, the latest {} at {}): it is flapping. Until it is calm again, its state changes go to the digest only — no ticket, no page — and its own ticket keeps the state it had when the flapping began. triage resolves this ticket at the first state change that comes at least {minutes} minutes after this report with no more than the allowed number of changes in the {minutes} minutes before it. Severity {} (the alarm's own, capped at high: flapping says the alarm is unreliable, not that its condition happened again).",
+                f.description,
+                since.to_rfc3339(),
+                self.state,
+                self.at.to_rfc3339(),
+                f.severity
+            ),
+            4096,
+        );
+        f.first_seen = since.min(self.at);
+        f.last_seen = self.at;
+        // One report of one problem: the changes it stands for are in the title and details
+        // (and each reached the digest as the alarm's own line), not counted twice here.
+        f.count = 1;
+        self.put_details(&mut f, transitions, since, minutes);
+        f
+    }
+
+    /// The flapping finding resolved: the alarm is calm again (this state change). Same title
+    /// as the report, so one ticket keeps one title.
+    pub fn calmed(&self, transitions: u32, since: DateTime<Utc>, window: TimeDelta) -> Finding {
+        let mut f = (*self.flapping).clone();
+        let minutes = window.num_minutes();
+        f.status = Status::Resolved;
+        f.title = SafeText::bounded(&self.flapping_title(transitions, minutes), 256);
+        f.description = SafeText::bounded(
+            &format!(
+                "{} is calm again: it went to {} at {} with no flapping reported in the {minutes} minutes before. Its state changes are ticketed as usual from this one on.",
+                f.description,
+                self.state,
+                self.at.to_rfc3339()
+            ),
+            4096,
+        );
+        f.first_seen = self.at;
+        f.last_seen = self.at;
+        self.put_details(&mut f, transitions, since, minutes);
+        f
+    }
+
+    fn flapping_title(&self, transitions: u32, minutes: i64) -> String {
+        format!(
+            "CloudWatch alarm {} is flapping: {transitions} state changes in {minutes} min",
+            self.name
+        )
+    }
+
+    fn put_details(&self, f: &mut Finding, transitions: u32, since: DateTime<Utc>, minutes: i64) {
+        let d = &mut f.evidence.details;
+        d.insert("state".into(), SafeText::new(self.state.as_str()));
+        d.insert(
+            "transition".into(),
+            SafeText::bounded(
+                &match self.previous_state {
+                    Some(prev) => format!("{prev} -> {}", self.state),
+                    None => self.state.to_string(),
+                },
+                64,
+            ),
+        );
+        d.insert(
+            "state_changes".into(),
+            SafeText::new(&transitions.to_string()),
+        );
+        d.insert(
+            "flap_window_minutes".into(),
+            SafeText::new(&minutes.to_string()),
+        );
+        d.insert(
+            "flapping_since".into(),
+            SafeText::new(&since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        );
+        f.evidence.event_time = Some(self.at);
+    }
+}
+
 /// Classifies alarm state changes in all three forms. Built once per cold start.
 #[derive(Debug, Clone)]
 pub struct AlarmClassifier {
@@ -147,22 +264,34 @@ impl AlarmClassifier {
     /// ALARM gives an active finding, OK a resolved one, INSUFFICIENT_DATA what the options say.
     /// Events of another kind are skipped; alarm events that cannot be understood are errors.
     pub fn classify(&self, event: &Value) -> Result<AlarmOutcome, AlarmEventError> {
+        self.classify_record(event).map(|r| r.outcome)
+    }
+
+    /// [`Self::classify`], plus the state transition the event records (for flap control).
+    pub fn classify_record(&self, event: &Value) -> Result<AlarmRecord, AlarmEventError> {
+        let skipped = |skip| AlarmRecord {
+            outcome: AlarmOutcome::Skipped(skip),
+            transition: None,
+        };
         if !event.is_object() {
             return Err(AlarmEventError::NotAnObject);
         }
         let Some(form) = AlarmForm::of(event) else {
-            return Ok(AlarmOutcome::Skipped(AlarmSkip::NotAnAlarmEvent));
+            return Ok(skipped(AlarmSkip::NotAnAlarmEvent));
         };
         if form == AlarmForm::EventBridge {
             let detail_type = str_at(event, &["detail-type"]).unwrap_or_default();
             if detail_type != STATE_CHANGE {
-                return Ok(AlarmOutcome::Skipped(AlarmSkip::NotAStateChange {
+                return Ok(skipped(AlarmSkip::NotAStateChange {
                     detail_type: SafeText::bounded(detail_type, 128),
                 }));
             }
         }
         let change = AlarmChange::parse(event, form)?;
-        Ok(self.outcome(&change))
+        Ok(AlarmRecord {
+            outcome: self.outcome(&change),
+            transition: self.transition(&change),
+        })
     }
 
     /// [`Self::classify`] as a list of findings, logging why an event gave none: what the replay
@@ -199,11 +328,92 @@ impl AlarmClassifier {
         AlarmOutcome::Finding(Box::new(self.build(c, status, &verdict)))
     }
 
-    fn build(&self, c: &AlarmChange<'_>, status: Status, verdict: &Verdict<'_>) -> Finding {
-        let linked = verdict
+    /// The transition a state change records, `None` for an ALARM → ALARM re-notification.
+    /// The flapping finding it carries has the alarm's severity (as its ALARM would have it),
+    /// capped at high.
+    fn transition(&self, c: &AlarmChange<'_>) -> Option<AlarmTransition> {
+        if c.previous_state == Some(c.state) {
+            return None;
+        }
+        let verdict = self.policy.decide(
+            c.name,
+            c.description,
+            c.metric_names(),
+            self.options.default_severity,
+        );
+        let mut severity = verdict.severity.min(Severity::High);
+        if self.linked(&verdict).is_some() {
+            severity = severity.min(Severity::Low);
+        }
+        let region = c.region.as_ref();
+        let mut details = BTreeMap::new();
+        details.insert("alarm_name".to_owned(), SafeText::bounded(c.name, 256));
+        details.insert("alarm_arn".to_owned(), SafeText::bounded(&c.arn, 1024));
+        details.insert("alarm_type".to_owned(), SafeText::new(c.kind.as_str()));
+        details.insert(
+            "alarm_severity".to_owned(),
+            SafeText::new(verdict.severity.as_str()),
+        );
+        let flapping = Finding {
+            fingerprint: Fingerprint::new(
+                Source::Alarm,
+                FLAPPING_RULE,
+                c.account,
+                region,
+                &[&c.arn],
+            ),
+            status: Status::Active,
+            severity,
+            source: Source::Alarm,
+            rule_id: SafeText::new(FLAPPING_RULE),
+            title: SafeText::bounded(&format!("CloudWatch alarm {} is flapping", c.name), 256),
+            description: SafeText::bounded(
+                &format!(
+                    "CloudWatch {} alarm {} in account {} ({region})",
+                    c.kind.as_str(),
+                    c.name,
+                    c.account
+                ),
+                1024,
+            ),
+            account: SafeText::bounded(c.account, 64),
+            region: SafeText::bounded(region, 64),
+            resources: vec![alarm_resource(c)],
+            principal: None,
+            first_seen: c.changed_at,
+            last_seen: c.changed_at,
+            count: 1,
+            evidence: Evidence {
+                event_time: Some(c.changed_at),
+                event_source: Some(SafeText::new("monitoring.amazonaws.com")),
+                details,
+                ..Evidence::default()
+            },
+            console_url: console::cloudwatch_alarm(region, c.name),
+            remediation: SafeText::new(
+                "Look at the alarm's metric around its threshold: require several datapoints to alarm (DatapointsToAlarm, EvaluationPeriods), lengthen the period, set TreatMissingData deliberately, or put hysteresis behind a composite alarm. Then check the alarm's own ticket: it keeps the state the alarm had when the flapping began.",
+            ),
+        };
+        Some(AlarmTransition {
+            alarm: alarm_fingerprint(c),
+            name: SafeText::bounded(c.name, 256),
+            at: c.changed_at,
+            state: c.state,
+            previous_state: c.previous_state,
+            flapping: Box::new(flapping),
+        })
+    }
+
+    /// The detection an alarm is the metric-filter twin of, when such alarms go to the digest.
+    fn linked<'v>(&self, verdict: &'v Verdict<'_>) -> Option<&'v str> {
+        verdict
             .linked_detection
             .as_deref()
-            .filter(|_| self.options.linked_detections == LinkedDetections::Digest);
+            .filter(|_| self.options.linked_detections == LinkedDetections::Digest)
+    }
+
+    fn build(&self, c: &AlarmChange<'_>, status: Status, verdict: &Verdict<'_>) -> Finding {
+        let linked = self.linked(verdict);
         let mut severity = verdict.severity;
         if c.state == AlarmState::InsufficientData {
             severity = severity.min(Severity::Medium);
@@ -355,7 +565,7 @@ impl AlarmClassifier {
         }
 
         Finding {
-            fingerprint: Fingerprint::new(Source::Alarm, c.name, c.account, region, &[&c.arn]),
+            fingerprint: alarm_fingerprint(c),
             status,
             severity,
             source: Source::Alarm,
@@ -364,11 +574,7 @@ impl AlarmClassifier {
             description: SafeText::bounded(&description, 4096),
             account: SafeText::bounded(c.account, 64),
             region: SafeText::bounded(region, 64),
-            resources: vec![Resource {
-                kind: SafeText::new(ALARM_RESOURCE_TYPE),
-                id: SafeText::bounded(c.name, 256),
-                arn: Some(SafeText::bounded(&c.arn, 1024)),
-            }],
+            resources: vec![alarm_resource(c)],
             principal: None,
             first_seen: c.changed_at,
             last_seen: c.changed_at,
@@ -383,6 +589,25 @@ impl AlarmClassifier {
             console_url: console::cloudwatch_alarm(region, c.name),
             remediation: SafeText::bounded(&remediation, 1024),
         }
+    }
+}
+
+/// The fingerprint of an alarm's findings: source, alarm name, account, region and ARN.
+fn alarm_fingerprint(c: &AlarmChange<'_>) -> Fingerprint {
+    Fingerprint::new(
+        Source::Alarm,
+        c.name,
+        c.account,
+        c.region.as_ref(),
+        &[&c.arn],
+    )
+}
+
+fn alarm_resource(c: &AlarmChange<'_>) -> Resource {
+    Resource {
+        kind: SafeText::new(ALARM_RESOURCE_TYPE),
+        id: SafeText::bounded(c.name, 256),
+        arn: Some(SafeText::bounded(&c.arn, 1024)),
     }
 }
 

@@ -26,13 +26,36 @@
 //!   still in ALARM therefore lands on the same ticket; `previousState` ALARM → ALARM is marked
 //!   `details.repeat = "true"` and described as "still in ALARM with a new reason".
 //!
-//! What needs state and so waits for the dedup store (issue 6): turning a repeat into an
-//! `update` ticket event instead of a second `open` on the same fingerprint (today the FIFO
-//! queue and the ticket system's fingerprint key absorb it), and flapping — more than N
-//! transitions of one fingerprint within a window, reported once as flapping. Within one
-//! invocation the router already merges findings of one fingerprint (an SNS batch holding
+//! Across invocations the router's dedup state (the DynamoDB table, [`crate::dedup`]) makes a
+//! repeat inside the alarm's dedup window a `repeat` digest entry and one after it an `update`;
+//! within one invocation the router merges findings of one fingerprint (an SNS batch holding
 //! ALARM, OK, ALARM for one alarm is one finding with count 3 and the latest status).
 //!
+//! # Flapping
+//!
+//! An alarm that changes state more than N times within a window (`ALARM_FLAP_TRANSITIONS`,
+//! default 4; `ALARM_FLAP_WINDOW_MINUTES`, default 60) is reported once as flapping instead of
+//! as N tickets. Every real state change ([`AlarmRecord::transition`]: OK, ALARM and
+//! INSUFFICIENT_DATA changes, not ALARM → ALARM re-notifications) is recorded by
+//! [`crate::flap`] under the alarm's fingerprint, with the alarm's own state-change time, so a
+//! retried delivery is not counted twice. The change that makes the count exceed N opens a
+//! **flapping finding** ([`AlarmTransition::flapping`]): its own rule ([`FLAPPING_RULE`],
+//! hence its own fingerprint and ticket), the alarm's resource and console link, the title
+//! "CloudWatch alarm <name> is flapping: <k> state changes in <W> min", and the alarm's
+//! severity capped at **high** — flapping says the alarm is unreliable, not that its condition
+//! happened again, and the alarm's first ALARM already paged if it pages; with the default
+//! `AlertMinSeverity` (critical) a flapping finding never pages. While flapping was reported
+//! within the window, the alarm's own state changes go to the digest only (a `repeat` entry:
+//! no ticket, no page, no dedup state). The first state change at least a window after the
+//! report with at most N changes in the window before it resolves the flapping finding (once)
+//! and is itself routed as usual; if the alarm still flaps a window after the report, it is
+//! reported again (an `update` of the flapping ticket, through the dedup state).
+//!
+//! The trade-off, on purpose: while an alarm flaps, its own ticket keeps the state it had when
+//! the flapping began (open or resolved), and the flapping ticket stays open until a calm state
+//! change arrives — an alarm that stops changing state altogether leaves it open. A human
+//! looks: the flapping ticket names the alarm, the digest lists every change.
+
 //! # Severity
 //!
 //! Declarative, in `policy/alarm-severity.toml` ([`AlarmPolicy`]): a `severity=<level>` token in
@@ -76,8 +99,8 @@ pub use change::{
     normalise_arn, parse_time,
 };
 pub use classify::{
-    ALARM_RESOURCE_TYPE, AlarmClassifier, AlarmOptions, AlarmOutcome, AlarmSkip, InsufficientData,
-    LinkedDetections, REASON_MAX_CHARS,
+    ALARM_RESOURCE_TYPE, AlarmClassifier, AlarmOptions, AlarmOutcome, AlarmRecord, AlarmSkip,
+    AlarmTransition, FLAPPING_RULE, InsufficientData, LinkedDetections, REASON_MAX_CHARS,
 };
 pub use policy::{
     ALARM_SEVERITY_TOML, AlarmPolicy, AlarmPolicyError, DETECTION_TOKEN, DescriptionTokens,

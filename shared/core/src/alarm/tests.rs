@@ -126,6 +126,14 @@ fn table() -> Vec<(&'static str, Vec<Want>)> {
             vec![Finding(Active, Medium, Metric, false)],
         ),
         (
+            "alarm-flapping-sqs-batch.json",
+            [
+                Finding(Active, Medium, Metric, false),
+                Finding(Resolved, Medium, Metric, false),
+            ]
+            .repeat(3),
+        ),
+        (
             "alarm-configuration-change.json",
             vec![Skipped(|s| matches!(s, AlarmSkip::NotAStateChange { .. }))],
         ),
@@ -626,4 +634,58 @@ fn every_alarm_finding_is_a_valid_ticket_event() {
         }
     }
     assert!(checked >= 15, "{checked}");
+}
+
+#[test]
+fn every_real_state_change_is_a_transition_and_a_re_notification_is_not() {
+    let c = classifier(AlarmOptions::default());
+    let record = |name: &str| {
+        let event = sample(name);
+        c.classify_record(&event)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let opened = record("alarm-metric-alarm.json");
+    let t = opened
+        .transition
+        .clone()
+        .unwrap_or_else(|| panic!("OK -> ALARM"));
+    let AlarmOutcome::Finding(f) = &opened.outcome else {
+        panic!("a finding")
+    };
+    assert_eq!(
+        t.alarm, f.fingerprint,
+        "recorded under the alarm's own fingerprint"
+    );
+    assert_eq!(
+        (t.state, t.previous_state),
+        (AlarmState::Alarm, Some(AlarmState::Ok))
+    );
+    assert_eq!(t.at, f.last_seen, "the alarm's own state-change time");
+    assert!(record("alarm-metric-ok.json").transition.is_some());
+    let insufficient = record("alarm-metric-insufficient-data.json");
+    assert!(matches!(insufficient.outcome, AlarmOutcome::Skipped(_)));
+    assert!(
+        insufficient.transition.is_some(),
+        "an ignored INSUFFICIENT_DATA still changes state"
+    );
+    assert_eq!(record("alarm-metric-alarm-repeat.json").transition, None);
+    assert_eq!(record("lambda-alarm-composite-alarm.json").transition, None);
+    assert_eq!(record("alarm-configuration-change.json").transition, None);
+    // The flapping finding: its own rule and fingerprint, the alarm's resource and link.
+    let flapping = t.flapping(5, t.at, chrono::TimeDelta::minutes(60));
+    assert_eq!(flapping.rule_id.as_str(), FLAPPING_RULE);
+    assert_ne!(flapping.fingerprint, f.fingerprint);
+    assert_eq!(
+        (&flapping.resources, &flapping.console_url, flapping.status),
+        (&f.resources, &f.console_url, Status::Active)
+    );
+    assert_eq!(
+        flapping.title.as_str(),
+        "CloudWatch alarm ServerCpuTooHigh is flapping: 5 state changes in 60 min"
+    );
+    let resolved = t.calmed(5, t.at, chrono::TimeDelta::minutes(60));
+    assert_eq!(
+        (&resolved.fingerprint, &resolved.title, resolved.status),
+        (&flapping.fingerprint, &flapping.title, Status::Resolved)
+    );
 }
