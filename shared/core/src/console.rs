@@ -63,8 +63,15 @@ pub fn config_timeline(region: &str, resource_type: &str, resource_id: &str) -> 
     ))
 }
 
-/// A CloudTrail event in event history.
+/// Longest CloudTrail event id linked to: real ids are UUIDs (36 characters); anything much
+/// longer is not an id, and a link built from it could swell a ticket past SQS's size limit.
+const MAX_EVENT_ID_CHARS: usize = 128;
+
+/// A CloudTrail event in event history (none for an id that cannot be one).
 pub fn cloudtrail_event(region: &str, event_id: &str) -> Option<String> {
+    if event_id.is_empty() || event_id.chars().count() > MAX_EVENT_ID_CHARS {
+        return None;
+    }
     let home = service_home(region, "cloudtrail")?;
     Some(format!("{home}#/events/{}", encode(event_id)))
 }

@@ -115,12 +115,15 @@ fn descend(text: &str, origin: String, depth: usize, out: &mut Vec<Inner>) {
     }
 }
 
-/// The `Records` of an SQS or SNS Lambda event.
+/// The `Records` of an SQS or SNS Lambda event. Any record naming SQS or SNS makes it one, so
+/// a malformed first record costs only itself, not the batch behind it.
 fn lambda_records(payload: &Value) -> Option<&Vec<Value>> {
     let records = payload.get("Records")?.as_array()?;
-    let first = records.first()?;
-    let source = str_at(first, &["eventSource"]).or_else(|| str_at(first, &["EventSource"]));
-    matches!(source, Some("aws:sqs") | Some("aws:sns")).then_some(records)
+    let from_sqs_or_sns = |record: &Value| {
+        let source = str_at(record, &["eventSource"]).or_else(|| str_at(record, &["EventSource"]));
+        matches!(source, Some("aws:sqs") | Some("aws:sns"))
+    };
+    records.iter().any(from_sqs_or_sns).then_some(records)
 }
 
 #[cfg(test)]

@@ -26,6 +26,9 @@ const ALARM_DETAIL_TYPE_PREFIX: &str = "CloudWatch Alarm ";
 const MAX_REASON_DATA_BYTES: usize = 64 * 1024;
 /// At most this many metrics / triggering alarms are kept from one event.
 pub const MAX_LISTED: usize = 10;
+/// CloudWatch's limit on an alarm name (`PutMetricAlarm`, `PutCompositeAlarm`): a longer one
+/// is forged, and would make an unbounded console link.
+const MAX_ALARM_NAME_CHARS: usize = 255;
 
 /// How the alarm change arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +221,18 @@ pub enum AlarmEventError {
         field: &'static str,
         value: SafeText,
     },
+    #[error("alarm name {alarm:?} is longer than CloudWatch's {MAX_ALARM_NAME_CHARS} characters")]
+    NameTooLong { alarm: SafeText },
+}
+
+/// The alarm name, if CloudWatch could have made it.
+fn checked_name(name: &str) -> Result<&str, AlarmEventError> {
+    if name.chars().nth(MAX_ALARM_NAME_CHARS).is_some() {
+        return Err(AlarmEventError::NameTooLong {
+            alarm: SafeText::bounded(name, 64),
+        });
+    }
+    Ok(name)
 }
 
 impl<'a> AlarmChange<'a> {
@@ -274,13 +289,13 @@ impl<'a> AlarmChange<'a> {
         root: &'static str,
     ) -> Result<AlarmChange<'a>, AlarmEventError> {
         let missing = |field: &'static str| AlarmEventError::MissingField(field);
-        let name = str_at(detail, &["alarmName"]).ok_or_else(|| {
+        let name = checked_name(str_at(detail, &["alarmName"]).ok_or_else(|| {
             missing(if root == "detail" {
                 "detail.alarmName"
             } else {
                 "alarmData.alarmName"
             })
-        })?;
+        })?)?;
         let state_field = if root == "detail" {
             "detail.state.value"
         } else {
@@ -359,7 +374,9 @@ impl<'a> AlarmChange<'a> {
 
     /// The classic notification that an alarm's SNS action publishes (the JSON in `Sns.Message`).
     fn from_sns(m: &'a Value) -> Result<AlarmChange<'a>, AlarmEventError> {
-        let name = str_at(m, &["AlarmName"]).ok_or(AlarmEventError::MissingField("AlarmName"))?;
+        let name = checked_name(
+            str_at(m, &["AlarmName"]).ok_or(AlarmEventError::MissingField("AlarmName"))?,
+        )?;
         let state = state_of(str_at(m, &["NewStateValue"]), "NewStateValue")?
             .ok_or(AlarmEventError::MissingField("NewStateValue"))?;
         let previous_state = state_of(str_at(m, &["OldStateValue"]), "OldStateValue")?;

@@ -150,7 +150,10 @@ struct RawSubscription {
 impl Subscription {
     /// Parses the decoded JSON payload.
     pub fn from_json(json: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
-        let raw: RawSubscription = serde_json::from_slice(json).map_err(|e| {
+        // Invalid UTF-8 inside one log event must cost only that event, not the payload: such
+        // sequences become U+FFFD (valid UTF-8 is borrowed as it is and not validated twice).
+        let text = String::from_utf8_lossy(json);
+        let raw: RawSubscription = serde_json::from_str(&text).map_err(|e| {
             if e.is_data() {
                 DecodeError::Malformed(e.to_string())
             } else {

@@ -15,6 +15,10 @@ use crate::text::SafeText;
 
 pub const DETAIL_TYPE: &str = "Config Rules Compliance Change";
 const ANNOTATION_MAX_CHARS: usize = 1024;
+/// AWS Config's limit on a resource id (768) and type (256): a longer one is forged and gets no
+/// console link, which would be as long as it.
+const LINKED_RESOURCE_ID_MAX_BYTES: usize = 768;
+const LINKED_RESOURCE_TYPE_MAX_BYTES: usize = 256;
 
 /// Why a compliance-change event produced no finding. Not an error: nothing to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,7 +266,10 @@ impl ConfigClassifier {
                 details,
                 ..Evidence::default()
             },
-            console_url: console::config_timeline(region, resource_type, resource_id),
+            console_url: (resource_id.len() <= LINKED_RESOURCE_ID_MAX_BYTES
+                && resource_type.len() <= LINKED_RESOURCE_TYPE_MAX_BYTES)
+                .then(|| console::config_timeline(region, resource_type, resource_id))
+                .flatten(),
             remediation: SafeText::bounded(&remediation, 1024),
         };
         Ok(ConfigOutcome::Finding(Box::new(finding)))

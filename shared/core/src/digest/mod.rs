@@ -36,7 +36,14 @@ pub enum DigestParseError {
     Version(u32),
     #[error("digest entry has a malformed {0} (expected 32 lowercase hex digits)")]
     Malformed(&'static str),
+    #[error("digest entry has an implausible count {0} (more than {MAX_ENTRY_COUNT})")]
+    Count(u64),
 }
+
+/// The largest occurrence count one entry may carry (a finding merges at most one invocation's
+/// records). A larger one is forged or corrupt; bounding it keeps every total of a digest far
+/// from overflowing.
+pub const MAX_ENTRY_COUNT: u64 = u32::MAX as u64;
 
 fn is_hex_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -80,6 +87,9 @@ pub fn parse_message(body: &str) -> Result<Vec<DigestEntry>, DigestParseError> {
         }
         if !is_hex_id(e.fingerprint.as_str()) {
             return Err(DigestParseError::Malformed("fingerprint"));
+        }
+        if e.count > MAX_ENTRY_COUNT {
+            return Err(DigestParseError::Count(e.count));
         }
     }
     Ok(entries)
@@ -273,24 +283,26 @@ impl DigestBuilder {
                     self.kinds.repeat += 1;
                     rule.repeat += 1;
                 }
-                rule.occurrences += count;
+                rule.occurrences = rule.occurrences.saturating_add(count);
                 rule.problems.insert(entry.fingerprint.clone());
                 rule.accounts.insert(entry.account.as_str().to_owned());
                 let sev = self.severities.entry(entry.severity).or_default();
                 sev.problems.insert(entry.fingerprint.clone());
-                sev.occurrences += count;
+                sev.occurrences = sev.occurrences.saturating_add(count);
                 self.problems.insert(entry.fingerprint.clone());
-                self.occurrences += count;
+                self.occurrences = self.occurrences.saturating_add(count);
                 if let Some(r) = &entry.resource {
-                    *self.resources.entry(r.as_str().to_owned()).or_default() += count;
+                    let n = self.resources.entry(r.as_str().to_owned()).or_default();
+                    *n = n.saturating_add(count);
                 }
                 if let Some(p) = &entry.principal {
-                    *self.principals.entry(p.as_str().to_owned()).or_default() += count;
+                    let n = self.principals.entry(p.as_str().to_owned()).or_default();
+                    *n = n.saturating_add(count);
                 }
             }
             DigestKind::Suppressed => {
                 self.kinds.suppressed += 1;
-                rule.suppressed += count;
+                rule.suppressed = rule.suppressed.saturating_add(count);
                 rule.suppressed_problems.insert(entry.fingerprint.clone());
                 if let Some(id) = &entry.suppression {
                     rule.suppressions.insert(id.as_str().to_owned());

@@ -1,0 +1,542 @@
+//! Hostile-input catalogue for config-classifier: malformed "Config Rules Compliance Change"
+//! events, one table row each (name, input, expected typed outcome), run through the real
+//! handler with in-memory sinks and an in-memory dedup store. config-classifier is invoked with
+//! one EventBridge event at a time, so there is no batch to keep good records of: each case is
+//! an `InvalidEvent` error, an `Ok` that sends nothing, or one finding whose rendered ticket,
+//! digest entry and alert hold no control characters and stay bounded.
+//!
+//! Categories:
+//! - the envelope: a bare string, an array, JSON null, an empty batch (`Records: []`), an SQS
+//!   wrapper (not unwrapped: nothing to do), null in every field;
+//! - wrong JSON types for every field the classifier reads: `detail` as null, a string or an
+//!   array; `newEvaluationResult` as a string; `complianceType` as a number or unknown (in lower
+//!   case, with ANSI and bidi controls); `configRuleName`, `resourceType`, `resourceId`,
+//!   `awsAccountId` as numbers, objects or null; timestamps as numbers, words or 100 000 digits;
+//! - duplicate keys, huge numbers;
+//! - enormous strings: a 1 MB annotation with control characters, a 1 MB resource id (its
+//!   console link must stay bounded), a 1 MB rule name;
+//! - control characters, ANSI, bidi and zero-width marks in every string;
+//! - bodies the runtime refuses before the handler: 100 000 nested `[`, invalid UTF-8.
+//!
+//! Every case runs under `catch_unwind`: a panic fails the case, it is never an outcome.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use config_classifier::handler::{Handler, Summary};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use triage_core::Severity;
+use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
+use triage_core::dedup::memory::MemoryDedupStore;
+use triage_core::fakes::Recorder;
+use triage_core::policy::{SeverityPolicy, Thresholds};
+use triage_core::ports::{AlertPublisher, DigestSink, SinkError, TicketSink};
+use triage_core::router::Router;
+use triage_core::ticket::MAX_SUBJECT_CHARS;
+use triage_core::{Alert, DigestEntry, TicketEvent};
+
+/// An in-memory sink the test keeps a handle on (the handler owns its router, and this
+/// handler does not lend it out).
+struct Tap<T>(Arc<Recorder<T>>);
+
+impl TicketSink for Tap<TicketEvent> {
+    async fn send_tickets(&self, events: &[TicketEvent]) -> Result<(), SinkError> {
+        self.0.send_tickets(events).await
+    }
+}
+
+impl DigestSink for Tap<DigestEntry> {
+    async fn send_entries(&self, entries: &[DigestEntry]) -> Result<(), SinkError> {
+        self.0.send_entries(entries).await
+    }
+}
+
+impl AlertPublisher for Tap<Alert> {
+    async fn publish(&self, alert: &Alert) -> Result<(), SinkError> {
+        self.0.publish(alert).await
+    }
+}
+
+type Fakes = Handler<Tap<TicketEvent>, Tap<DigestEntry>, Tap<Alert>>;
+
+/// What the sinks of one handler received.
+#[derive(Default)]
+struct Sent {
+    tickets: Arc<Recorder<TicketEvent>>,
+    digest: Arc<Recorder<DigestEntry>>,
+    alerts: Arc<Recorder<Alert>>,
+}
+
+/// No string of a rendered ticket, alert or digest entry is longer.
+const MAX_STRING_CHARS: usize = 4096;
+/// No ticket event body is larger.
+const MAX_TICKET_BYTES: usize = 32 * 1024;
+/// Every kind of character that must never reach a reader.
+const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there";
+
+enum Input {
+    /// The invocation body as the Lambda runtime receives it.
+    Raw(Vec<u8>),
+    /// The event.
+    Event(Value),
+}
+
+enum Expect {
+    /// The runtime's deserializer (serde_json, as `lambda_runtime` uses it) refuses the body
+    /// before the handler; the message names why.
+    RuntimeRejects(&'static str),
+    /// `InvalidEvent`, the message containing this.
+    Invalid(&'static str),
+    /// `Ok`, nothing sent.
+    Nothing,
+    /// `Ok`, one finding, ticketed.
+    Ticket,
+}
+
+struct Case {
+    name: &'static str,
+    input: Input,
+    expect: Expect,
+}
+
+fn case(name: &'static str, input: Input, expect: Expect) -> Case {
+    Case {
+        name,
+        input,
+        expect,
+    }
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample")).expect("json")
+}
+
+/// The restricted-ssh NON_COMPLIANT event changed by `edit`.
+fn event(edit: impl FnOnce(&mut Value)) -> Input {
+    let mut e = sample("config-noncompliant-restricted-ssh.json");
+    edit(&mut e);
+    Input::Event(e)
+}
+
+fn remove(v: &mut Value, key: &str) {
+    if let Some(o) = v.as_object_mut() {
+        o.remove(key);
+    }
+}
+
+const QUALIFIER: &str =
+    "/detail/newEvaluationResult/evaluationResultIdentifier/evaluationResultQualifier";
+
+/// Sets `field` in `detail` and in the evaluation-result qualifier (where the classifier also
+/// looks for it).
+fn both(e: &mut Value, field: &str, value: Value) {
+    e["detail"][field] = value.clone();
+    if let Some(q) = e.pointer_mut(QUALIFIER) {
+        q[field] = value;
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Running a case
+// ------------------------------------------------------------------------------------------
+
+fn handler(sent: &Sent) -> Fakes {
+    Handler::new(
+        ConfigClassifier::new(
+            ConfigRuleCatalog::shipped().expect("catalog"),
+            Severity::Medium,
+        ),
+        Router::new(
+            SeverityPolicy::shipped().expect("policy"),
+            Thresholds::default(),
+            Tap(Arc::clone(&sent.tickets)),
+            Tap(Arc::clone(&sent.digest)),
+            Tap(Arc::clone(&sent.alerts)),
+        )
+        .with_dedup(MemoryDedupStore::new()),
+    )
+}
+
+type Outcome = Result<Result<Summary, Diagnostic>, String>;
+
+fn invoke(h: &Fakes, input: Input) -> Outcome {
+    let payload = match input {
+        // What lambda_runtime does with the body before it calls the handler.
+        Input::Raw(body) => serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())?,
+        Input::Event(v) => v,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    Ok(rt
+        .block_on(h.handle(LambdaEvent::new(payload, Context::default())))
+        .map_err(Diagnostic::from))
+}
+
+/// True for what `SafeText` removes: controls, bidi controls and marks, zero-width characters,
+/// line and paragraph separators, the BOM.
+fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+/// The bound of a field that carries event text, by its key.
+fn field_bound(key: &str) -> usize {
+    match key {
+        "annotation" => 1024,
+        "account" | "region" | "compliance_type" => 64,
+        "title" | "rule_id" | "config_rule_name" => 256,
+        "id" => 512,
+        _ => MAX_STRING_CHARS,
+    }
+}
+
+fn check_strings(what: &str, key: &str, v: &Value, problems: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            if s.chars().any(is_hostile) {
+                problems.push(format!("{what}.{key}: control characters in {s:.80?}"));
+            }
+            let chars = s.chars().count();
+            if chars > field_bound(key) {
+                problems.push(format!("{what}.{key}: {chars} chars"));
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|i| check_strings(what, key, i, problems)),
+        Value::Object(m) => {
+            for (k, item) in m {
+                if k.chars().any(is_hostile) || k.chars().count() > 256 {
+                    problems.push(format!("{what}: key {k:.80?}"));
+                }
+                check_strings(what, k, item, problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Everything the sinks received is clean and bounded.
+fn rendered_problems(h: &Sent) -> Vec<String> {
+    let mut problems = Vec::new();
+    for t in h.tickets.sent() {
+        let body = t.body().expect("ticket body");
+        if body.len() > MAX_TICKET_BYTES {
+            problems.push(format!("ticket body of {} bytes", body.len()));
+        }
+        let v = serde_json::from_str(&body).expect("json");
+        check_strings("ticket", "", &v, &mut problems);
+    }
+    for d in h.digest.sent() {
+        let v = serde_json::from_str(&d.body().expect("digest body")).expect("json");
+        check_strings("digest entry", "", &v, &mut problems);
+    }
+    for a in h.alerts.sent() {
+        if a.subject.len() > MAX_SUBJECT_CHARS
+            || !a.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        {
+            problems.push(format!("alert subject {:?}", a.subject));
+        }
+        if a.text.chars().any(|c| c != '\n' && is_hostile(c)) {
+            problems.push("alert text holds control characters".into());
+        }
+        let v = serde_json::from_str(&a.json).expect("json");
+        check_strings("alert json", "", &v, &mut problems);
+    }
+    problems
+}
+
+fn verdict(h: &Sent, expect: &Expect, outcome: Outcome) -> Result<(), String> {
+    let tickets = h.tickets.sent();
+    match (expect, outcome) {
+        (Expect::RuntimeRejects(want), Err(reason)) => {
+            if !reason.contains(want) {
+                return Err(format!("runtime refused it, but: {reason}"));
+            }
+        }
+        (Expect::Invalid(want), Ok(Err(d))) => {
+            if d.error_type != "InvalidEvent" || !d.error_message.contains(want) {
+                return Err(format!("{}: {}", d.error_type, d.error_message));
+            }
+            if d.error_message.chars().any(is_hostile) || d.error_message.len() > 1024 {
+                return Err(format!("unsafe error message {:.200?}", d.error_message));
+            }
+            if !tickets.is_empty() {
+                return Err("an invalid event sent tickets".into());
+            }
+        }
+        (Expect::Nothing, Ok(Ok(s))) => {
+            if s != Summary::default() || !tickets.is_empty() {
+                return Err(format!("{s:?}"));
+            }
+        }
+        (Expect::Ticket, Ok(Ok(s))) => {
+            if s.findings != 1 || s.tickets != 1 || tickets.len() != 1 {
+                return Err(format!("{s:?}, {} tickets", tickets.len()));
+            }
+        }
+        (_, Err(reason)) => return Err(format!("the runtime refused it: {reason}")),
+        (_, Ok(Ok(s))) => return Err(format!("Ok({s:?})")),
+        (_, Ok(Err(d))) => return Err(format!("{}: {}", d.error_type, d.error_message)),
+    }
+    let problems = rendered_problems(h);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Runs every case (each under `catch_unwind`) and reports all failures at once.
+fn run(cases: Vec<Case>) {
+    let total = cases.len();
+    let mut failures = Vec::new();
+    for Case {
+        name,
+        input,
+        expect,
+    } in cases
+    {
+        let sent = Sent::default();
+        let h = handler(&sent);
+        let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&h, input)));
+        let result = match outcome {
+            Err(_) => Err("PANICKED".to_owned()),
+            Ok(outcome) => verdict(&sent, &expect, outcome),
+        };
+        if let Err(why) = result {
+            failures.push(format!("{name}: {why:.600}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// The catalogue
+// ------------------------------------------------------------------------------------------
+
+fn malformed_events() -> Vec<Case> {
+    use Expect::{Invalid, Nothing, RuntimeRejects};
+    use Input::{Event, Raw};
+    let nulls: serde_json::Map<String, Value> = sample("config-noncompliant-restricted-ssh.json")
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(|k| (k.clone(), Value::Null))
+        .collect();
+    let sqs_wrapped = json!({"Records": [{"eventSource": "aws:sqs",
+        "body": sample("config-noncompliant-restricted-ssh.json").to_string()}]});
+    let times = |e: &mut Value, value: Value| {
+        e["detail"]["newEvaluationResult"]["resultRecordedTime"] = value;
+        remove(&mut e["detail"], "notificationCreationTime");
+        remove(e, "time");
+    };
+    vec![
+        case(
+            "the event is a bare string",
+            Event(json!("NON_COMPLIANT")),
+            Invalid("event is not a JSON object"),
+        ),
+        case(
+            "the event is an array",
+            Event(json!([sample("config-noncompliant-restricted-ssh.json")])),
+            Invalid("event is not a JSON object"),
+        ),
+        case(
+            "the event is JSON null",
+            Event(Value::Null),
+            Invalid("event is not a JSON object"),
+        ),
+        case(
+            "an empty batch (Records: [])",
+            Event(json!({"Records": []})),
+            Nothing,
+        ),
+        case(
+            "a compliance change wrapped in SQS",
+            Event(sqs_wrapped),
+            Nothing,
+        ),
+        case("null in every field", Event(Value::Object(nulls)), Nothing),
+        case(
+            "detail is null",
+            event(|e| e["detail"] = Value::Null),
+            Invalid("missing detail"),
+        ),
+        case(
+            "detail is a string",
+            event(|e| e["detail"] = json!("NON_COMPLIANT")),
+            Invalid("missing detail"),
+        ),
+        case(
+            "detail is an array",
+            event(|e| e["detail"] = json!([e["detail"].clone()])),
+            Invalid("missing detail"),
+        ),
+        case(
+            "newEvaluationResult is a string",
+            event(|e| e["detail"]["newEvaluationResult"] = json!("NON_COMPLIANT")),
+            Invalid("missing detail.newEvaluationResult"),
+        ),
+        case(
+            "complianceType is a number",
+            event(|e| e["detail"]["newEvaluationResult"]["complianceType"] = json!(1)),
+            Invalid("missing detail.newEvaluationResult.complianceType"),
+        ),
+        case(
+            "complianceType in lower case",
+            event(|e| {
+                e["detail"]["newEvaluationResult"]["complianceType"] = json!("non_compliant")
+            }),
+            Invalid("unknown complianceType \"non_compliant\""),
+        ),
+        case(
+            "complianceType with ANSI and bidi controls",
+            event(|e| {
+                e["detail"]["newEvaluationResult"]["complianceType"] =
+                    json!("NON_COMPLIANT\u{1b}[31m\u{202e}\r\nforged")
+            }),
+            Invalid("unknown complianceType \"NON_COMPLIANT [31m forged\""),
+        ),
+        case(
+            "configRuleName is a number",
+            event(|e| both(e, "configRuleName", json!(22))),
+            Invalid("missing detail.configRuleName"),
+        ),
+        case(
+            "resourceType is null",
+            event(|e| both(e, "resourceType", Value::Null)),
+            Invalid("missing detail.resourceType"),
+        ),
+        case(
+            "resourceId is an object",
+            event(|e| both(e, "resourceId", json!({"id": "sg-1"}))),
+            Invalid("missing detail.resourceId"),
+        ),
+        case(
+            "awsAccountId is a number and account is missing",
+            event(|e| {
+                e["detail"]["awsAccountId"] = json!(111_122_223_333_u64);
+                remove(e, "account");
+            }),
+            Invalid("missing detail.awsAccountId"),
+        ),
+        case(
+            "every timestamp is a number or missing",
+            event(|e| times(e, json!(1_709_481_268_354_i64))),
+            Invalid("missing detail.newEvaluationResult.resultRecordedTime"),
+        ),
+        case(
+            "resultRecordedTime is a word",
+            event(|e| times(e, json!("yesterday"))),
+            Invalid("is not an ISO 8601 timestamp: \"yesterday\""),
+        ),
+        case(
+            "resultRecordedTime is 100 000 digits",
+            event(|e| times(e, json!("9".repeat(100_000)))),
+            Invalid("is not an ISO 8601 timestamp"),
+        ),
+        case(
+            "an invocation body of 100 000 nested [",
+            Raw(vec![b'['; 100_000]),
+            RuntimeRejects("recursion limit exceeded"),
+        ),
+        case(
+            "an invocation body with invalid UTF-8",
+            Raw(
+                b"{\"detail-type\":\"Config Rules Compliance Change\",\"x\":\"\xc3\x28\"}".to_vec(),
+            ),
+            RuntimeRejects("invalid unicode code point"),
+        ),
+    ]
+}
+
+fn hostile_findings() -> Vec<Case> {
+    use Expect::Ticket;
+    let one_mb = "A".repeat(1_000_000);
+    let duplicate = sample("config-noncompliant-restricted-ssh.json")
+        .to_string()
+        .replacen(
+            "\"complianceType\":\"NON_COMPLIANT\"",
+            "\"complianceType\":\"COMPLIANT\",\"complianceType\":\"NON_COMPLIANT\"",
+            1,
+        );
+    let duplicate: Value = serde_json::from_str(&duplicate).expect("json");
+    vec![
+        case(
+            "a 1 MB annotation with control characters",
+            event(|e| {
+                e["detail"]["newEvaluationResult"]["annotation"] =
+                    json!(format!("{NASTY}{one_mb}{NASTY}"))
+            }),
+            Ticket,
+        ),
+        case(
+            "a 1 MB resource id",
+            event(|e| both(e, "resourceId", json!(one_mb))),
+            Ticket,
+        ),
+        case(
+            "a 1 MB rule name",
+            event(|e| both(e, "configRuleName", json!(one_mb))),
+            Ticket,
+        ),
+        case(
+            "control characters, ANSI, bidi and zero-width marks in every string",
+            event(|e| {
+                for field in ["resourceId", "resourceType", "configRuleName"] {
+                    both(e, field, json!(format!("{field}{NASTY}")));
+                }
+                for field in ["awsAccountId", "awsRegion", "configRuleARN"] {
+                    e["detail"][field] = json!(format!("{field}{NASTY}"));
+                }
+                e["detail"]["newEvaluationResult"]["annotation"] = json!(NASTY);
+                e["detail"]["oldEvaluationResult"]["complianceType"] = json!(NASTY);
+                e["id"] = json!(NASTY);
+            }),
+            Ticket,
+        ),
+        case(
+            "complianceType given twice",
+            Input::Event(duplicate),
+            Ticket,
+        ),
+        case(
+            "huge numbers where strings are expected elsewhere",
+            event(|e| {
+                e["detail"]["recordVersion"] = json!(1e308);
+                e["detail"]["newEvaluationResult"]["configRuleInvokedTime"] = json!(u64::MAX);
+                e["detail"]["oldEvaluationResult"] = json!(-1e308);
+                e["version"] = json!(i64::MIN);
+            }),
+            Ticket,
+        ),
+    ]
+}
+
+#[test]
+fn malformed_compliance_changes_are_typed_errors_or_nothing_never_a_panic() {
+    run(malformed_events());
+}
+
+#[test]
+fn hostile_strings_reach_the_ticket_clean_and_bounded() {
+    run(hostile_findings());
+}

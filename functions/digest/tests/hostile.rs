@@ -1,0 +1,567 @@
+//! Hostile-input catalogue for digest: digest-queue messages that are not digest entries, or
+//! are entries carrying hostile text and numbers, one table row each (name, messages, expected
+//! typed outcome). Each case drains a queue holding the hostile messages between good ones (two
+//! single entries and a packed batch of two) through the real handler with the in-memory queue
+//! and topic: the good entries must still be summarised, published and deleted; a message that
+//! is not a digest entry is counted `unreadable` and left on the queue (for its DLQ), never
+//! deleted; a readable hostile entry is summarised, and the published digest holds no control
+//! characters and stays bounded.
+//!
+//! Categories:
+//! - not JSON or not an entry: an empty body, JSON null, 100 000 nested `[`, a packed batch of
+//!   100 000 nested `[`, a ticket event, an SNS notification wrapping an entry, a 256 KiB body
+//!   of garbage, a lone surrogate (invalid Unicode), NaN;
+//! - wrong JSON types and values for every field the parser reads: `schema_version` 2 or a
+//!   string, `entry_id` with ANSI or too short, a fingerprint in upper case, `count` negative,
+//!   beyond f64 or a string, an unknown severity or kind, `last_seen` as a number or a word, null
+//!   in every field, duplicate keys, a packed batch with one bad entry, a packed batch whose
+//!   `entries` is an object;
+//! - counts of `u64::MAX` (more than `MAX_ENTRY_COUNT`: unreadable);
+//! - hostile entries that are read: counts of `MAX_ENTRY_COUNT`, a year-9999 timestamp, 1 MB
+//!   titles, rule ids, accounts, resources and principals with control characters, ANSI, bidi
+//!   and zero-width marks, a 1 MB console link, 10 000 distinct entries;
+//! - hostile scheduled events (the handler ignores all but `execution_id`): JSON null, a 1 MB
+//!   `execution_id` with control characters.
+//!
+//! Every case runs under `catch_unwind`: a panic fails the case, it is never an outcome.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use digest::handler::{Handler, Summary};
+use digest::settings::Options;
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use triage_core::digest::memory::{MemoryDigestPublisher, MemoryDigestQueue};
+use triage_core::digest::{MAX_ENTRY_COUNT, MAX_SNS_MESSAGE_BYTES};
+use triage_core::ticket::MAX_SUBJECT_CHARS;
+use triage_core::{
+    DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
+    TicketAction, TicketEvent,
+};
+
+type Fakes = Handler<MemoryDigestQueue, MemoryDigestPublisher>;
+
+/// Good entries on the queue of every case, in this many messages.
+const GOOD_ENTRIES: u64 = 4;
+const GOOD_MESSAGES: usize = 3;
+/// No string of the published JSON is longer (`SafeText`'s bound for text read back).
+const MAX_STRING_CHARS: usize = 8192;
+/// Every kind of character that must never reach a reader.
+const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there";
+
+// ------------------------------------------------------------------------------------------
+// The table
+// ------------------------------------------------------------------------------------------
+
+enum Expect {
+    /// This many messages counted unreadable and left on the queue.
+    Unreadable(usize),
+    /// This many more entries summarised (their messages deleted).
+    Entries(u64),
+}
+
+struct Case {
+    name: &'static str,
+    /// The scheduled event; `None` for the sample.
+    event: Option<Value>,
+    /// Bodies placed between the good messages.
+    messages: Vec<String>,
+    expect: Expect,
+}
+
+fn case(name: &'static str, messages: Vec<String>, expect: Expect) -> Case {
+    Case {
+        name,
+        event: None,
+        messages,
+        expect,
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Building inputs
+// ------------------------------------------------------------------------------------------
+
+fn finding(rule: &str, resource: &str, minute: i64) -> Finding {
+    let t = Utc
+        .with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
+        .single()
+        .expect("time")
+        + chrono::TimeDelta::minutes(minute);
+    Finding {
+        fingerprint: Fingerprint::new(
+            Source::Config,
+            rule,
+            "111122223333",
+            "us-east-1",
+            &[resource],
+        ),
+        status: Status::Active,
+        severity: Severity::High,
+        source: Source::Config,
+        rule_id: SafeText::new(rule),
+        title: SafeText::new("Security group allows SSH from anywhere"),
+        description: SafeText::new("d"),
+        account: SafeText::new("111122223333"),
+        region: SafeText::new("us-east-1"),
+        resources: vec![],
+        principal: None,
+        first_seen: t,
+        last_seen: t,
+        count: 1,
+        evidence: Evidence::default(),
+        console_url: None,
+        remediation: SafeText::new("r"),
+    }
+}
+
+fn entry(minute: i64) -> DigestEntry {
+    DigestEntry::new(
+        DigestKind::New,
+        &finding("restricted-ssh", &format!("sg-{minute}"), minute),
+    )
+}
+
+fn body(e: &DigestEntry) -> String {
+    e.body().expect("body")
+}
+
+/// A readable entry, as JSON, with a fresh `entry_id`, changed by `edit`.
+fn entry_json(n: u64, edit: impl FnOnce(&mut Value)) -> String {
+    let mut v: Value = serde_json::from_str(&body(&entry(100))).expect("json");
+    v["entry_id"] = json!(format!("{n:032x}"));
+    edit(&mut v);
+    v.to_string()
+}
+
+fn packed(entries: &[String]) -> String {
+    format!(
+        "{{\"schema_version\":1,\"entries\":[{}]}}",
+        entries.join(",")
+    )
+}
+
+// ------------------------------------------------------------------------------------------
+// Running a case
+// ------------------------------------------------------------------------------------------
+
+fn handler() -> Fakes {
+    Handler::new(
+        MemoryDigestQueue::new(),
+        MemoryDigestPublisher::new(),
+        Options {
+            wait: Duration::ZERO,
+            ..Options::default()
+        },
+    )
+}
+
+fn scheduled_event() -> Value {
+    let path = format!(
+        "{}/../../events/scheduled-digest.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
+}
+
+fn invoke(h: &Fakes, event: Option<Value>, messages: Vec<String>) -> Result<Summary, Diagnostic> {
+    let q = h.source();
+    q.push(body(&entry(1)));
+    for m in messages {
+        q.push(m);
+    }
+    q.push(body(&entry(2)));
+    q.push(packed(&[body(&entry(3)), body(&entry(4))]));
+    let payload = event.unwrap_or_else(scheduled_event);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    rt.block_on(h.handle(LambdaEvent::new(payload, Context::default())))
+        .map_err(Diagnostic::from)
+}
+
+/// True for what `SafeText` removes: controls, bidi controls and marks, zero-width characters,
+/// line and paragraph separators, the BOM.
+fn is_hostile(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
+}
+
+fn check_strings(v: &Value, problems: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            if s.chars().any(is_hostile) {
+                problems.push(format!("json: control characters in {s:.80?}"));
+            }
+            if s.chars().count() > MAX_STRING_CHARS {
+                problems.push(format!("json: a string of {} chars", s.chars().count()));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| check_strings(i, problems)),
+        Value::Object(m) => {
+            for (k, item) in m {
+                if k.chars().any(is_hostile) {
+                    problems.push(format!("json: key {k:.80?}"));
+                }
+                check_strings(item, problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every published part is clean and bounded.
+fn published_problems(h: &Fakes) -> Vec<String> {
+    let mut problems = Vec::new();
+    for m in h.publisher().published() {
+        if m.subject.len() > MAX_SUBJECT_CHARS
+            || !m.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        {
+            problems.push(format!("subject {:?}", m.subject));
+        }
+        if m.text.chars().any(|c| c != '\n' && is_hostile(c)) {
+            problems.push("text holds control characters".into());
+        }
+        if let Some(line) = m.text.lines().find(|l| l.chars().count() > 400) {
+            problems.push(format!("a text line of {} chars", line.chars().count()));
+        }
+        match m.sns_message() {
+            Ok(sns) if sns.len() > MAX_SNS_MESSAGE_BYTES => {
+                problems.push(format!("an SNS message of {} bytes", sns.len()));
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(format!("SNS message: {e}")),
+        }
+        match serde_json::from_str::<Value>(&m.json) {
+            Ok(v) => check_strings(&v, &mut problems),
+            Err(e) => problems.push(format!("json: {e}")),
+        }
+    }
+    problems
+}
+
+fn verdict(h: &Fakes, expect: &Expect, outcome: Result<Summary, Diagnostic>) -> Result<(), String> {
+    let s = outcome.map_err(|d| format!("{}: {}", d.error_type, d.error_message))?;
+    let (unreadable, extra) = match expect {
+        Expect::Unreadable(n) => (*n, 0),
+        Expect::Entries(n) => (0, *n),
+    };
+    let left = h.source().len();
+    if s.unreadable != unreadable as u64
+        || s.entries != GOOD_ENTRIES + extra
+        || s.published == 0
+        || s.deleted + unreadable != s.received
+        || left != unreadable
+    {
+        return Err(format!("{s:?}, {left} left on the queue"));
+    }
+    if s.received < GOOD_MESSAGES {
+        return Err(format!("good messages not received: {s:?}"));
+    }
+    let problems = published_problems(h);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// Runs every case (each under `catch_unwind`) and reports all failures at once.
+fn run(cases: Vec<Case>) {
+    let total = cases.len();
+    let mut failures = Vec::new();
+    for Case {
+        name,
+        event,
+        messages,
+        expect,
+    } in cases
+    {
+        let h = handler();
+        let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&h, event, messages)));
+        let result = match outcome {
+            Err(_) => Err("PANICKED".to_owned()),
+            Ok(outcome) => verdict(&h, &expect, outcome),
+        };
+        if let Err(why) = result {
+            failures.push(format!("{name}: {why:.600}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// The catalogue
+// ------------------------------------------------------------------------------------------
+
+fn unreadable_messages() -> Vec<Case> {
+    use Expect::Unreadable;
+    let one = |s: String| vec![s];
+    let ticket = TicketEvent::new(TicketAction::Open, finding("restricted-ssh", "sg-9", 9))
+        .body()
+        .expect("ticket");
+    let sns = json!({"Type": "Notification", "Message": body(&entry(9))}).to_string();
+    let nulls: serde_json::Map<String, Value> = serde_json::from_str::<Value>(&body(&entry(9)))
+        .expect("json")
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(|k| (k.clone(), Value::Null))
+        .collect();
+    let set = |key: &'static str, value: Value| entry_json(7, |v| v[key] = value);
+    vec![
+        case("an empty body", one(String::new()), Unreadable(1)),
+        case("JSON null", one("null".into()), Unreadable(1)),
+        case("NaN", one("NaN".into()), Unreadable(1)),
+        case("100 000 nested [", one("[".repeat(100_000)), Unreadable(1)),
+        case(
+            "a packed batch of 100 000 nested [",
+            one(format!(
+                "{{\"schema_version\":1,\"entries\":{}{}}}",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            )),
+            Unreadable(1),
+        ),
+        case("a ticket event", one(ticket), Unreadable(1)),
+        case(
+            "an SNS notification wrapping an entry",
+            one(sns),
+            Unreadable(1),
+        ),
+        case(
+            "256 KiB of garbage",
+            one(NASTY.repeat(256 * 1024 / NASTY.len())),
+            Unreadable(1),
+        ),
+        case(
+            "a lone surrogate in the title (invalid Unicode)",
+            one(entry_json(7, |v| v["title"] = json!("@@T@@")).replace("@@T@@", "\\ud800")),
+            Unreadable(1),
+        ),
+        case(
+            "schema_version 2",
+            one(set("schema_version", json!(2))),
+            Unreadable(1),
+        ),
+        case(
+            "schema_version is a string",
+            one(set("schema_version", json!("1"))),
+            Unreadable(1),
+        ),
+        case(
+            "entry_id with ANSI",
+            one(set(
+                "entry_id",
+                json!("\u{1b}[31m0123456789abcdef0123456789abc"),
+            )),
+            Unreadable(1),
+        ),
+        case(
+            "entry_id too short",
+            one(set("entry_id", json!("abc"))),
+            Unreadable(1),
+        ),
+        case(
+            "fingerprint in upper case",
+            one(set(
+                "fingerprint",
+                json!("0123456789ABCDEF0123456789ABCDEF"),
+            )),
+            Unreadable(1),
+        ),
+        case(
+            "a negative count",
+            one(set("count", json!(-1))),
+            Unreadable(1),
+        ),
+        case(
+            "a count beyond f64",
+            one(entry_json(7, |v| v["count"] = json!(0)).replace("\"count\":0", "\"count\":1e400")),
+            Unreadable(1),
+        ),
+        case(
+            "count is a string",
+            one(set("count", json!("1"))),
+            Unreadable(1),
+        ),
+        case(
+            "an unknown severity",
+            one(set("severity", json!("apocalyptic"))),
+            Unreadable(1),
+        ),
+        case(
+            "an unknown kind",
+            one(set("kind", json!("deleted"))),
+            Unreadable(1),
+        ),
+        case(
+            "last_seen is a number",
+            one(set("last_seen", json!(1_795_000_000))),
+            Unreadable(1),
+        ),
+        case(
+            "last_seen is a word",
+            one(set("last_seen", json!("yesterday"))),
+            Unreadable(1),
+        ),
+        case(
+            "null in every field",
+            one(Value::Object(nulls).to_string()),
+            Unreadable(1),
+        ),
+        case(
+            "count given twice",
+            one(entry_json(7, |v| v["count"] = json!(5)).replacen(
+                "\"count\":5",
+                "\"count\":5,\"count\":6",
+                1,
+            )),
+            Unreadable(1),
+        ),
+        case(
+            "a packed batch with one bad entry among good ones",
+            one(packed(&[
+                entry_json(7, |_| {}),
+                set("severity", json!(null)),
+                entry_json(8, |_| {}),
+            ])),
+            Unreadable(1),
+        ),
+        case(
+            "a packed batch whose entries is an object",
+            one(format!(
+                "{{\"schema_version\":1,\"entries\":{{\"0\":{}}}}}",
+                entry_json(7, |_| {})
+            )),
+            Unreadable(1),
+        ),
+    ]
+}
+
+fn max_counts(count: u64) -> Vec<String> {
+    (0..30)
+        .map(|i| {
+            entry_json(1000 + i, |v| {
+                v["count"] = json!(count);
+                v["resource"] = json!(format!("sg-max-{i}"));
+                v["principal"] = json!(format!("p-{i}"));
+                v["fingerprint"] = json!(format!("{:032x}", 5000 + i));
+                v["kind"] = json!(if i % 3 == 0 { "suppressed" } else { "repeat" });
+                v["rule_id"] = json!(format!("rule-{}", i % 2));
+            })
+        })
+        .collect()
+}
+
+fn hostile_entries() -> Vec<Case> {
+    use Expect::Entries;
+    let one_mb = "A".repeat(1_000_000);
+    let hostile = format!("{NASTY}{one_mb}{NASTY}");
+    vec![
+        case(
+            "30 entries counting MAX_ENTRY_COUNT each",
+            max_counts(MAX_ENTRY_COUNT),
+            Entries(30),
+        ),
+        case(
+            "a year-9999 timestamp",
+            vec![entry_json(7, |v| {
+                v["last_seen"] = json!("9999-12-31T23:59:59Z");
+                v["first_seen"] = json!("0001-01-01T00:00:00Z");
+            })],
+            Entries(1),
+        ),
+        case(
+            "1 MB strings with control characters, ANSI, bidi and zero-width marks",
+            vec![entry_json(7, |v| {
+                for key in [
+                    "title",
+                    "rule_id",
+                    "account",
+                    "region",
+                    "resource",
+                    "principal",
+                ] {
+                    v[key] = json!(hostile);
+                }
+            })],
+            Entries(1),
+        ),
+        case(
+            "a resolved entry with 1 MB strings",
+            vec![entry_json(7, |v| {
+                v["kind"] = json!("resolved");
+                for key in ["title", "rule_id", "account", "region", "resource"] {
+                    v[key] = json!(hostile);
+                }
+            })],
+            Entries(1),
+        ),
+        case(
+            "a 1 MB console link",
+            vec![entry_json(7, |v| {
+                v["console_url"] = json!(format!("https://{NASTY}{one_mb}"))
+            })],
+            Entries(1),
+        ),
+        case(
+            "10 000 distinct entries in packed batches",
+            (0..100)
+                .map(|b| {
+                    let entries: Vec<String> = (0..100)
+                        .map(|i| {
+                            let n = 10_000 + b * 100 + i;
+                            entry_json(n, |v| {
+                                v["fingerprint"] = json!(format!("{n:032x}"));
+                                v["rule_id"] = json!(format!("rule-{n}{NASTY}"));
+                                v["resource"] = json!(format!("r-{n}"));
+                            })
+                        })
+                        .collect();
+                    packed(&entries)
+                })
+                .collect(),
+            Entries(10_000),
+        ),
+        Case {
+            name: "a scheduled event that is JSON null",
+            event: Some(Value::Null),
+            messages: vec![],
+            expect: Entries(0),
+        },
+        Case {
+            name: "a 1 MB execution_id with control characters",
+            event: Some(json!({"execution_id": hostile})),
+            messages: vec![],
+            expect: Entries(0),
+        },
+    ]
+}
+
+#[test]
+fn messages_that_are_not_digest_entries_are_left_for_the_dlq_and_the_good_ones_published() {
+    run(unreadable_messages());
+}
+
+#[test]
+fn hostile_entries_are_summarised_clean_and_bounded_next_to_the_good_ones() {
+    run(hostile_entries());
+}
