@@ -15,6 +15,9 @@
 //! `digest_bench memory [ENTRIES] [ENTRIES_PER_INVOCATION] [RECEIVERS]` runs the same digest
 //! against the in-memory queue and topic instead: the cost of triage's own code (parsing,
 //! aggregating, rendering) without moto's, which dominates the wall time above.
+//!
+//! `--json` (anywhere among the arguments) prints the result as one JSON object (`"bench":
+//! "digest_api_calls"`) instead of the table, for `scripts/bench`.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a failed expectation is the failure
 
 use std::collections::BTreeMap;
@@ -147,11 +150,12 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    let as_json = std::env::args().any(|a| a == "--json");
     let entries = args.first().copied().unwrap_or(100_000);
     let per_invocation = args.get(1).copied().unwrap_or(50).clamp(1, 10_000);
     let receivers = args.get(2).copied().unwrap_or(8).clamp(1, 20);
-    if std::env::args().nth(1).is_some_and(|a| a == "memory") {
-        return in_memory(entries, per_invocation, receivers).await;
+    if std::env::args().skip(1).any(|a| a == "memory") {
+        return in_memory(entries, per_invocation, receivers, as_json).await;
     }
 
     let moto = MotoServer::start();
@@ -239,6 +243,18 @@ async fn main() {
     let calls = counter.snapshot();
     let total: usize = calls.values().sum();
 
+    if as_json {
+        print_json(&Row {
+            backend: "moto",
+            entries: summary.entries,
+            per_invocation,
+            messages,
+            receivers,
+            wall,
+            calls,
+        });
+        return;
+    }
     println!(
         "digest benchmark against moto server {} (fill of {messages} messages took {:.1} s, not counted)",
         moto.endpoint(),
@@ -263,8 +279,38 @@ async fn main() {
     println!("calls by operation: {calls:?}");
 }
 
+/// One run's figures, for `--json`.
+struct Row {
+    backend: &'static str,
+    entries: u64,
+    per_invocation: usize,
+    messages: usize,
+    receivers: usize,
+    wall: Duration,
+    calls: BTreeMap<String, usize>,
+}
+
+fn print_json(r: &Row) {
+    let total: usize = r.calls.values().sum();
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "digest_api_calls",
+            "backend": r.backend,
+            "entries": r.entries,
+            "per_invocation": r.per_invocation,
+            "messages": r.messages,
+            "receivers": r.receivers,
+            "wall_s": r.wall.as_secs_f64(),
+            "calls": r.calls,
+            "total_calls": total,
+            "calls_per_entry": total as f64 / r.entries.max(1) as f64,
+        })
+    );
+}
+
 /// The same run against the in-memory queue and topic.
-async fn in_memory(entries: usize, per_invocation: usize, receivers: usize) {
+async fn in_memory(entries: usize, per_invocation: usize, receivers: usize, as_json: bool) {
     use std::sync::atomic::Ordering;
     use triage_core::digest::memory::{MemoryDigestPublisher, MemoryDigestQueue};
 
@@ -297,6 +343,22 @@ async fn in_memory(entries: usize, per_invocation: usize, receivers: usize) {
     let delete = handler.source().deletes.load(Ordering::SeqCst);
     let publish = handler.publisher().published().len();
     let total = receive + delete + publish;
+    if as_json {
+        print_json(&Row {
+            backend: "memory",
+            entries: summary.entries,
+            per_invocation,
+            messages,
+            receivers,
+            wall,
+            calls: BTreeMap::from([
+                ("ReceiveMessage".to_owned(), receive),
+                ("DeleteMessageBatch".to_owned(), delete),
+                ("Publish".to_owned(), publish),
+            ]),
+        });
+        return;
+    }
     println!("digest benchmark against the in-memory queue and topic (triage's own cost)");
     println!();
     println!(

@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release -p log-detector --example bench            # 1 MB payloads, 15 passes
 //! cargo run --release -p log-detector --example bench -- 1 30    # MB, passes
+//! cargo run --release -p log-detector --example bench -- --json   # JSON rows, for scripts/bench
 //! ```
 //!
 //! Prints MB/s (of the inflated payload) for
@@ -18,6 +19,10 @@
 //! matches), and the handler's share of each baseline. Then the peak resident set size of a
 //! fresh process that handles one 6 MB payload (read from `/proc/self/status`, `VmHWM`),
 //! measured in a child process so that building the payload does not count.
+//!
+//! With `--json`, the same figures are printed as JSON objects, one per line (`"bench":
+//! "throughput"` per payload mix, `"bench": "handler_rss"`), which `scripts/bench` folds into
+//! its table.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -154,82 +159,40 @@ fn best_of(passes: usize, scenarios: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
     best
 }
 
-fn throughput(mb: usize, passes: usize) {
+fn throughput(mb: usize, passes: usize, as_json: bool) {
     let rt = runtime();
     let h = handler();
-    println!(
-        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11} {:>11} {:>9} {:>9}",
-        "payload",
-        "records",
-        "inflated",
-        "gzip+b64",
-        "findings",
-        "decode",
-        "dec+parse",
-        "+ match",
-        "handler",
-        "h/decode",
-        "h/d+parse"
-    );
+    if !as_json {
+        print_header();
+    }
     for (label, every) in [
         ("typical (1 in 10 matches)", 10),
         ("worst (every record matches)", 1),
     ] {
         let (event, inflated, records) = payload(mb * 1_000_000, every);
         let encoded = event["awslogs"]["data"].as_str().map_or(0, str::len);
-        let limits = Limits::default();
-        let mut findings = 0;
-        let mut decode = || {
-            let e = event.clone();
-            black_box(
-                decode_lambda_event(&e, &limits)
-                    .map(|s| s.log_events.len())
-                    .ok(),
-            );
-        };
-        let mut decode_parse = || {
-            let e = event.clone();
-            if let Ok(s) = decode_lambda_event(&e, &limits) {
-                for le in &s.log_events {
-                    if let Some(m) = &le.message {
-                        black_box(Message::new(m).is_json_object());
-                    }
-                }
-            }
-        };
-        let set = h.detector().pack().set();
-        let mut hits = Vec::new();
-        let mut decode_match = || {
-            let e = event.clone();
-            if let Ok(s) = decode_lambda_event(&e, &limits) {
-                for le in &s.log_events {
-                    if let Some(m) = &le.message {
-                        set.matches_into(&Message::new(m), &mut hits);
-                        black_box(&hits);
-                    }
-                }
-            }
-        };
-        let mut whole = || {
-            let e = LambdaEvent::new(event.clone(), Context::default());
-            match rt.block_on(h.handle(e)) {
-                Ok(summary) => findings = summary.findings,
-                Err(e) => fail(&e.to_string()),
-            }
-            h.router().tickets().take();
-            h.router().digest().take();
-            h.router().alerts().take();
-        };
-        let t = best_of(
-            passes,
-            &mut [
-                &mut decode,
-                &mut decode_parse,
-                &mut decode_match,
-                &mut whole,
-            ],
-        );
+        let (t, findings) = measure(&rt, &h, &event, passes);
         let rate = |d: Duration| inflated as f64 / 1e6 / d.as_secs_f64();
+        if as_json {
+            let r = |x: f64| (x * 10.0).round() / 10.0;
+            println!(
+                "{}",
+                json!({
+                    "bench": "throughput",
+                    "payload": label,
+                    "records": records,
+                    "inflated_mb": inflated as f64 / 1e6,
+                    "encoded_mb": encoded as f64 / 1e6,
+                    "findings": findings,
+                    "passes": passes,
+                    "decode_mb_s": r(rate(t[0])),
+                    "decode_parse_mb_s": r(rate(t[1])),
+                    "match_mb_s": r(rate(t[2])),
+                    "handler_mb_s": r(rate(t[3])),
+                })
+            );
+            continue;
+        }
         println!(
             "{:<28} {:>9} {:>8.2}M {:>8.2}M {:>9} {:>7.1}MB/s {:>7.1}MB/s {:>7.1}MB/s {:>7.1}MB/s {:>8.0}% {:>8.0}%",
             label,
@@ -245,6 +208,86 @@ fn throughput(mb: usize, passes: usize) {
             100.0 * t[1].as_secs_f64() / t[3].as_secs_f64(),
         );
     }
+}
+
+fn print_header() {
+    println!(
+        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11} {:>11} {:>9} {:>9}",
+        "payload",
+        "records",
+        "inflated",
+        "gzip+b64",
+        "findings",
+        "decode",
+        "dec+parse",
+        "+ match",
+        "handler",
+        "h/decode",
+        "h/d+parse"
+    );
+}
+
+/// Best times of decode, decode + parse, + match and the whole handler on `event`, and the
+/// handler's findings.
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    h: &MemoryHandler,
+    event: &Value,
+    passes: usize,
+) -> (Vec<Duration>, usize) {
+    let limits = Limits::default();
+    let mut findings = 0;
+    let mut decode = || {
+        let e = event.clone();
+        black_box(
+            decode_lambda_event(&e, &limits)
+                .map(|s| s.log_events.len())
+                .ok(),
+        );
+    };
+    let mut decode_parse = || {
+        let e = event.clone();
+        if let Ok(s) = decode_lambda_event(&e, &limits) {
+            for le in &s.log_events {
+                if let Some(m) = &le.message {
+                    black_box(Message::new(m).is_json_object());
+                }
+            }
+        }
+    };
+    let set = h.detector().pack().set();
+    let mut hits = Vec::new();
+    let mut decode_match = || {
+        let e = event.clone();
+        if let Ok(s) = decode_lambda_event(&e, &limits) {
+            for le in &s.log_events {
+                if let Some(m) = &le.message {
+                    set.matches_into(&Message::new(m), &mut hits);
+                    black_box(&hits);
+                }
+            }
+        }
+    };
+    let mut whole = || {
+        let e = LambdaEvent::new(event.clone(), Context::default());
+        match rt.block_on(h.handle(e)) {
+            Ok(summary) => findings = summary.findings,
+            Err(e) => fail(&e.to_string()),
+        }
+        h.router().tickets().take();
+        h.router().digest().take();
+        h.router().alerts().take();
+    };
+    let t = best_of(
+        passes,
+        &mut [
+            &mut decode,
+            &mut decode_parse,
+            &mut decode_match,
+            &mut whole,
+        ],
+    );
+    (t, findings)
 }
 
 /// `VmHWM` (peak resident set) and `VmRSS` of this process, in KiB.
@@ -279,7 +322,7 @@ fn rss_child(path: &str) {
     );
 }
 
-fn rss(mb: usize) {
+fn rss(mb: usize, as_json: bool) {
     let (event, inflated, _) = payload(mb * 1_000_000, 10);
     let path = std::env::temp_dir().join(format!("triage-bench-{}.json", std::process::id()));
     if let Err(e) = std::fs::write(&path, event.to_string()) {
@@ -305,6 +348,21 @@ fn rss(mb: usize) {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "bench": "handler_rss",
+                "inflated_mb": inflated as f64 / 1e6,
+                "records": v[2],
+                "findings": v[3],
+                "peak_rss_mb": v[1] as f64 * 1024.0 / 1e6,
+                "before_mb": v[0] as f64 * 1024.0 / 1e6,
+                "target_mb": 64,
+            })
+        );
+        return;
+    }
     println!(
         "\npeak RSS handling one {:.2} MB payload ({} records, {} findings): {:.1} MiB \
          (process before the invocation: {:.1} MiB; target < 64 MiB)",
@@ -321,12 +379,16 @@ fn main() {
     if args.first().map(String::as_str) == Some("--rss-child") {
         return rss_child(args.get(1).map_or("", String::as_str));
     }
-    let mb: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1);
-    let passes: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(15);
-    println!(
-        "log-detector: whole handler vs decoding, {} rules, best of {passes} passes, release build\n",
-        CloudTrailDetector::shipped().map_or(0, |d| d.pack().rules().len())
-    );
-    throughput(mb, passes);
-    rss(6);
+    let as_json = args.iter().any(|a| a == "--json");
+    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let mb: usize = numbers.first().copied().unwrap_or(1).max(1);
+    let passes: usize = numbers.get(1).copied().unwrap_or(15).max(1);
+    if !as_json {
+        println!(
+            "log-detector: whole handler vs decoding, {} rules, best of {passes} passes, release build\n",
+            CloudTrailDetector::shipped().map_or(0, |d| d.pack().rules().len())
+        );
+    }
+    throughput(mb, passes, as_json);
+    rss(6, as_json);
 }

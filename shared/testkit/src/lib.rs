@@ -1,6 +1,8 @@
 //! Test harness shared by the integration tests: a moto server started on a free loopback port
 //! and stopped when dropped, SDK clients pointed at it, and the repository's sample events.
 
+pub mod faults;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

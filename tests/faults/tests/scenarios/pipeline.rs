@@ -1,0 +1,590 @@
+//! The real pipeline behind the fault proxy: config-classifier's and log-detector's handlers
+//! wired as their `main.rs` wires them (settings from the environment, SQS/SNS/DynamoDB
+//! adapters, the SDK's standard retry), many distinct findings, Lambda's asynchronous retries
+//! emulated, then the FIFO ticket queue, the digest queue and the alert topic read back directly
+//! from moto. Every finding is delivered or its invocation is on the DLQ; FIFO deduplication
+//! absorbs every duplicate the faults create.
+//!
+//! Run with `--nocapture` to see one report line per scenario.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_sqs::types::Message;
+use chrono::{DateTime, TimeZone, Utc};
+use fault_tests::{
+    AsyncInvocations, Clients, Expectation, account, drain_and_delete, handles, invoke_async,
+    make_visible, peek_all, redrive,
+};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use triage_aws::{
+    DynamoDbDedupStore, SnsAlertPublisher, SqsDigestSink, SqsPackedDigestSink, SqsTicketSink,
+};
+use triage_core::clock::ManualClock;
+use triage_core::cloudtrail::encode_lambda_event;
+use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
+use triage_core::router::Router;
+use triage_core::settings::Env;
+use triage_testkit::faults::{FaultPlan, FaultProxy, FaultStats};
+use triage_testkit::{DedupTable, MotoServer, Queues, event};
+
+/// Invocations in flight at once (Lambda runs asynchronous invocations concurrently).
+const CONCURRENCY: usize = 16;
+
+/// The fault plans: one fault at a time at a rate where the SDK's three attempts still fail now
+/// and then, or all of them mixed.
+fn plan(scenario: &str, seed: u64) -> FaultPlan {
+    let s = FaultPlan::seeded(seed);
+    match scenario {
+        "throttle" => s.throttle(0.2),
+        "internal_error" => s.internal_error(0.2),
+        "drop_before" => s.drop_before(0.2),
+        // Effects the client never learns of: what creates duplicates.
+        "drop_after" => s.drop_after(0.2),
+        "partial_batch" => s.partial_batch(0.5),
+        "mixed" => s
+            .throttle(0.05)
+            .internal_error(0.05)
+            .drop_before(0.05)
+            .drop_after(0.05)
+            .partial_batch(0.2),
+        other => panic!("no plan for scenario {other}"),
+    }
+}
+
+const CONFIG_SEED: u64 = 0xC0_F1C;
+const LOG_SEED: u64 = 0x10_6DE7;
+
+/// Where the injected clock starts. Fixed, so that every request body (DynamoDB items carry
+/// times) and therefore every fault drawn for it is the same in every run.
+fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0)
+        .single()
+        .expect("time")
+}
+
+/// The environment a function gets from the template, for these queues and table.
+fn environment(q: &Queues, table: &DedupTable) -> HashMap<String, String> {
+    [
+        ("TICKET_QUEUE_URL", q.ticket_queue_url.as_str()),
+        ("DIGEST_QUEUE_URL", q.digest_queue_url.as_str()),
+        ("ALERT_TOPIC_ARN", q.alert_topic_arn.as_str()),
+        ("DEDUP_TABLE_NAME", table.name.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+fn error_of(e: impl Into<Diagnostic>) -> (String, String) {
+    let d: Diagnostic = e.into();
+    (d.error_type, d.error_message)
+}
+
+/// 200 distinct Config compliance changes: the project's NON_COMPLIANT samples, each with its
+/// own resource id (so its own fingerprint) and event id.
+fn config_events(n: usize) -> Vec<Value> {
+    let samples = [
+        "config-noncompliant-restricted-ssh.json",
+        "config-noncompliant-s3-public-read.json",
+        "config-noncompliant-iam-root-access-key.json",
+        "config-noncompliant-ebs-encryption-by-default.json",
+        "config-noncompliant-conformance-pack.json",
+        "config-noncompliant-securityhub-s3.json",
+        "config-noncompliant-seed-cloudtrail-log-validation.json",
+        "config-noncompliant-unknown-custom-rule.json",
+    ];
+    let templates: Vec<Value> = samples.iter().map(|s| event(s)).collect();
+    (0..n)
+        .map(|i| {
+            let mut e = templates[i % templates.len()].clone();
+            let resource = format!(
+                "{}-fault-{i:04}",
+                e["detail"]["resourceId"].as_str().unwrap_or("resource")
+            );
+            e["id"] = json!(format!("fa017000-0000-4000-8000-{i:012x}"));
+            e["detail"]["resourceId"] = json!(resource);
+            for result in ["newEvaluationResult", "oldEvaluationResult"] {
+                let q = e
+                    .pointer_mut(&format!(
+                        "/detail/{result}/evaluationResultIdentifier/evaluationResultQualifier"
+                    ))
+                    .and_then(Value::as_object_mut);
+                if let Some(q) = q {
+                    q.insert("resourceId".into(), json!(resource));
+                }
+            }
+            e
+        })
+        .collect()
+}
+
+/// CloudWatch Logs subscription payloads of `per` CloudTrail records each, every record its own
+/// finding: denied API calls by distinct users (high), console sign-ins without MFA by distinct
+/// users (critical: pages) and KMS key deletions of distinct keys (high).
+fn cloudtrail_payloads(payloads: usize, per: usize) -> Vec<Value> {
+    let denied = event("cloudtrail-access-denied-iam-user.json");
+    let signin = event("cloudtrail-iam-user-console-login-no-mfa.json");
+    let kms = event("cloudtrail-kms-schedule-key-deletion.json");
+    (0..payloads)
+        .map(|p| {
+            let log_events: Vec<Value> = (0..per)
+                .map(|r| {
+                    let i = p * per + r;
+                    let mut record = match i % 3 {
+                        0 => denied.clone(),
+                        1 => signin.clone(),
+                        _ => kms.clone(),
+                    };
+                    let user = format!("fault-user-{i:04}");
+                    record["userIdentity"]["arn"] =
+                        json!(format!("arn:aws:iam::111122223333:user/{user}"));
+                    record["userIdentity"]["userName"] = json!(user);
+                    record["userIdentity"]["principalId"] = json!(format!("AIDAFAULT{i:08}"));
+                    if i % 3 == 2 {
+                        record["requestParameters"]["keyId"] =
+                            json!(format!("fa017000-0000-4000-8000-{i:012x}"));
+                    }
+                    record["eventID"] = json!(format!("fa017000-0000-4000-9000-{i:012x}"));
+                    json!({
+                        "id": format!("{:056}", i),
+                        "timestamp": 1_722_375_072_000_i64 + i as i64,
+                        "message": record.to_string(),
+                    })
+                })
+                .collect();
+            let subscription = json!({
+                "messageType": "DATA_MESSAGE",
+                "owner": "111122223333",
+                "logGroup": "aws-cloudtrail-logs-111122223333-faults",
+                "logStream": "111122223333_CloudTrail_us-east-1",
+                "subscriptionFilters": ["triage-log-detector"],
+                "logEvents": log_events,
+            });
+            encode_lambda_event(subscription.to_string().as_bytes()).expect("encode")
+        })
+        .collect()
+}
+
+/// The ticket, digest and alert messages, read directly from moto: peeked (left on the queues,
+/// made visible again) or drained.
+async fn landed(q: &Queues, drain: bool) -> (Vec<Message>, Vec<String>, Vec<Value>) {
+    let mut got = Vec::new();
+    for url in [&q.ticket_queue_url, &q.digest_queue_url, &q.alert_inbox_url] {
+        let messages = if drain {
+            drain_and_delete(&q.sqs, url).await
+        } else {
+            let m = peek_all(&q.sqs, url).await;
+            make_visible(&q.sqs, url, &handles(&m)).await;
+            m
+        };
+        got.push(messages);
+    }
+    let alerts = got
+        .pop()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap_or_default()).expect("SNS JSON"))
+        .collect();
+    let digest = got
+        .pop()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.body().unwrap_or_default().to_owned())
+        .collect();
+    (got.pop().unwrap_or_default(), digest, alerts)
+}
+
+/// Ticketed or paged findings of succeeded invocations whose dedup state is not marked
+/// delivered (must be none).
+async fn undelivered_state(table: &DedupTable, expected: &Expectation, dlq: &[usize]) -> usize {
+    let delivered: HashMap<String, bool> = table
+        .items()
+        .await
+        .iter()
+        .filter_map(|item| {
+            Some((
+                item.get("fingerprint")?.as_s().ok()?.clone(),
+                *item.get("delivered")?.as_bool().ok()?,
+            ))
+        })
+        .collect();
+    expected
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !dlq.contains(i))
+        .flat_map(|(_, e)| e.iter())
+        .filter(|(fp, want)| (want.ticket || want.alert) && delivered.get(*fp) != Some(&true))
+        .count()
+}
+
+/// How hard a scenario may push invocations onto the DLQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DlqBound {
+    /// At most 10% of the invocations: the SDK's and Lambda's retries absorb the faults.
+    Rare,
+    /// Reported, not bounded (see the drop_after scenario of log-detector).
+    Reported,
+}
+
+/// Accounts for a scenario once its invocations are over: what landed while the DLQ still held
+/// the failed invocations (every finding delivered or on the DLQ), then after the operator's
+/// redrive of the DLQ (every finding delivered, once). Prints the report line.
+#[allow(clippy::too_many_arguments)]
+async fn finish<Fut>(
+    function: &str,
+    scenario: &str,
+    q: &Queues,
+    table: &DedupTable,
+    expected: &Expectation,
+    invocations: &AsyncInvocations,
+    stats: &FaultStats,
+    clock: &ManualClock,
+    invoke: impl Fn(usize) -> Fut,
+    bound: DlqBound,
+) where
+    Fut: Future<Output = Result<(), (String, String)>>,
+{
+    let before = if invocations.dlq.is_empty() {
+        None
+    } else {
+        let (t, d, a) = landed(q, false).await;
+        Some(account(expected, &invocations.dlq, &t, &d, &a))
+    };
+    let still_failing = redrive(&invocations.dlq, clock, invoke).await;
+    let (t, d, a) = landed(q, true).await;
+    let after = account(expected, &still_failing, &t, &d, &a);
+    let undelivered = undelivered_state(table, expected, &still_failing).await;
+    let first = before.as_ref().unwrap_or(&after);
+
+    let by_operation: Vec<String> = stats
+        .by_operation
+        .iter()
+        .filter(|(_, c)| c.injected() > 0)
+        .map(|(op, c)| format!("{op}:{}", c.injected()))
+        .collect();
+    eprintln!(
+        "scenario={scenario} function={function} findings_in={} ticket_events_out={} dlq={} lost={} injected={} by_operation={} | invocations={} attempts={} failed_attempts={} errors={} | dlq_redriven={} still_failing={} after_redrive: {}",
+        first.findings_in,
+        first.ticket_events_out,
+        first.dlq_findings,
+        first.lost,
+        stats.total,
+        by_operation.join(","),
+        invocations.events,
+        invocations.attempts,
+        invocations.failed_attempts,
+        invocations.errors_line(),
+        invocations.dlq.len(),
+        still_failing.len(),
+        after.line(),
+    );
+
+    let ctx = format!("{function} scenario {scenario}: {first:?} {after:?} {invocations:?}");
+    assert!(
+        expected.tickets() >= 50,
+        "{ctx}: too few tickets to prove anything"
+    );
+    assert!(
+        stats.total.injected() >= 20,
+        "{ctx}: faults were injected: {}",
+        stats.total
+    );
+    if stats.total.dropped_after > 0 {
+        assert!(
+            stats.operation("SendMessageBatch").dropped_after > 0,
+            "{ctx}: batches took effect unacknowledged and were sent again: FIFO deduplication had copies to absorb"
+        );
+    }
+    assert_eq!(
+        first.lost, 0,
+        "{ctx}: every finding is delivered or on the DLQ"
+    );
+    assert_eq!(
+        first.duplicate_dedup_ids, 0,
+        "{ctx}: FIFO deduplication absorbs every copy"
+    );
+    assert!(still_failing.is_empty(), "{ctx}: the redrive succeeds");
+    assert_eq!(
+        after.lost, 0,
+        "{ctx}: after the redrive every finding is delivered"
+    );
+    assert_eq!(
+        after.duplicate_dedup_ids, 0,
+        "{ctx}: FIFO deduplication absorbs every copy, the redrive's too"
+    );
+    assert_eq!(
+        after.wrong_group, 0,
+        "{ctx}: MessageGroupId is the fingerprint"
+    );
+    assert_eq!(
+        after.ticket_events_out,
+        expected.tickets(),
+        "{ctx}: one ticket event per ticketed finding, nothing else"
+    );
+    assert_eq!(
+        undelivered, 0,
+        "{ctx}: the dedup state of every finding is marked delivered"
+    );
+    if bound == DlqBound::Rare {
+        assert!(
+            invocations.dlq.len() * 10 <= invocations.events,
+            "{ctx}: the SDK's retries and Lambda's retries deliver at least 90% of the invocations"
+        );
+    }
+}
+
+async fn config_scenario(
+    moto: &MotoServer,
+    proxy: &FaultProxy,
+    scenario: &str,
+    plan: FaultPlan,
+    events: &[Value],
+) {
+    use config_classifier::handler::Handler;
+    use config_classifier::settings::Settings;
+
+    let prefix = format!("cfg-{}", scenario.replace('_', "-"));
+    let q = Queues::create(moto, &prefix).await;
+    let table = DedupTable::create(moto, &format!("{prefix}-dedup")).await;
+    let vars = environment(&q, &table);
+    let settings = || Settings::from(&Env(|k: &str| vars.get(k).cloned())).expect("settings");
+    let clock = ManualClock::new(start_time());
+
+    // The expectation: the same settings, classifier and router, in-memory sinks, no fault.
+    let reference = settings();
+    let router = Router::new(
+        reference.policy,
+        reference.routing.thresholds,
+        MemoryTicketSink::default(),
+        MemoryDigestSink::default(),
+        MemoryAlertPublisher::default(),
+    )
+    .with_suppressions(reference.suppressions)
+    .with_clock(clock.clone());
+    let mut expected = Expectation::default();
+    for e in events {
+        let findings = reference.classifier.findings(e).expect("classified");
+        let r = router.route(findings).await.expect("routed");
+        expected.push(
+            r.findings,
+            &router.tickets().take(),
+            &router.digest().take(),
+            &router.alerts().take(),
+        );
+    }
+
+    // The function, wired as main.rs wires it, through the proxy.
+    let s = settings();
+    let clients = Clients::through(proxy, &prefix).await;
+    let router = Router::new(
+        s.policy,
+        s.routing.thresholds,
+        SqsTicketSink::new(clients.sqs.clone(), s.routing.ticket_queue_url),
+        SqsPackedDigestSink::new(clients.sqs.clone(), s.routing.digest_queue_url),
+        SnsAlertPublisher::new(clients.sns.clone(), s.routing.alert_topic_arn),
+    )
+    .with_suppressions(s.suppressions)
+    .with_dedup(DynamoDbDedupStore::new(
+        clients.dynamodb.clone(),
+        s.dedup.table_name,
+    ))
+    .with_dedup_windows(s.dedup.windows)
+    .with_dedup_options(s.dedup.options)
+    .with_clock(clock.clone());
+    let handler = Handler::new(s.classifier, router);
+
+    let handler = &handler;
+    let invoke = |i: usize| async move {
+        handler
+            .handle(LambdaEvent::new(events[i].clone(), Context::default()))
+            .await
+            .map(|_| ())
+            .map_err(error_of)
+    };
+    proxy.take_stats();
+    proxy.set_plan(plan);
+    let invocations = invoke_async(events.len(), CONCURRENCY, &clock, &invoke).await;
+    proxy.set_plan(FaultPlan::none());
+    let stats = proxy.take_stats();
+    finish(
+        "config-classifier",
+        scenario,
+        &q,
+        &table,
+        &expected,
+        &invocations,
+        &stats,
+        &clock,
+        &invoke,
+        DlqBound::Rare,
+    )
+    .await;
+}
+
+async fn log_detector_scenario(
+    moto: &MotoServer,
+    proxy: &FaultProxy,
+    scenario: &str,
+    plan: FaultPlan,
+    payloads: &[Value],
+    bound: DlqBound,
+) {
+    use log_detector::handler::Handler;
+    use log_detector::settings::Settings;
+
+    let prefix = format!("logdet-{}", scenario.replace('_', "-"));
+    let q = Queues::create(moto, &prefix).await;
+    let table = DedupTable::create(moto, &format!("{prefix}-dedup")).await;
+    let vars = environment(&q, &table);
+    let settings = || Settings::from(&Env(|k: &str| vars.get(k).cloned())).expect("settings");
+    let clock = ManualClock::new(start_time());
+
+    let reference = settings();
+    let router = Router::new(
+        reference.policy,
+        reference.routing.thresholds,
+        MemoryTicketSink::default(),
+        MemoryDigestSink::default(),
+        MemoryAlertPublisher::default(),
+    )
+    .with_suppressions(reference.suppressions)
+    .with_clock(clock.clone());
+    let mut expected = Expectation::default();
+    for p in payloads {
+        let findings = reference
+            .detector
+            .detect_lambda_event(p)
+            .expect("decoded")
+            .findings;
+        let r = router.route(findings).await.expect("routed");
+        expected.push(
+            r.findings,
+            &router.tickets().take(),
+            &router.digest().take(),
+            &router.alerts().take(),
+        );
+    }
+
+    let s = settings();
+    let clients = Clients::through(proxy, &prefix).await;
+    let router = Router::new(
+        s.policy,
+        s.routing.thresholds,
+        SqsTicketSink::new(clients.sqs.clone(), s.routing.ticket_queue_url),
+        SqsDigestSink::new(clients.sqs.clone(), s.routing.digest_queue_url),
+        SnsAlertPublisher::new(clients.sns.clone(), s.routing.alert_topic_arn),
+    )
+    .with_suppressions(s.suppressions)
+    .with_dedup(DynamoDbDedupStore::new(
+        clients.dynamodb.clone(),
+        s.dedup.table_name,
+    ))
+    .with_dedup_windows(s.dedup.windows)
+    .with_dedup_options(s.dedup.options)
+    .with_clock(clock.clone());
+    let handler = Handler::new(s.detector, router);
+
+    let handler = &handler;
+    let invoke = |i: usize| async move {
+        handler
+            .handle(LambdaEvent::new(payloads[i].clone(), Context::default()))
+            .await
+            .map(|_| ())
+            .map_err(error_of)
+    };
+    proxy.take_stats();
+    proxy.set_plan(plan);
+    let invocations = invoke_async(payloads.len(), CONCURRENCY, &clock, &invoke).await;
+    proxy.set_plan(FaultPlan::none());
+    let stats = proxy.take_stats();
+    finish(
+        "log-detector",
+        scenario,
+        &q,
+        &table,
+        &expected,
+        &invocations,
+        &stats,
+        &clock,
+        &invoke,
+        bound,
+    )
+    .await;
+}
+
+/// One moto, one proxy, the scenarios one after the other over `events` distinct Config events.
+async fn config_classifier_under(scenarios: &[&str], events: usize) {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let events = config_events(events);
+    for scenario in scenarios {
+        config_scenario(
+            &moto,
+            &proxy,
+            scenario,
+            plan(scenario, CONFIG_SEED),
+            &events,
+        )
+        .await;
+    }
+}
+
+/// One moto, one proxy, one scenario over 20 subscription payloads of 10 CloudTrail records,
+/// each record its own finding.
+async fn log_detector_under(scenario: &str, bound: DlqBound) {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let payloads = cloudtrail_payloads(20, 10);
+    log_detector_scenario(
+        &moto,
+        &proxy,
+        scenario,
+        plan(scenario, LOG_SEED),
+        &payloads,
+        bound,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_classifier_loses_nothing_when_aws_throttles_fails_or_drops_requests() {
+    config_classifier_under(&["throttle", "internal_error", "drop_before"], 60).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_classifier_loses_nothing_when_batch_entries_are_reported_failed() {
+    config_classifier_under(&["partial_batch"], 100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_classifier_loses_nothing_and_fifo_absorbs_every_duplicate_when_answers_are_lost() {
+    config_classifier_under(&["drop_after"], 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_classifier_loses_nothing_and_duplicates_nothing_under_every_fault_mixed() {
+    config_classifier_under(&["mixed"], 200).await;
+}
+
+// A lost answer to one of an invocation's ten conditional writes fails it (the dedup state is
+// InFlight until the claim runs out): with ten findings per invocation many invocations reach
+// the DLQ when answers are lost. Reported, redriven, and nothing lost.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_detector_loses_nothing_and_fifo_absorbs_every_duplicate_when_answers_are_lost() {
+    log_detector_under("drop_after", DlqBound::Reported).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_detector_loses_nothing_and_duplicates_nothing_under_every_fault_mixed() {
+    log_detector_under("mixed", DlqBound::Reported).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_detector_loses_nothing_when_batch_entries_are_reported_failed() {
+    log_detector_under("partial_batch", DlqBound::Rare).await;
+}

@@ -1,0 +1,179 @@
+//! What the real AWS SDK makes of each injected fault: the error code its retry classifier
+//! sees, and that its standard retry (three attempts, what the functions run with) retries every
+//! one of them; and what the SQS adapter does with entries a batch answer reports failed.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::error::ProvideErrorMetadata;
+use fault_tests::{Clients, drain_and_delete};
+use triage_aws::{BatchPolicy, SqsTicketSink};
+use triage_core::ports::{SinkError, TicketSink};
+use triage_core::{
+    Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status, TicketAction, TicketEvent,
+};
+use triage_testkit::faults::{Fault, FaultPlan, FaultProxy};
+use triage_testkit::{DedupTable, MotoServer, Queues};
+
+fn plan(fault: Fault) -> FaultPlan {
+    let p = FaultPlan::seeded(5);
+    match fault {
+        Fault::Throttle => p.throttle(1.0),
+        Fault::InternalError => p.internal_error(1.0),
+        Fault::DropBefore => p.drop_before(1.0),
+        Fault::DropAfter => p.drop_after(1.0),
+        Fault::PartialBatch => p.partial_batch(1.0),
+        Fault::Pass => p,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_recognises_every_injected_fault_as_retryable_and_makes_three_attempts() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let q = Queues::create(&moto, "sdk").await;
+    let table = DedupTable::create(&moto, "sdk-dedup").await;
+    let c = Clients::through(&proxy, "sdk-retry").await;
+
+    for fault in [
+        Fault::Throttle,
+        Fault::InternalError,
+        Fault::DropBefore,
+        Fault::DropAfter,
+    ] {
+        proxy.take_stats();
+        proxy.set_plan(plan(fault));
+        // The three calls at once: each waits out the SDK's backoff between its attempts.
+        let (sqs, sns, ddb) = tokio::join!(
+            c.sqs
+                .get_queue_attributes()
+                .queue_url(&q.digest_queue_url)
+                .send(),
+            c.sns
+                .get_topic_attributes()
+                .topic_arn(&q.alert_topic_arn)
+                .send(),
+            c.dynamodb
+                .get_item()
+                .table_name(&table.name)
+                .key("fingerprint", AttributeValue::S("x".into()))
+                .send(),
+        );
+        let (sqs, sns, ddb) = (
+            sqs.expect_err("SQS fails"),
+            sns.expect_err("SNS fails"),
+            ddb.expect_err("DynamoDB fails"),
+        );
+        proxy.set_plan(FaultPlan::none());
+        let stats = proxy.take_stats();
+        for op in ["GetQueueAttributes", "GetTopicAttributes", "GetItem"] {
+            assert_eq!(
+                stats.operation(op).requests,
+                3,
+                "{fault:?} on {op}: the standard retry made three attempts: {stats:?}"
+            );
+        }
+        let codes = (sqs.code(), sns.code(), ddb.code());
+        match fault {
+            Fault::Throttle => assert_eq!(
+                codes,
+                (
+                    Some("ThrottlingException"),
+                    Some("Throttling"),
+                    Some("ThrottlingException")
+                ),
+                "the codes of aws-runtime's THROTTLING_ERRORS"
+            ),
+            Fault::InternalError => assert_eq!(
+                codes,
+                (
+                    Some("InternalError"),
+                    Some("InternalError"),
+                    Some("InternalServerError")
+                )
+            ),
+            // A dropped connection is a dispatch or response error, not a service error.
+            _ => assert_eq!(codes, (None, None, None)),
+        }
+        eprintln!(
+            "fault={fault:?} sqs={:?} sns={:?} dynamodb={:?} attempts_each=3",
+            codes.0, codes.1, codes.2
+        );
+    }
+}
+
+fn ticket(i: usize) -> TicketEvent {
+    let rule = format!("sdk-rule-{i}");
+    let t = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    TicketEvent::new(
+        TicketAction::Open,
+        Finding {
+            fingerprint: Fingerprint::new(Source::Alarm, &rule, "111122223333", "us-east-1", &[]),
+            status: Status::Active,
+            severity: Severity::High,
+            source: Source::Alarm,
+            rule_id: SafeText::new(&rule),
+            title: SafeText::new("t"),
+            description: SafeText::new("d"),
+            account: SafeText::new("111122223333"),
+            region: SafeText::new("us-east-1"),
+            resources: vec![],
+            principal: None,
+            first_seen: t,
+            last_seen: t,
+            count: 1,
+            evidence: Evidence::default(),
+            console_url: None,
+            remediation: SafeText::new("r"),
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_reported_failed_but_enqueued_are_resent_and_fifo_deduplication_absorbs_them() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let q = Queues::create(&moto, "partial").await;
+    let c = Clients::through(&proxy, "sdk-partial").await;
+    let sink = SqsTicketSink::new(c.sqs.clone(), &q.ticket_queue_url).with_policy(BatchPolicy {
+        attempts: 4,
+        backoff: std::time::Duration::from_millis(1),
+    });
+    let tickets: Vec<TicketEvent> = (0..25).map(ticket).collect();
+
+    // Every answer reports some entries failed (they were enqueued): the adapter re-sends
+    // them, four attempts per batch, then fails the call — the invocation would be retried.
+    proxy.set_plan(plan(Fault::PartialBatch));
+    let err = sink
+        .send_tickets(&tickets)
+        .await
+        .expect_err("still refused");
+    assert!(
+        matches!(err, SinkError::Rejected { attempts: 4, .. }),
+        "{err}"
+    );
+    let stats = proxy.take_stats();
+    assert_eq!(stats.operation("SendMessageBatch").partial_batches, 4);
+
+    // The invocation's retry sends everything again, without faults this time.
+    proxy.set_plan(FaultPlan::none());
+    sink.send_tickets(&tickets).await.expect("sent");
+    let got = drain_and_delete(&q.sqs, &q.ticket_queue_url).await;
+    let mut groups: Vec<String> = got
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<TicketEvent>(m.body().unwrap())
+                .unwrap()
+                .fingerprint
+                .as_str()
+                .to_owned()
+        })
+        .collect();
+    groups.sort();
+    groups.dedup();
+    assert_eq!(
+        got.len(),
+        25,
+        "every ticket once: the re-sent copies were deduplicated"
+    );
+    assert_eq!(groups.len(), 25);
+}
