@@ -51,7 +51,11 @@ fn calls_text(row: &Value) -> String {
     row["calls"]
         .as_object()
         .map(|m| {
-            m.iter()
+            // By operation name, whatever order the map keeps (serde_json's `preserve_order`
+            // may be on in a workspace build).
+            let mut ops: Vec<_> = m.iter().collect();
+            ops.sort_by(|a, b| a.0.cmp(b.0));
+            ops.iter()
                 .map(|(op, n)| format!("{op} {}", n.as_u64().unwrap_or(0)))
                 .collect::<Vec<_>>()
                 .join(", ")
