@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use serde_json::{Map, Value};
+pub use triage_core::text::is_hostile;
 
 /// Strings the decoders compare against, and strings that make trouble.
 const DICTIONARY: &[&str] = &[
@@ -174,21 +175,6 @@ pub fn mutate(template: &Value, u: &mut Unstructured<'_>) -> Result<Value> {
         }
     }
     Ok(v)
-}
-
-/// True for what `SafeText` removes: controls, bidi controls and marks, zero-width characters,
-/// line and paragraph separators, the BOM.
-pub fn is_hostile(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
 }
 
 /// Panics when a string (or key) of `v` holds a control, bidi or zero-width character, or is

@@ -27,6 +27,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use triage_core::text::is_hostile;
 
 use alarm_classifier::handler::{Handler, Summary};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
@@ -244,21 +245,6 @@ fn invoke(h: &Fakes, input: Input) -> Outcome {
         .block_on(h.handle(LambdaEvent::new(payload, Context::default())))
         .map_err(Diagnostic::from);
     Ok((result, good))
-}
-
-/// True for what `SafeText` removes: controls, bidi controls and marks, zero-width characters,
-/// line and paragraph separators, the BOM.
-fn is_hostile(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
 }
 
 /// The bound of a field that carries event text, by its key.

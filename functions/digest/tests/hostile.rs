@@ -28,6 +28,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
+use triage_core::text::is_hostile;
 
 use chrono::{TimeZone, Utc};
 use digest::handler::{Handler, Summary};
@@ -182,21 +183,6 @@ fn invoke(h: &Fakes, event: Option<Value>, messages: Vec<String>) -> Result<Summ
         .expect("runtime");
     rt.block_on(h.handle(LambdaEvent::new(payload, Context::default())))
         .map_err(Diagnostic::from)
-}
-
-/// True for what `SafeText` removes: controls, bidi controls and marks, zero-width characters,
-/// line and paragraph separators, the BOM.
-fn is_hostile(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
 }
 
 fn check_strings(v: &Value, problems: &mut Vec<String>) {

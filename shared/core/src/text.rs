@@ -62,8 +62,9 @@ impl<'de> Deserialize<'de> for SafeText {
 
 /// True for characters that must never reach a reader: C0/C1 controls (newlines, ESC for ANSI
 /// sequences, DEL…), bidirectional embeddings/overrides/isolates and marks, zero-width
-/// characters, line/paragraph separators and the BOM.
-fn is_hostile(c: char) -> bool {
+/// characters, line/paragraph separators and the BOM. Public so that tests and fuzz targets
+/// check rendered output against the very set [`SafeText`] removes.
+pub fn is_hostile(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
