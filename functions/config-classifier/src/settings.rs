@@ -59,17 +59,9 @@ impl Settings {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        Env(move |k: &str| map.get(k).cloned())
-    }
+    use triage_core::settings::env_from_pairs as env;
 
     const REQUIRED: [(&str, &str); 4] = [
         (

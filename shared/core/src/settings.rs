@@ -28,6 +28,16 @@ impl Env<fn(&str) -> Option<String>> {
     }
 }
 
+/// An environment of fixed `(name, value)` pairs: for tests, and anywhere settings are read
+/// from something other than the process environment.
+pub fn env_from_pairs(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String> + use<>> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    Env(move |k: &str| map.get(k).cloned())
+}
+
 impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn optional(&self, name: &'static str) -> Option<String> {
         (self.0)(name).filter(|v| !v.trim().is_empty())
@@ -98,17 +108,9 @@ impl RoutingSettings {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        Env(move |k: &str| map.get(k).cloned())
-    }
+    use crate::settings::env_from_pairs as env;
 
     #[test]
     fn a_missing_queue_url_names_the_variable() {

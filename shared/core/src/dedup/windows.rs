@@ -224,17 +224,9 @@ impl DedupSettings {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect();
-        Env(move |k: &str| map.get(k).cloned())
-    }
+    use crate::settings::env_from_pairs as env;
 
     #[test]
     fn dedup_settings_default_to_an_hour_a_minute_and_a_month() {
