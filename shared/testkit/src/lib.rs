@@ -198,36 +198,13 @@ impl Queues {
         };
         let ticket_queue_url = fifo(format!("{prefix}-tickets.fifo")).await;
         let digest_queue_url = standard(format!("{prefix}-digest")).await;
-        let alert_inbox_url = standard(format!("{prefix}-alert-inbox")).await;
-        let alert_topic_arn = sns
-            .create_topic()
-            .name(format!("{prefix}-alerts"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create topic: {e:?}"))
-            .topic_arn()
-            .unwrap_or_default()
-            .to_owned();
-        let inbox_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&alert_inbox_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("queue arn: {e:?}"))
-            .attributes()
-            .and_then(|a| {
-                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                    .cloned()
-            })
-            .unwrap_or_default();
-        sns.subscribe()
-            .topic_arn(&alert_topic_arn)
-            .protocol("sqs")
-            .endpoint(inbox_arn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("subscribe inbox: {e:?}"));
+        let (alert_topic_arn, alert_inbox_url) = topic_with_inbox(
+            &sqs,
+            &sns,
+            &format!("{prefix}-alerts"),
+            &format!("{prefix}-alert-inbox"),
+        )
+        .await;
         Queues {
             sqs,
             sns,
@@ -342,6 +319,55 @@ impl DedupTable {
     }
 }
 
+/// Creates the topic `topic` and the queue `inbox`, and subscribes the queue to the topic (raw
+/// delivery off). Returns (topic ARN, queue URL).
+async fn topic_with_inbox(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    topic: &str,
+    inbox: &str,
+) -> (String, String) {
+    let topic_arn = sns
+        .create_topic()
+        .name(topic)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create topic: {e:?}"))
+        .topic_arn()
+        .unwrap_or_default()
+        .to_owned();
+    let inbox_url = sqs
+        .create_queue()
+        .queue_name(inbox)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create queue: {e:?}"))
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let inbox_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&inbox_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("queue arn: {e:?}"))
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .unwrap_or_default();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(inbox_arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("subscribe inbox: {e:?}"));
+    (topic_arn, inbox_url)
+}
+
 /// An SNS topic with an SQS queue subscribed to it (raw delivery off, as an email or chat
 /// integration would see the notification), for reading back what was published.
 pub struct TopicInbox {
@@ -351,48 +377,8 @@ pub struct TopicInbox {
 
 impl TopicInbox {
     pub async fn create(q: &Queues, name: &str) -> TopicInbox {
-        let topic_arn = q
-            .sns
-            .create_topic()
-            .name(name)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create topic: {e:?}"))
-            .topic_arn()
-            .unwrap_or_default()
-            .to_owned();
-        let inbox_url = q
-            .sqs
-            .create_queue()
-            .queue_name(format!("{name}-inbox"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create queue: {e:?}"))
-            .queue_url()
-            .unwrap_or_default()
-            .to_owned();
-        let inbox_arn = q
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&inbox_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("queue arn: {e:?}"))
-            .attributes()
-            .and_then(|a| {
-                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                    .cloned()
-            })
-            .unwrap_or_default();
-        q.sns
-            .subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(inbox_arn)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("subscribe inbox: {e:?}"));
+        let (topic_arn, inbox_url) =
+            topic_with_inbox(&q.sqs, &q.sns, name, &format!("{name}-inbox")).await;
         TopicInbox {
             topic_arn,
             inbox_url,
