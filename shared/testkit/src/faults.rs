@@ -66,6 +66,7 @@ pub struct FaultPlan {
     drop_after: f64,
     partial_batch: f64,
     operations: Option<Vec<String>>,
+    sightings: Option<u64>,
 }
 
 impl Default for FaultPlan {
@@ -90,6 +91,7 @@ impl FaultPlan {
             drop_after: 0.0,
             partial_batch: 0.0,
             operations: None,
+            sightings: None,
         }
     }
 
@@ -131,6 +133,13 @@ impl FaultPlan {
         self
     }
 
+    /// Injects faults only into the first `n` sightings of each request: with `n = 1` and a rate
+    /// of 1.0 the first attempt fails and the SDK's retry of it passes.
+    pub fn first_sightings(mut self, n: u64) -> Self {
+        self.sightings = Some(n);
+        self
+    }
+
     /// The fault of the `occurrence`-th (0-based) sighting of the request `key` (a hash of its
     /// service, operation and body) for `operation`. Pure.
     pub fn decide(&self, operation: &str, key: u64, occurrence: u64) -> Fault {
@@ -138,6 +147,9 @@ impl FaultPlan {
             if !ops.iter().any(|o| o == operation) {
                 return Fault::Pass;
             }
+        }
+        if self.sightings.is_some_and(|n| occurrence >= n) {
+            return Fault::Pass;
         }
         let u = unit(draw(self.seed, key, occurrence));
         let mut edge = 0.0;
@@ -174,6 +186,9 @@ impl fmt::Display for FaultPlan {
         )?;
         if let Some(ops) = &self.operations {
             write!(f, " only={}", ops.join(","))?;
+        }
+        if let Some(n) = self.sightings {
+            write!(f, " first_sightings={n}")?;
         }
         Ok(())
     }
@@ -215,10 +230,23 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
     h
 }
 
+/// Prefixes of strings that are random by design in a request body: the DynamoDB dedup store's
+/// per-attempt write tokens (`triage_aws::WRITE_TOKEN_PREFIX`, then 32 hex digits).
+pub const RANDOM_TOKEN_PREFIXES: &[&str] = &["wt-"];
+
+/// Whether a JSON string is a random token (masked before the fault is drawn).
+fn is_random_token(s: &str) -> bool {
+    RANDOM_TOKEN_PREFIXES.iter().any(|p| {
+        s.strip_prefix(p)
+            .is_some_and(|rest| rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+    })
+}
+
 /// A request body with the keys of every JSON object sorted — the SDK serialises maps (DynamoDB
-/// items, expression attributes) in hash order, which differs from process to process — and the
-/// loopback addresses of moto and the proxy (in queue URLs) replaced: the fault drawn for a
-/// request must depend on neither.
+/// items, expression attributes) in hash order, which differs from process to process — random
+/// tokens masked, and the loopback addresses of moto and the proxy (in queue URLs) replaced: the
+/// fault drawn for a request must depend on none of them. (An SDK retry resends the same body,
+/// token included, so its sightings still count up.)
 fn canonical_body(body: &[u8], addresses: &[&SocketAddr]) -> Vec<u8> {
     let mut text = match sorted_json(body) {
         Some(json) => json,
@@ -260,6 +288,7 @@ fn sorted_json(body: &[u8]) -> Option<String> {
                 }
                 out.push(']');
             }
+            serde_json::Value::String(s) if is_random_token(s) => out.push_str("\"token\""),
             other => out.push_str(&other.to_string()),
         }
     }
@@ -1170,6 +1199,43 @@ mod tests {
             ),
             b"Action=Publish&Url=http%3A%2F%2Floopback%2Fq".to_vec()
         );
+    }
+
+    #[test]
+    fn random_write_tokens_are_masked_and_nothing_else_that_looks_like_one() {
+        let token = |hex: &str| format!(r#"{{"Item":{{"write_token":{{"S":"wt-{hex}"}}}}}}"#);
+        let a = token("0123456789abcdef0123456789abcdef");
+        let b = token("fedcba9876543210fedcba9876543210");
+        assert_eq!(
+            canonical_body(a.as_bytes(), &[]),
+            canonical_body(b.as_bytes(), &[])
+        );
+        // Not a token: too short, not hex, another prefix.
+        for (x, y) in [
+            (token("0123"), token("4567")),
+            (
+                token("0123456789abcdef0123456789abcdeg"),
+                token("0123456789abcdef0123456789abcdeh"),
+            ),
+            (
+                r#"{"S":"xt-0123456789abcdef0123456789abcdef"}"#.to_owned(),
+                r#"{"S":"xt-fedcba9876543210fedcba9876543210"}"#.to_owned(),
+            ),
+        ] {
+            assert_ne!(
+                canonical_body(x.as_bytes(), &[]),
+                canonical_body(y.as_bytes(), &[])
+            );
+        }
+    }
+
+    #[test]
+    fn first_sightings_limits_faults_to_the_first_attempts_of_a_request() {
+        let plan = FaultPlan::seeded(2).drop_after(1.0).first_sightings(1);
+        assert_eq!(plan.decide("PutItem", 9, 0), Fault::DropAfter);
+        assert_eq!(plan.decide("PutItem", 9, 1), Fault::Pass);
+        assert_eq!(plan.decide("PutItem", 10, 0), Fault::DropAfter);
+        assert!(plan.to_string().ends_with("first_sightings=1"), "{plan}");
     }
 
     #[test]
