@@ -14,12 +14,29 @@
 //! | `delivered_origin` | S | origin of the last delivered pending |
 //! | `pending_origin`, `pending_action`, `pending_event`, `pending_send_ticket`, `pending_page`, `pending_digest`, `claimed_until` | S/S/S/BOOL/BOOL/S/N | the outbox, present while `delivered` is false |
 //! | `expires_at` | N | epoch seconds: the table's TTL attribute |
+//! | `write_token` | S | the attempt token of the last write applied (see below) |
+//!
+//! # A write whose answer is lost
+//!
+//! A conditional write can apply while its answer never arrives (a dropped connection, a
+//! timeout). The SDK then retries it, and the retry's condition fails against the item the first
+//! attempt wrote; or all attempts fail and the call reports the table unreachable. Either way the
+//! writer would be told "not applied" about its own write, and the dedup state would hold a
+//! claim that looks like somebody else's until it runs out. So every call to
+//! [`DynamoDbDedupStore::write`] draws a random attempt token, stores it as `write_token` with
+//! the write, and asks for the item back when a condition fails
+//! (`ReturnValuesOnConditionCheckFailure = ALL_OLD`). Finding its own token there, or in a
+//! consistent read after the call failed, the writer knows its write applied. The token is
+//! random, not derived from the write: twenty deliveries of the same event at the same instant
+//! write identical items, and only the token tells whose write it was.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use triage_core::dedup::{Applied, DedupError, DedupItem, DedupStore, Pending, Write};
 use triage_core::{Fingerprint, TicketAction};
@@ -28,6 +45,22 @@ use triage_core::{Fingerprint, TicketAction};
 pub const PARTITION_KEY: &str = "fingerprint";
 /// The table's TTL attribute (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// The attempt token of the last write applied.
+pub const WRITE_TOKEN_ATTRIBUTE: &str = "write_token";
+/// How every attempt token starts (`wt-` and 32 hex digits), for tools that must recognise one.
+pub const WRITE_TOKEN_PREFIX: &str = "wt-";
+
+/// A fresh attempt token: 128 random bits.
+fn attempt_token() -> String {
+    format!("{WRITE_TOKEN_PREFIX}{:032x}", fastrand::u128(..))
+}
+
+/// Whether the item carries this attempt token: the write that made it was ours.
+fn written_by(item: Option<&Attributes>, token: &str) -> bool {
+    item.and_then(|a| a.get(WRITE_TOKEN_ATTRIBUTE))
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|t| t == token)
+}
 
 /// Dedup state in a DynamoDB table (partition key `fingerprint`, TTL on `expires_at`).
 #[derive(Debug, Clone)]
@@ -210,9 +243,9 @@ fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         .collect()
 }
 
-/// The UpdateItem for a count (and a take-over) or a mark; `None` for the writes that are
-/// PutItems.
-pub fn update_for(write: &Write) -> Option<Update> {
+/// The UpdateItem for a count (and a take-over) or a mark, stamped with the attempt `token`;
+/// `None` for the writes that are PutItems.
+pub fn update_for(write: &Write, token: &str) -> Option<Update> {
     match write {
         Write::Create(_) | Write::Replace { .. } => None,
         Write::Count {
@@ -230,6 +263,7 @@ pub fn update_for(write: &Write) -> Option<Update> {
                 ("#v", "version"),
                 ("#ls", "last_seen"),
                 ("#exp", TTL_ATTRIBUTE),
+                ("#wt", WRITE_TOKEN_ATTRIBUTE),
             ]);
             let mut values: Attributes = HashMap::new();
             values.insert(":gen".into(), n(generation));
@@ -237,8 +271,13 @@ pub fn update_for(write: &Write) -> Option<Update> {
             values.insert(":one".into(), n(1));
             values.insert(":ls".into(), rfc3339(*last_seen));
             values.insert(":exp".into(), n(expires_at.timestamp()));
-            let mut set = "SET #ls = :ls, #exp = :exp".to_owned();
-            let mut condition = "attribute_exists(#fp) AND #gen = :gen".to_owned();
+            values.insert(":wt".into(), s(token));
+            let mut set = "SET #ls = :ls, #exp = :exp, #wt = :wt".to_owned();
+            // A count applies whatever its count was, so its own SDK retry would add twice;
+            // refusing the token it already wrote makes the retry a refusal that shows our token.
+            let mut condition =
+                "attribute_exists(#fp) AND #gen = :gen AND (attribute_not_exists(#wt) OR #wt <> :wt)"
+                    .to_owned();
             if let Some(t) = take_over {
                 names.insert("#po".into(), "pending_origin".into());
                 names.insert("#cu".into(), "claimed_until".into());
@@ -270,14 +309,16 @@ pub fn update_for(write: &Write) -> Option<Update> {
                 ("#pp", "pending_page"),
                 ("#pd", "pending_digest"),
                 ("#cu", "claimed_until"),
+                ("#wt", WRITE_TOKEN_ATTRIBUTE),
             ]);
             let mut values: Attributes = HashMap::new();
             values.insert(":gen".into(), n(generation));
             values.insert(":origin".into(), s(origin.clone()));
             values.insert(":true".into(), AttributeValue::Bool(true));
             values.insert(":one".into(), n(1));
+            values.insert(":wt".into(), s(token));
             Some(Update {
-                update: "SET #del = :true, #do = :origin REMOVE #po, #pa, #pe, #pst, #pp, #pd, #cu ADD #v :one".into(),
+                update: "SET #del = :true, #do = :origin, #wt = :wt REMOVE #po, #pa, #pe, #pst, #pp, #pd, #cu ADD #v :one".into(),
                 condition: "#gen = :gen AND #po = :origin".into(),
                 names,
                 values,
@@ -296,8 +337,18 @@ where
     }
 }
 
-impl DedupStore for DynamoDbDedupStore {
-    async fn load(&self, fingerprint: &Fingerprint) -> Result<Option<DedupItem>, DedupError> {
+/// What a conditional write's call came back with.
+enum Sent {
+    Applied,
+    /// The condition failed; the item it was checked against, when DynamoDB returned it.
+    Refused(Option<Attributes>),
+    /// No answer worth believing: the write may or may not have applied.
+    Failed(DedupError),
+}
+
+impl DynamoDbDedupStore {
+    /// The stored attributes, read consistently.
+    async fn read(&self, fingerprint: &Fingerprint) -> Result<Option<Attributes>, DedupError> {
         let out = self
             .client
             .get_item()
@@ -307,60 +358,47 @@ impl DedupStore for DynamoDbDedupStore {
             .send()
             .await
             .map_err(|e| unavailable(&e))?;
-        out.item().map(item_from_attributes).transpose()
+        Ok(out.item().cloned())
     }
 
-    async fn write(&self, write: &Write) -> Result<Applied, DedupError> {
-        let result = match write {
-            Write::Create(item) => {
-                let r = self
+    /// Sends one conditional write stamped with `token`.
+    async fn send(&self, write: &Write, token: &str) -> Sent {
+        match write {
+            Write::Create(item) | Write::Replace { item, .. } => {
+                let mut attributes = item_to_attributes(item);
+                attributes.insert(WRITE_TOKEN_ATTRIBUTE.into(), s(token));
+                let request = self
                     .client
                     .put_item()
                     .table_name(&self.table)
-                    .set_item(Some(item_to_attributes(item)))
-                    .condition_expression("attribute_not_exists(#fp)")
-                    .expression_attribute_names("#fp", PARTITION_KEY)
-                    .send()
-                    .await;
-                match r {
-                    Ok(_) => Ok(Applied::Yes),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(Applied::Conflict)
-                    }
-                    Err(e) => Err(unavailable(&e)),
-                }
-            }
-            Write::Replace {
-                item,
-                expected_version,
-            } => {
-                let r = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item_to_attributes(item)))
-                    .condition_expression("#v = :expected")
-                    .expression_attribute_names("#v", "version")
-                    .expression_attribute_values(":expected", n(expected_version))
-                    .send()
-                    .await;
-                match r {
-                    Ok(_) => Ok(Applied::Yes),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(Applied::Conflict)
-                    }
-                    Err(e) => Err(unavailable(&e)),
+                    .set_item(Some(attributes))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    );
+                let request = match write {
+                    Write::Replace {
+                        expected_version, ..
+                    } => request
+                        .condition_expression("#v = :expected")
+                        .expression_attribute_names("#v", "version")
+                        .expression_attribute_values(":expected", n(expected_version)),
+                    _ => request
+                        .condition_expression("attribute_not_exists(#fp)")
+                        .expression_attribute_names("#fp", PARTITION_KEY),
+                };
+                match request.send().await {
+                    Ok(_) => Sent::Applied,
+                    Err(e) => match e.as_service_error() {
+                        Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                            Sent::Refused(c.item().cloned())
+                        }
+                        _ => Sent::Failed(unavailable(&e)),
+                    },
                 }
             }
             Write::Count { .. } | Write::MarkDelivered { .. } => {
-                let Some(u) = update_for(write) else {
-                    return Ok(Applied::Conflict);
+                let Some(u) = update_for(write, token) else {
+                    return Sent::Refused(None);
                 };
                 let r = self
                     .client
@@ -371,24 +409,58 @@ impl DedupStore for DynamoDbDedupStore {
                     .condition_expression(u.condition)
                     .set_expression_attribute_names(Some(u.names))
                     .set_expression_attribute_values(Some(u.values))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .send()
                     .await;
                 match r {
-                    Ok(_) => Ok(Applied::Yes),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(Applied::Conflict)
-                    }
-                    Err(e) => Err(unavailable(&e)),
+                    Ok(_) => Sent::Applied,
+                    Err(e) => match e.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                            Sent::Refused(c.item().cloned())
+                        }
+                        _ => Sent::Failed(unavailable(&e)),
+                    },
                 }
             }
-        };
-        if matches!(result, Ok(Applied::Conflict)) {
-            tracing::debug!(fingerprint = %write.fingerprint(), "conditional write refused");
         }
-        result
+    }
+}
+
+impl DedupStore for DynamoDbDedupStore {
+    async fn load(&self, fingerprint: &Fingerprint) -> Result<Option<DedupItem>, DedupError> {
+        self.read(fingerprint)
+            .await?
+            .as_ref()
+            .map(item_from_attributes)
+            .transpose()
+    }
+
+    async fn write(&self, write: &Write) -> Result<Applied, DedupError> {
+        let fingerprint = write.fingerprint();
+        let token = attempt_token();
+        match self.send(write, &token).await {
+            Sent::Applied => Ok(Applied::Yes),
+            // The SDK's retry of a write whose first answer was lost meets our own item.
+            Sent::Refused(item) if written_by(item.as_ref(), &token) => {
+                tracing::info!(%fingerprint, "conditional write applied; its answer was lost and the retry found it");
+                Ok(Applied::Yes)
+            }
+            Sent::Refused(_) => {
+                tracing::debug!(%fingerprint, "conditional write refused");
+                Ok(Applied::Conflict)
+            }
+            Sent::Failed(error) => match self.read(fingerprint).await {
+                Ok(item) if written_by(item.as_ref(), &token) => {
+                    tracing::info!(%fingerprint, "conditional write applied; every answer to it was lost");
+                    Ok(Applied::Yes)
+                }
+                // Not ours (or unreadable): the write may still have applied and been
+                // overwritten since; failing lets Lambda retry the whole observation.
+                _ => Err(error),
+            },
+        }
     }
 
     async fn clear(&self, fingerprint: &Fingerprint) -> Result<(), DedupError> {

@@ -2,22 +2,24 @@
 //! writes, the digest queue's receive and per-entry delete failures, the digest publish.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, InternalServerError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchOutput;
 use aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput;
 use aws_sdk_sqs::types::{BatchResultErrorEntry, DeleteMessageBatchResultEntry, Message};
-use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
 use chrono::{TimeDelta, TimeZone, Utc};
 use triage_aws::{
-    BatchPolicy, DynamoDbDedupStore, SnsDigestPublisher, SqsDigestSource, item_from_attributes,
-    item_to_attributes, update_for,
+    BatchPolicy, DynamoDbDedupStore, SnsDigestPublisher, SqsDigestSource, WRITE_TOKEN_ATTRIBUTE,
+    WRITE_TOKEN_PREFIX, item_from_attributes, item_to_attributes, update_for,
 };
 use triage_core::dedup::{
     Applied, DedupError, DedupItem, DedupOptions, DedupStore, Observation, Outcome, Pending,
@@ -123,11 +125,18 @@ fn a_count_is_conditioned_on_the_window_generation_and_a_take_over_on_the_claim(
         expires_at: t(60 * 24 * 30),
         take_over: None,
     };
-    let u = update_for(&count).expect("update");
-    assert_eq!(u.condition, "attribute_exists(#fp) AND #gen = :gen");
+    let u = update_for(&count, "wt-1").expect("update");
+    assert_eq!(
+        u.condition,
+        "attribute_exists(#fp) AND #gen = :gen AND (attribute_not_exists(#wt) OR #wt <> :wt)"
+    );
     assert_eq!(
         u.update,
-        "SET #ls = :ls, #exp = :exp ADD #total :add, #v :one"
+        "SET #ls = :ls, #exp = :exp, #wt = :wt ADD #total :add, #v :one"
+    );
+    assert_eq!(
+        u.values[":wt"].as_s().ok().map(String::as_str),
+        Some("wt-1")
     );
     assert_eq!(u.values[":gen"].as_n().ok().map(String::as_str), Some("3"));
     let take = Write::Count {
@@ -142,18 +151,21 @@ fn a_count_is_conditioned_on_the_window_generation_and_a_take_over_on_the_claim(
             claimed_until: t(2),
         }),
     };
-    let u = update_for(&take).expect("update");
+    let u = update_for(&take, "wt-2").expect("update");
     assert!(
         u.condition.ends_with("AND #po = :po AND #cu = :cu_was"),
         "{}",
         u.condition
     );
     assert!(u.update.contains("#cu = :cu"));
-    let mark = update_for(&Write::MarkDelivered {
-        fingerprint: fp,
-        generation: 3,
-        origin: "o".into(),
-    })
+    let mark = update_for(
+        &Write::MarkDelivered {
+            fingerprint: fp,
+            generation: 3,
+            origin: "o".into(),
+        },
+        "wt-3",
+    )
     .expect("mark");
     assert_eq!(mark.condition, "#gen = :gen AND #po = :origin");
     assert!(
@@ -219,6 +231,141 @@ async fn a_count_refused_by_its_condition_is_a_conflict() {
         take_over: None,
     };
     assert_eq!(store.write(&w).await, Ok(Applied::Conflict));
+}
+
+/// A refusal whose returned item (`ReturnValuesOnConditionCheckFailure = ALL_OLD`) carries
+/// this write's own token is the SDK's retry meeting the first attempt, whose answer was lost:
+/// applied. The same refusal with another writer's token is a conflict.
+#[tokio::test]
+async fn a_refusal_that_returns_the_writes_own_token_is_applied_and_another_token_a_conflict() {
+    let echo = |mine: bool| {
+        mock!(aws_sdk_dynamodb::Client::put_item)
+            .match_requests(|r| {
+                r.return_values_on_condition_check_failure()
+                    == Some(&ReturnValuesOnConditionCheckFailure::AllOld)
+            })
+            .then_compute_response(move |r| {
+                let mut item = r.item().cloned().unwrap_or_default();
+                if !mine {
+                    item.insert(
+                        WRITE_TOKEN_ATTRIBUTE.into(),
+                        AttributeValue::S(format!("{WRITE_TOKEN_PREFIX}{:032x}", 7)),
+                    );
+                }
+                MockResponse::Error(PutItemError::ConditionalCheckFailedException(
+                    ConditionalCheckFailedException::builder()
+                        .set_item(Some(item))
+                        .build(),
+                ))
+            })
+    };
+    for (mine, expected) in [(true, Applied::Yes), (false, Applied::Conflict)] {
+        let rule = echo(mine);
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule]);
+        let store = DynamoDbDedupStore::new(client, "dedup");
+        assert_eq!(
+            store.write(&Write::Create(pending_item())).await,
+            Ok(expected),
+            "returned item written by this write: {mine}"
+        );
+        assert_eq!(rule.num_calls(), 1);
+    }
+}
+
+/// When no answer comes back at all the store reads the item: its own token there means the
+/// write applied; anything else keeps the failure (Lambda retries the invocation).
+#[tokio::test]
+async fn a_failed_write_is_applied_if_a_consistent_read_finds_its_token_and_unavailable_if_not() {
+    for mine in [true, false] {
+        let sent = Arc::new(Mutex::new(String::new()));
+        let stash = Arc::clone(&sent);
+        let update = mock!(aws_sdk_dynamodb::Client::update_item)
+            .match_requests(|r| r.key().is_some())
+            .then_compute_response(move |r| {
+                let token = r
+                    .expression_attribute_values()
+                    .and_then(|v| v.get(":wt"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                *stash.lock().unwrap() = token;
+                MockResponse::Error(UpdateItemError::InternalServerError(
+                    InternalServerError::builder().message("no answer").build(),
+                ))
+            });
+        let read = Arc::clone(&sent);
+        let get = mock!(aws_sdk_dynamodb::Client::get_item)
+            .match_requests(|r| r.consistent_read() == Some(true))
+            .then_compute_output(move |_| {
+                let mut attrs = item_to_attributes(&pending_item());
+                let token = if mine {
+                    read.lock().unwrap().clone()
+                } else {
+                    format!("{WRITE_TOKEN_PREFIX}{:032x}", 9)
+                };
+                attrs.insert(WRITE_TOKEN_ATTRIBUTE.into(), AttributeValue::S(token));
+                GetItemOutput::builder().set_item(Some(attrs)).build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&update, &get]);
+        let store = DynamoDbDedupStore::new(client, "dedup");
+        let w = Write::Count {
+            fingerprint: finding().fingerprint,
+            generation: 1,
+            add: 1,
+            last_seen: t(1),
+            expires_at: t(100),
+            take_over: None,
+        };
+        let got = store.write(&w).await;
+        assert!(
+            sent.lock().unwrap().starts_with(WRITE_TOKEN_PREFIX),
+            "the update carried a token"
+        );
+        assert_eq!(get.num_calls(), 1, "one read after the failure");
+        if mine {
+            assert_eq!(got, Ok(Applied::Yes));
+        } else {
+            assert!(
+                matches!(got, Err(DedupError::Unavailable { .. })),
+                "{got:?}"
+            );
+        }
+    }
+}
+
+/// Two writes never share a token: concurrent deliveries of one event write identical items.
+#[tokio::test]
+async fn every_write_draws_a_fresh_token() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stash = Arc::clone(&seen);
+    let put = mock!(aws_sdk_dynamodb::Client::put_item).then_compute_output(move |r| {
+        let token = r
+            .item()
+            .and_then(|i| i.get(WRITE_TOKEN_ATTRIBUTE))
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        stash.lock().unwrap().push(token);
+        PutItemOutput::builder().build()
+    });
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&put]);
+    let store = DynamoDbDedupStore::new(client, "dedup");
+    for _ in 0..50 {
+        assert_eq!(
+            store.write(&Write::Create(pending_item())).await,
+            Ok(Applied::Yes)
+        );
+    }
+    let mut tokens = seen.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 50);
+    assert!(
+        tokens
+            .iter()
+            .all(|t| t.len() == WRITE_TOKEN_PREFIX.len() + 32 && t.starts_with(WRITE_TOKEN_PREFIX))
+    );
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens.len(), 50, "all distinct");
 }
 
 #[tokio::test]

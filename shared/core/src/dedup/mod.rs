@@ -41,7 +41,10 @@
 //! *repeat* is not recognised and adds its count twice to the stored total (the digest still
 //! counts it once: the digest entry is the same, with the same `entry_id`). When the store
 //! cannot be reached the invocation fails and Lambda retries it: a finding is never dropped and
-//! a ticket never opened without the state that prevents the next duplicate.
+//! a ticket never opened without the state that prevents the next duplicate. A write that
+//! applied but whose answer was lost is not "cannot be reached": the store must report it
+//! applied (the DynamoDB adapter recognises its own per-attempt token in the item), or the
+//! writer would find its own claim and fail as [`DedupError::InFlight`] until the claim ran out.
 //!
 //! # Time to live
 //!

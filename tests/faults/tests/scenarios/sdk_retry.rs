@@ -6,12 +6,18 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use fault_tests::{Clients, drain_and_delete};
-use triage_aws::{BatchPolicy, SqsTicketSink};
+use triage_aws::{
+    BatchPolicy, DynamoDbDedupStore, SqsTicketSink, WRITE_TOKEN_PREFIX, item_from_attributes,
+};
+use triage_core::dedup::{
+    Applied, DedupError, DedupOptions, DedupStore, Observation, Outcome, Why, Write, decide,
+    observe, origin_of,
+};
 use triage_core::ports::{SinkError, TicketSink};
 use triage_core::{
     Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status, TicketAction, TicketEvent,
 };
-use triage_testkit::faults::{Fault, FaultPlan, FaultProxy};
+use triage_testkit::faults::{Fault, FaultPlan, FaultProxy, RANDOM_TOKEN_PREFIXES};
 use triage_testkit::{DedupTable, MotoServer, Queues};
 
 fn plan(fault: Fault) -> FaultPlan {
@@ -176,4 +182,131 @@ async fn entries_reported_failed_but_enqueued_are_resent_and_fifo_deduplication_
         "every ticket once: the re-sent copies were deduplicated"
     );
     assert_eq!(groups.len(), 25);
+}
+
+/// A new dedup item's `Create`, from the router's own decision for `ticket(i)`'s finding.
+fn create(i: usize, now: chrono::DateTime<chrono::Utc>) -> (Finding, Write) {
+    let finding = ticket(i).finding;
+    let obs = Observation {
+        finding: &finding,
+        origin: origin_of(&finding),
+        now,
+        window: chrono::TimeDelta::minutes(60),
+        options: DedupOptions::default(),
+        send_ticket: true,
+        page: false,
+        digest: true,
+    };
+    let write = decide(None, &obs).expect("decide").write.expect("a write");
+    (finding, write)
+}
+
+/// The dedup store's conditional writes when DynamoDB applies them but the answers are lost:
+/// the write's attempt token tells the writer its write applied — after one lost answer (the
+/// SDK's retry is refused and returns our own item) and after three (a consistent read finds
+/// it) — a count applies once however often the SDK sends it, and a write that never reached
+/// the table stays a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_write_whose_answer_is_lost_is_known_applied_by_its_token() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let table = DedupTable::create(&moto, "sdk-token").await;
+    let c = Clients::through(&proxy, "sdk-token").await;
+    let store = DynamoDbDedupStore::new(c.dynamodb.clone(), &table.name);
+    let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let stored_total = || async {
+        let items = table.items().await;
+        assert_eq!(items.len(), 1);
+        item_from_attributes(&items[0]).expect("item").total
+    };
+
+    // The first answer to the create is lost; the SDK's retry meets the item it wrote.
+    let (finding, write) = create(1, now);
+    proxy.set_plan(
+        FaultPlan::seeded(11)
+            .drop_after(1.0)
+            .only(&["PutItem"])
+            .first_sightings(1),
+    );
+    assert_eq!(store.write(&write).await, Ok(Applied::Yes));
+    let stats = proxy.take_stats();
+    assert_eq!(
+        (
+            stats.operation("PutItem").requests,
+            stats.operation("PutItem").dropped_after
+        ),
+        (2, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.operation("GetItem").requests, 0, "no read needed");
+    assert_eq!(stored_total().await, 1);
+
+    // Every answer to a count is lost: three attempts reach the table, one applies, and the
+    // read afterwards finds the token.
+    let count = Write::Count {
+        fingerprint: finding.fingerprint.clone(),
+        generation: 1,
+        add: 1,
+        last_seen: now,
+        expires_at: now + chrono::TimeDelta::days(30),
+        take_over: None,
+    };
+    proxy.set_plan(FaultPlan::seeded(12).drop_after(1.0).only(&["UpdateItem"]));
+    assert_eq!(store.write(&count).await, Ok(Applied::Yes));
+    let stats = proxy.take_stats();
+    assert_eq!(stats.operation("UpdateItem").requests, 3, "{stats:?}");
+    assert_eq!(stats.operation("UpdateItem").dropped_after, 3);
+    assert_eq!(stats.operation("GetItem").requests, 1);
+    assert_eq!(stored_total().await, 2, "counted once, not three times");
+
+    // A count that never reaches the table: the read finds another token; still a failure.
+    proxy.set_plan(FaultPlan::seeded(13).drop_before(1.0).only(&["UpdateItem"]));
+    let err = store.write(&count).await.expect_err("not applied");
+    assert!(matches!(err, DedupError::Unavailable { .. }), "{err}");
+    proxy.set_plan(FaultPlan::none());
+    assert_eq!(stored_total().await, 2);
+
+    // And a refusal that is somebody else's write stays a conflict.
+    assert_eq!(store.write(&write).await, Ok(Applied::Conflict));
+}
+
+/// End to end: the router's observation of a new finding, with the first answer to its create
+/// lost, tickets once and does not fail as "in flight" on its own claim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_the_opening_write_still_opens_the_ticket_at_once() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let table = DedupTable::create(&moto, "sdk-open").await;
+    let c = Clients::through(&proxy, "sdk-open").await;
+    let store = DynamoDbDedupStore::new(c.dynamodb.clone(), &table.name);
+    let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    let finding = ticket(2).finding;
+    let obs = Observation {
+        finding: &finding,
+        origin: origin_of(&finding),
+        now,
+        window: chrono::TimeDelta::minutes(60),
+        options: DedupOptions::default(),
+        send_ticket: true,
+        page: false,
+        digest: true,
+    };
+    proxy.set_plan(
+        FaultPlan::seeded(14)
+            .drop_after(1.0)
+            .only(&["PutItem"])
+            .first_sightings(1),
+    );
+    let outcome = observe(&store, &obs).await.expect("observed");
+    assert!(
+        matches!(outcome, Outcome::Deliver { why: Why::Open, .. }),
+        "{outcome:?}"
+    );
+}
+
+/// The proxy masks the dedup store's write tokens before it draws a fault, so that the same
+/// faults fall on the same writes in every run.
+#[test]
+fn the_proxy_masks_the_tokens_the_dedup_store_writes() {
+    assert!(RANDOM_TOKEN_PREFIXES.contains(&WRITE_TOKEN_PREFIX));
 }
