@@ -19,5 +19,5 @@ pub use dynamodb::{
     DynamoDbDedupStore, PARTITION_KEY, TTL_ATTRIBUTE, Update, WRITE_TOKEN_ATTRIBUTE,
     WRITE_TOKEN_PREFIX, item_from_attributes, item_to_attributes, update_for,
 };
-pub use sns::{SnsAlertPublisher, alert_request};
+pub use sns::{ALERT_ID_ATTRIBUTE, SnsAlertPublisher, alert_request};
 pub use sqs::{BatchPolicy, SqsDigestSink, SqsTicketSink, digest_entries, ticket_entries};

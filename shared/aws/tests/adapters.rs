@@ -9,7 +9,10 @@ use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
 use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::{TimeZone, Utc};
-use triage_aws::{BatchPolicy, SnsAlertPublisher, SqsDigestSink, SqsTicketSink, ticket_entries};
+use triage_aws::{
+    ALERT_ID_ATTRIBUTE, BatchPolicy, SnsAlertPublisher, SqsDigestSink, SqsTicketSink,
+    ticket_entries,
+};
 use triage_core::ports::{AlertPublisher, DigestSink, SinkError, TicketSink};
 use triage_core::{
     Alert, DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source,
@@ -233,4 +236,20 @@ async fn an_alert_is_published_as_message_structure_json_with_its_subject() {
     let alert = Alert::for_finding(&finding(7)).expect("alert");
     publisher.publish(&alert).await.expect("published");
     assert_eq!(publish.num_calls(), 1);
+
+    // The alert id travels as a String message attribute.
+    let id = alert.id.clone();
+    let with_id = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(move |r| {
+            r.message_attributes()
+                .and_then(|a| a.get(ALERT_ID_ATTRIBUTE))
+                .is_some_and(|v| v.data_type() == "String" && v.string_value() == Some(id.as_str()))
+        })
+        .then_output(|| PublishOutput::builder().message_id("2").build());
+    let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&with_id]);
+    SnsAlertPublisher::new(client, "arn:aws:sns:us-east-1:111122223333:alerts")
+        .publish(&alert)
+        .await
+        .expect("published");
+    assert_eq!(with_id.num_calls(), 1);
 }

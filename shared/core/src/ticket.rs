@@ -171,9 +171,19 @@ impl DigestEntry {
 pub const MAX_SUBJECT_CHARS: usize = 99;
 
 /// An immediate page for a critical finding.
+///
+/// SNS topics that reach people (email, SMS, chat, paging services) do not deduplicate, and a
+/// publish whose answer is lost is published again by the retry. Every alert therefore carries
+/// an [`id`](Alert::id): a hash of the finding it pages for, the same for every copy (a retry
+/// rebuilds the same finding, or re-sends the one stored in the dedup state) and different for
+/// the next page of the same problem (its count and times differ). A paging integration uses it
+/// as its deduplication key (PagerDuty `dedup_key`, Opsgenie `alias`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     pub fingerprint: Fingerprint,
+    /// 32 hex digits; in the JSON (`alert_id`), the email text and the SNS message attribute
+    /// `alert_id`.
+    pub id: String,
     /// ASCII, at most [`MAX_SUBJECT_CHARS`] characters, no control characters.
     pub subject: String,
     /// A short human text for email.
@@ -184,15 +194,19 @@ pub struct Alert {
 
 impl Alert {
     pub fn for_finding(finding: &Finding) -> Result<Self, serde_json::Error> {
+        let digest = Sha256::digest(serde_json::to_string(finding)?.as_bytes());
+        let id = hex::encode(&digest[..16]);
         let subject = alert_subject(finding);
-        let text = alert_text(finding);
+        let text = alert_text(finding, &id);
         let json = serde_json::to_string(&AlertJson {
             schema_version: SCHEMA_VERSION,
             kind: "alert",
+            alert_id: &id,
             finding,
         })?;
         Ok(Alert {
             fingerprint: finding.fingerprint.clone(),
+            id,
             subject,
             text,
             json,
@@ -213,6 +227,7 @@ impl Alert {
 struct AlertJson<'a> {
     schema_version: u32,
     kind: &'static str,
+    alert_id: &'a str,
     finding: &'a Finding,
 }
 
@@ -242,7 +257,7 @@ fn alert_subject(finding: &Finding) -> String {
     }
 }
 
-fn alert_text(finding: &Finding) -> String {
+fn alert_text(finding: &Finding, id: &str) -> String {
     let mut lines = vec![
         format!(
             "{} — {}",
@@ -280,6 +295,7 @@ fn alert_text(finding: &Finding) -> String {
         lines.push(format!("Console: {url}"));
     }
     lines.push(format!("Fingerprint: {}", finding.fingerprint));
+    lines.push(format!("Alert id: {id}"));
     lines.join("\n")
 }
 

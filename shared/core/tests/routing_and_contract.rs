@@ -11,7 +11,7 @@ use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSin
 use triage_core::policy::{SeverityPolicy, Thresholds};
 use triage_core::router::{RouteError, Router};
 use triage_core::ticket::MAX_SUBJECT_CHARS;
-use triage_core::{DigestKind, Finding, Severity, TicketAction};
+use triage_core::{Alert, DigestKind, Finding, Severity, TicketAction};
 
 type MemoryRouter = Router<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
 
@@ -221,4 +221,41 @@ fn alerts_have_a_short_ascii_subject_and_json_for_machines_text_for_email() {
         email.len()
     );
     assert!(!email.contains('\u{1b}'));
+}
+
+#[test]
+fn every_copy_of_a_page_carries_the_same_alert_id_and_the_next_page_another() {
+    let route = || {
+        let r = router(SeverityPolicy::default());
+        block_on(r.route(findings("config-noncompliant-iam-root-access-key.json")))
+            .expect("routed");
+        r.alerts().sent()[0].clone()
+    };
+    // A retried invocation rebuilds the same alert: a paging service deduplicates on the id.
+    let (first, retry) = (route(), route());
+    assert_eq!(first.id, retry.id);
+    assert_eq!(first.id.len(), 32);
+    assert!(first.id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let message: serde_json::Value =
+        serde_json::from_str(&first.sns_message().expect("message")).expect("json");
+    let machine: serde_json::Value =
+        serde_json::from_str(message["default"].as_str().expect("default")).expect("JSON");
+    assert_eq!(machine["alert_id"].as_str(), Some(first.id.as_str()));
+    assert!(
+        message["email"]
+            .as_str()
+            .expect("email")
+            .ends_with(&format!("Alert id: {}", first.id))
+    );
+
+    // The same problem paging again after its window (another count, another time) is a new
+    // page with its own id; so is another problem.
+    let mut again = findings("config-noncompliant-iam-root-access-key.json").remove(0);
+    again.count = 7;
+    let next = Alert::for_finding(&again).expect("alert");
+    assert_eq!(next.fingerprint, first.fingerprint);
+    assert_ne!(next.id, first.id);
+    let other =
+        Alert::for_finding(&findings("config-noncompliant-restricted-ssh.json")[0]).expect("alert");
+    assert_ne!(other.id, first.id);
 }

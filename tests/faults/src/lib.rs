@@ -406,13 +406,16 @@ pub struct Accounting {
     /// deduplicate: a retried publish pages twice).
     pub alerts_out: usize,
     pub alert_copies: usize,
+    /// Pages whose copies do not all carry one `alert_id` (in the JSON and as the message
+    /// attribute): a paging service could not deduplicate them. Must be 0.
+    pub alerts_without_one_id: usize,
 }
 
 impl Accounting {
     /// `findings_in=… ticket_events_out=… dlq=… lost=…` and the rest.
     pub fn line(&self) -> String {
         format!(
-            "findings_in={} ticket_events_out={} dlq={} lost={} dlq_invocations={} dlq_findings_ticketed_anyway={} lost_tickets={} lost_digest={} lost_alerts={} fifo_duplicate_dedup_ids={} digest_entries_out={} digest_extra_copies={} alerts_out={} alert_extra_copies={}",
+            "findings_in={} ticket_events_out={} dlq={} lost={} dlq_invocations={} dlq_findings_ticketed_anyway={} lost_tickets={} lost_digest={} lost_alerts={} fifo_duplicate_dedup_ids={} digest_entries_out={} digest_extra_copies={} alerts_out={} alert_extra_copies={} alerts_without_one_id={}",
             self.findings_in,
             self.ticket_events_out,
             self.dlq_findings,
@@ -427,6 +430,7 @@ impl Accounting {
             self.digest_copies,
             self.alerts_out,
             self.alert_copies,
+            self.alerts_without_one_id,
         )
     }
 }
@@ -444,6 +448,16 @@ pub fn alert_fingerprint(notification: &serde_json::Value) -> Option<String> {
         .pointer("/finding/fingerprint")
         .and_then(|v| v.as_str())
         .map(str::to_owned)
+}
+
+/// The alert id of an alert notification: the machine JSON's `alert_id` when the message
+/// attribute `alert_id` says the same, `None` otherwise.
+pub fn alert_id(notification: &serde_json::Value) -> Option<String> {
+    let message = notification.get("Message")?.as_str()?;
+    let machine: serde_json::Value = serde_json::from_str(message).ok()?;
+    let id = machine.get("alert_id")?.as_str()?;
+    let attribute = notification.pointer("/MessageAttributes/alert_id/Value")?;
+    (attribute.as_str() == Some(id)).then(|| id.to_owned())
 }
 
 /// Compares what landed with what was expected.
@@ -491,13 +505,19 @@ pub fn account(
     a.digest_copies = entries.values().map(|n| n - 1).sum();
 
     let mut paged: HashMap<String, usize> = HashMap::new();
+    let mut ids: HashMap<String, HashSet<Option<String>>> = HashMap::new();
     for n in alerts {
         let fp = alert_fingerprint(n)
             .unwrap_or_else(|| panic!("an alert notification without a finding: {n}"));
+        ids.entry(fp.clone()).or_default().insert(alert_id(n));
         *paged.entry(fp).or_default() += 1;
     }
     a.alerts_out = alerts.len();
     a.alert_copies = paged.values().map(|n| n - 1).sum();
+    a.alerts_without_one_id = ids
+        .values()
+        .filter(|set| set.len() != 1 || set.contains(&None))
+        .count();
 
     let dlq: HashSet<usize> = dlq.iter().copied().collect();
     for (i, event) in expected.events.iter().enumerate() {

@@ -311,6 +311,10 @@ async fn finish<Fut>(
         "{ctx}: MessageGroupId is the fingerprint"
     );
     assert_eq!(
+        after.alerts_without_one_id, 0,
+        "{ctx}: every copy of a page carries its page's alert_id, in the JSON and as the message attribute"
+    );
+    assert_eq!(
         after.ticket_events_out,
         expected.tickets(),
         "{ctx}: one ticket event per ticketed finding, nothing else"
