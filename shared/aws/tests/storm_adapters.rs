@@ -86,6 +86,18 @@ fn pending_item() -> DedupItem {
     }
 }
 
+/// A count of one in window generation 1.
+fn count_one() -> Write {
+    Write::Count {
+        fingerprint: finding().fingerprint,
+        generation: 1,
+        add: 1,
+        last_seen: t(1),
+        expires_at: t(100),
+        take_over: None,
+    }
+}
+
 #[test]
 fn an_item_round_trips_through_its_attributes_exactly() {
     let item = pending_item();
@@ -222,14 +234,7 @@ async fn a_count_refused_by_its_condition_is_a_conflict() {
         });
     let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&refused]);
     let store = DynamoDbDedupStore::new(client, "dedup");
-    let w = Write::Count {
-        fingerprint: finding().fingerprint,
-        generation: 1,
-        add: 1,
-        last_seen: t(1),
-        expires_at: t(100),
-        take_over: None,
-    };
+    let w = count_one();
     assert_eq!(store.write(&w).await, Ok(Applied::Conflict));
 }
 
@@ -308,14 +313,7 @@ async fn a_failed_write_is_applied_if_a_consistent_read_finds_its_token_and_unav
             });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&update, &get]);
         let store = DynamoDbDedupStore::new(client, "dedup");
-        let w = Write::Count {
-            fingerprint: finding().fingerprint,
-            generation: 1,
-            add: 1,
-            last_seen: t(1),
-            expires_at: t(100),
-            take_over: None,
-        };
+        let w = count_one();
         let got = store.write(&w).await;
         assert!(
             sent.lock().unwrap().starts_with(WRITE_TOKEN_PREFIX),

@@ -439,25 +439,28 @@ fn attribute(m: &Message, name: &MessageSystemAttributeName) -> Option<String> {
     m.attributes().and_then(|a| a.get(name)).cloned()
 }
 
-/// The fingerprint of the finding an alert notification (raw delivery off, the machine JSON in
-/// `Message`) is about.
+/// The machine JSON of an alert notification (raw delivery off: it is the `Message`).
+fn alert_json(notification: &serde_json::Value) -> Option<serde_json::Value> {
+    serde_json::from_str(notification.get("Message")?.as_str()?).ok()
+}
+
+/// The fingerprint of the finding an alert notification is about.
 pub fn alert_fingerprint(notification: &serde_json::Value) -> Option<String> {
-    let message = notification.get("Message")?.as_str()?;
-    let machine: serde_json::Value = serde_json::from_str(message).ok()?;
-    machine
-        .pointer("/finding/fingerprint")
-        .and_then(|v| v.as_str())
+    alert_json(notification)?
+        .pointer("/finding/fingerprint")?
+        .as_str()
         .map(str::to_owned)
 }
 
 /// The alert id of an alert notification: the machine JSON's `alert_id` when the message
 /// attribute `alert_id` says the same, `None` otherwise.
 pub fn alert_id(notification: &serde_json::Value) -> Option<String> {
-    let message = notification.get("Message")?.as_str()?;
-    let machine: serde_json::Value = serde_json::from_str(message).ok()?;
-    let id = machine.get("alert_id")?.as_str()?;
+    let id = alert_json(notification)?
+        .get("alert_id")?
+        .as_str()?
+        .to_owned();
     let attribute = notification.pointer("/MessageAttributes/alert_id/Value")?;
-    (attribute.as_str() == Some(id)).then(|| id.to_owned())
+    (attribute.as_str() == Some(id.as_str())).then_some(id)
 }
 
 /// Compares what landed with what was expected.

@@ -184,20 +184,27 @@ async fn entries_reported_failed_but_enqueued_are_resent_and_fifo_deduplication_
     assert_eq!(groups.len(), 25);
 }
 
-/// A new dedup item's `Create`, from the router's own decision for `ticket(i)`'s finding.
-fn create(i: usize, now: chrono::DateTime<chrono::Utc>) -> (Finding, Write) {
-    let finding = ticket(i).finding;
-    let obs = Observation {
-        finding: &finding,
-        origin: origin_of(&finding),
+/// The router's observation of `finding` at `now`: ticketed, not paged, with a digest line.
+fn observation(finding: &Finding, now: chrono::DateTime<chrono::Utc>) -> Observation<'_> {
+    Observation {
+        finding,
+        origin: origin_of(finding),
         now,
         window: chrono::TimeDelta::minutes(60),
         options: DedupOptions::default(),
         send_ticket: true,
         page: false,
         digest: true,
-    };
-    let write = decide(None, &obs).expect("decide").write.expect("a write");
+    }
+}
+
+/// A new dedup item's `Create`, from the router's own decision for `ticket(i)`'s finding.
+fn create(i: usize, now: chrono::DateTime<chrono::Utc>) -> (Finding, Write) {
+    let finding = ticket(i).finding;
+    let write = decide(None, &observation(&finding, now))
+        .expect("decide")
+        .write
+        .expect("a write");
     (finding, write)
 }
 
@@ -281,16 +288,7 @@ async fn a_lost_answer_to_the_opening_write_still_opens_the_ticket_at_once() {
     let store = DynamoDbDedupStore::new(c.dynamodb.clone(), &table.name);
     let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
     let finding = ticket(2).finding;
-    let obs = Observation {
-        finding: &finding,
-        origin: origin_of(&finding),
-        now,
-        window: chrono::TimeDelta::minutes(60),
-        options: DedupOptions::default(),
-        send_ticket: true,
-        page: false,
-        digest: true,
-    };
+    let obs = observation(&finding, now);
     proxy.set_plan(
         FaultPlan::seeded(14)
             .drop_after(1.0)
