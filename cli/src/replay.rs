@@ -1,43 +1,38 @@
-//! `triage replay`: sample events through the real classifiers and router, in memory.
+//! `triage replay`: events through the functions as they ship, in memory.
 //!
-//! The router runs with the same storm control as the Lambdas — the shipped suppressions, the
-//! shipped dedup windows and an in-memory dedup store with the DynamoDB table's semantics — on
-//! a clock that follows the events' own times, so a replayed storm shows one ticket and its
-//! repeats. Alarm state changes go through alarm-classifier's flap control with an in-memory
-//! transition log (the defaults: more than 4 changes in 60 minutes), so a replayed flapping
-//! alarm shows one flapping ticket and its later changes as digest lines. At the end the digest
-//! that the digest function would publish for everything that reached the digest queue is
-//! printed (the text in `text` mode; `{"route": "digest-message", …}` lines in `jsonl` mode).
+//! Each function is built by its own `assemble` — the same constructor its Lambda's `main.rs`
+//! calls — with the settings `template.yaml` gives it and the in-memory backend in place of AWS:
+//! the shipped severity policy, suppressions, dedup windows and flap control, one dedup table
+//! for all of them, on a clock that follows the events' own times, so a replayed storm shows one
+//! ticket and its repeats and a flapping alarm one flapping ticket. Each event goes to the
+//! function that handles its kind, as AWS would deliver it (a CloudTrail record or a decoded
+//! subscription payload is sent as the subscription's Lambda event). At the end the digest
+//! function drains everything that reached the digest queue and its digest is printed (the text
+//! in `text` mode; `{"route": "digest-message", …}` lines in `jsonl` mode).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use flate2::read::GzDecoder;
 use futures_executor::block_on;
+use lambda_runtime::{Context, LambdaEvent};
+use serde::Serialize;
 use serde_json::{Value, json};
-use triage_core::alarm::{AlarmClassifier, AlarmOptions, AlarmOutcome};
-use triage_core::clock::{Clock, ManualClock};
-use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
-use triage_core::dedup::memory::MemoryDedupStore;
-use triage_core::dedup::{DEFAULT_WINDOW_MINUTES, DedupWindows};
-use triage_core::digest::{DigestBuilder, RenderOptions};
-use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
-use triage_core::flap::memory::MemoryTransitionLog;
-use triage_core::flap::{FlapControl, FlapSettings, Sorted};
+use triage_core::alarm::AlarmForm;
+use triage_core::clock::ManualClock;
+use triage_core::cloudtrail::{CloudTrailForm, encode_lambda_event};
+use triage_core::config::ConfigClassifier;
+use triage_core::fakes::Memory;
 use triage_core::inbound::unwrap_envelopes;
 use triage_core::json::str_at;
-use triage_core::pipeline::{Classifiers, ClassifyError, EventKind};
-use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::router::{RouteReport, Router};
-use triage_core::suppress::Suppressions;
-use triage_core::{Alert, DigestEntry, Finding, Severity, TicketEvent, text::sanitize};
+use triage_core::settings::env_from_map;
+use triage_core::{Alert, DigestEntry, DigestKind, Finding, TicketEvent, text::sanitize};
+use triage_template::{Template, memory_stand_ins};
 
 use crate::Format;
-
-type MemoryRouter = Router<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
 
 /// Largest input file read, uncompressed.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -57,49 +52,109 @@ struct Totals {
     suppressed: usize,
 }
 
-/// The router and what outlives one event: the clock it runs on, the alarms' flap states and
-/// the digest being built.
-struct Replay {
-    router: MemoryRouter,
+/// Every function as it ships, on one in-memory backend, and the clock they share.
+struct Functions {
+    memory: Memory,
     clock: ManualClock,
-    flap: FlapControl<MemoryTransitionLog>,
-    digest: DigestBuilder,
+    config: config_classifier::Handler<Memory>,
+    alarm: alarm_classifier::Handler<Memory>,
+    logs: log_detector::Handler<Memory>,
+    digest: digest::Handler<Memory>,
+    /// The classifiers alone, to read an event's time before it is handled.
+    peek: Peek,
 }
 
-fn build_replay() -> Result<Replay, String> {
-    let policy = SeverityPolicy::shipped().map_err(|e| e.to_string())?;
-    let suppressions = Suppressions::shipped().map_err(|e| e.to_string())?;
-    let windows = DedupWindows::shipped(DEFAULT_WINDOW_MINUTES).map_err(|e| e.to_string())?;
+struct Peek {
+    config: ConfigClassifier,
+    alarm: triage_core::alarm::AlarmClassifier,
+    logs: triage_core::cloudtrail::CloudTrailDetector,
+}
+
+/// The function an event goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Config,
+    Alarm,
+    Logs,
+}
+
+impl Target {
+    fn of(event: &Value) -> Option<Target> {
+        if ConfigClassifier::accepts(event) {
+            Some(Target::Config)
+        } else if AlarmForm::of(event).is_some() {
+            Some(Target::Alarm)
+        } else if CloudTrailForm::of(event).is_some() {
+            Some(Target::Logs)
+        } else {
+            None
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Target::Config => "config-classifier",
+            Target::Alarm => "alarm-classifier",
+            Target::Logs => "log-detector",
+        }
+    }
+}
+
+/// What a function's summary says, whichever function it is.
+#[derive(Debug, Default)]
+struct Counts {
+    findings: usize,
+    counted_only: usize,
+    flapping: usize,
+    invalid: usize,
+}
+
+fn counts(summary: impl Serialize) -> Counts {
+    let v = serde_json::to_value(summary).unwrap_or_default();
+    let n = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+    };
+    Counts {
+        findings: n("findings"),
+        counted_only: n("counted_only"),
+        flapping: n("flapping"),
+        invalid: n("invalid"),
+    }
+}
+
+fn build() -> Result<Functions, String> {
+    let template = Template::shipped().map_err(|e| format!("template.yaml: {e}"))?;
+    let stand_ins = memory_stand_ins();
+    let env = |binary: &str| template.function_env(binary, &stand_ins).map(env_from_map);
     let clock = ManualClock::default();
-    let router = Router::new(
-        policy,
-        Thresholds::default(),
-        MemoryTicketSink::default(),
-        MemoryDigestSink::default(),
-        MemoryAlertPublisher::default(),
-    )
-    .with_suppressions(suppressions)
-    .with_dedup(Arc::new(MemoryDedupStore::new()))
-    .with_dedup_windows(windows)
-    .with_clock(clock.clone());
-    Ok(Replay {
-        router,
+    let memory = Memory::default().with_clock(clock.clone());
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let config = config_classifier::Settings::from(&env("config-classifier")?).map_err(|x| e(&x))?;
+    let alarm = alarm_classifier::Settings::from(&env("alarm-classifier")?).map_err(|x| e(&x))?;
+    let logs = log_detector::Settings::from(&env("log-detector")?).map_err(|x| e(&x))?;
+    let digest_settings = digest::Settings::from(&env("digest")?).map_err(|x| e(&x))?;
+    let peek = Peek {
+        config: config.classifier.clone(),
+        alarm: alarm.classifier.clone(),
+        logs: logs.detector.clone(),
+    };
+    Ok(Functions {
+        config: config_classifier::assemble(config, &memory),
+        alarm: alarm_classifier::assemble(alarm, &memory),
+        logs: log_detector::assemble(logs, &memory),
+        digest: digest::assemble(digest_settings, &memory),
+        peek,
+        memory,
         clock,
-        flap: FlapControl::new(FlapSettings::default(), MemoryTransitionLog::new()),
-        digest: DigestBuilder::new(),
     })
 }
 
 pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
-    let classifiers = match build_classifiers() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("triage: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let mut replay = match build_replay() {
-        Ok(r) => r,
+    let mut functions = match build() {
+        Ok(f) => f,
         Err(e) => {
             eprintln!("triage: {e}");
             return ExitCode::from(2);
@@ -110,20 +165,13 @@ pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
     let mut totals = Totals::default();
     for file in expand(paths, &mut totals) {
         totals.files += 1;
-        if let Err(e) = replay_file(
-            &file,
-            &classifiers,
-            &mut replay,
-            format,
-            &mut out,
-            &mut totals,
-        ) {
+        if let Err(e) = replay_file(&file, &mut functions, format, &mut out, &mut totals) {
             totals.unreadable += 1;
             let _ = out.flush();
             eprintln!("triage: {}: {e}", file.display());
         }
     }
-    print_digest(format, &mut out, replay);
+    print_digest(format, &mut out, &functions);
     if format == Format::Text {
         let _ = writeln!(
             out,
@@ -149,16 +197,6 @@ pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-fn build_classifiers() -> Result<Classifiers, String> {
-    let catalog = ConfigRuleCatalog::shipped().map_err(|e| e.to_string())?;
-    Ok(Classifiers {
-        config: ConfigClassifier::new(catalog, Severity::Medium),
-        alarm: AlarmClassifier::shipped(AlarmOptions::default()).map_err(|e| e.to_string())?,
-        cloudtrail: triage_core::cloudtrail::CloudTrailDetector::shipped()
-            .map_err(|e| e.to_string())?,
-    })
 }
 
 /// Files named on the command line, and the `.json` / `.gz` files under named directories,
@@ -219,8 +257,7 @@ fn read(path: &Path) -> Result<String, String> {
 
 fn replay_file(
     path: &Path,
-    classifiers: &Classifiers,
-    replay: &mut Replay,
+    functions: &mut Functions,
     format: Format,
     out: &mut impl Write,
     totals: &mut Totals,
@@ -246,86 +283,68 @@ fn replay_file(
                 continue;
             }
         };
-        let kind = EventKind::of(&event);
-        let classified = if kind.function() == Some("alarm-classifier") {
-            classify_alarm(classifiers, replay, &event)
-        } else {
-            classifiers.classify(&event).map(|f| (f, Vec::new()))
-        };
-        let (findings, flapping) = match classified {
-            Ok(findings) => findings,
-            Err(ClassifyError::Unrecognised) => {
-                totals.skipped += 1;
-                let what = describe(&event);
-                note(
-                    format,
-                    out,
-                    &name,
-                    &format!("skipped{at}: no triage function handles {what}"),
-                );
-                continue;
-            }
-            Err(e) => {
-                totals.rejected += 1;
-                note(
-                    format,
-                    out,
-                    &name,
-                    &format!("rejected{at}: {}", sanitize(&e.to_string(), 300)),
-                );
-                continue;
-            }
-        };
-        if findings.is_empty() && flapping.is_empty() {
+        let Some(target) = Target::of(&event) else {
             totals.skipped += 1;
-            let by = kind.function().unwrap_or("no function");
+            let what = describe(&event);
             note(
                 format,
                 out,
                 &name,
-                &format!("skipped{at}: {by} has nothing to report for this event"),
+                &format!("skipped{at}: no triage function handles {what}"),
+            );
+            continue;
+        };
+        // The events arrive "when they happened": the dedup windows and suppression expiries
+        // are judged at the event's time.
+        if let Some(time) = event_time(&functions.peek, target, &event) {
+            functions.clock.advance_to(time);
+        }
+        let handled = handle(functions, target, &event);
+        let counts = match handled {
+            Ok(counts) => counts,
+            Err(e) => {
+                totals.rejected += 1;
+                let e = sanitize(&e, 300);
+                note(format, out, &name, &format!("rejected{at}: {e}"));
+                continue;
+            }
+        };
+        if counts.invalid > 0 {
+            totals.rejected += 1;
+            let why = peek_error(&functions.peek, target, &event)
+                .unwrap_or_else(|| "not a usable alarm event".to_owned());
+            note(format, out, &name, &format!("rejected{at}: {}", sanitize(&why, 300)));
+            continue;
+        }
+        let memory = &functions.memory;
+        let sent = Sent {
+            tickets: memory.tickets.take(),
+            digest: memory.digest.take(),
+            alerts: memory.alerts.take(),
+            counted_only: counts.counted_only,
+        };
+        if counts.findings == 0 && sent.digest.is_empty() {
+            totals.skipped += 1;
+            note(
+                format,
+                out,
+                &name,
+                &format!("skipped{at}: {} has nothing to report for this event", target.name()),
             );
             continue;
         }
-        // The events arrive "when they happened": the dedup windows and suppression expiries
-        // are judged at the event's time.
-        if let Some(latest) = findings.iter().chain(&flapping).map(|f| f.last_seen).max() {
-            replay.clock.advance_to(latest);
-        }
-        let router = &replay.router;
-        let mut reports = Vec::new();
-        if !findings.is_empty() {
-            reports.push(block_on(router.route(findings)).map_err(|e| e.to_string())?);
-        }
-        let muted = flapping.len();
-        if muted > 0 {
-            // The changes of a flapping alarm: digest lines only, as alarm-classifier sends them.
-            reports.push(block_on(router.route_digest_only(flapping)).map_err(|e| e.to_string())?);
-        }
-        let mut report = RouteReport::default();
-        for r in reports {
-            report.tickets += r.tickets;
-            report.digest_entries += r.digest_entries;
-            report.alerts += r.alerts;
-            report.counted_only += r.counted_only;
-            report.repeats += r.repeats;
-            report.suppressed += r.suppressed;
-            report.already_delivered += r.already_delivered;
-        }
-        let sent = Sent {
-            tickets: router.tickets().take(),
-            digest: router.digest().take(),
-            alerts: router.alerts().take(),
-            report,
-        };
-        totals.tickets += report.tickets;
-        totals.digest += report.digest_entries;
-        totals.alerts += report.alerts;
-        totals.counted_only += report.counted_only;
-        totals.repeats += report.repeats;
-        totals.suppressed += report.suppressed;
+        totals.tickets += sent.tickets.len();
+        totals.digest += sent.digest.len();
+        totals.alerts += sent.alerts.len();
+        totals.counted_only += counts.counted_only;
+        totals.repeats += sent.digest.iter().filter(|d| d.kind == DigestKind::Repeat).count();
+        totals.suppressed += sent
+            .digest
+            .iter()
+            .filter(|d| d.kind == DigestKind::Suppressed)
+            .count();
         print_sent(format, out, &name, &at, &sent);
-        if muted > 0 {
+        if counts.flapping > 0 {
             note(
                 format,
                 out,
@@ -335,33 +354,97 @@ fn replay_file(
                 ),
             );
         }
-        for entry in sent.digest {
-            replay.digest.add(entry);
+        // What reached the digest queue, for the digest function at the end.
+        for entry in &sent.digest {
+            if let Ok(body) = entry.body() {
+                memory.digest_queue.push(body);
+            }
         }
     }
     Ok(())
 }
 
-/// An alarm event through alarm-classifier's classification and flap control: the findings to
-/// route, and the changes of a flapping alarm (digest only).
-fn classify_alarm(
-    classifiers: &Classifiers,
-    replay: &Replay,
-    event: &Value,
-) -> Result<(Vec<Finding>, Vec<Finding>), ClassifyError> {
-    let record = classifiers.alarm.classify_record(event)?;
-    // The in-memory log does not fail; were it to, the event is routed without flap control.
-    let sorted = block_on(replay.flap.sort(vec![record.clone()])).unwrap_or_else(|e| {
-        eprintln!("triage: flap state: {e}; routing the event without flap control");
-        Sorted {
-            route: match record.outcome {
-                AlarmOutcome::Finding(f) => vec![*f],
-                AlarmOutcome::Skipped(_) => Vec::new(),
-            },
-            ..Sorted::default()
+/// The event handed to its function's handler, as AWS delivers it.
+fn handle(functions: &Functions, target: Target, event: &Value) -> Result<Counts, String> {
+    let invocation = |payload: Value| LambdaEvent::new(payload, Context::default());
+    match target {
+        Target::Config => block_on(functions.config.handle(invocation(event.clone())))
+            .map(counts)
+            .map_err(|e| e.to_string()),
+        Target::Alarm => block_on(functions.alarm.handle(invocation(event.clone())))
+            .map(counts)
+            .map_err(|e| e.to_string()),
+        Target::Logs => {
+            let payload = subscription_event(event)?;
+            block_on(functions.logs.handle(invocation(payload)))
+                .map(counts)
+                .map_err(|e| e.to_string())
         }
-    });
-    Ok((sorted.route, sorted.digest_only))
+    }
+}
+
+/// CloudTrail input as the subscription's Lambda event: a Lambda event as it is; a decoded
+/// payload gzipped and base64-encoded; records (one, or an S3 log file's) as the log events of
+/// one `DATA_MESSAGE`.
+fn subscription_event(event: &Value) -> Result<Value, String> {
+    let decoded = match CloudTrailForm::of(event) {
+        Some(CloudTrailForm::LambdaSubscription) => return Ok(event.clone()),
+        Some(CloudTrailForm::DecodedSubscription) => event.clone(),
+        Some(CloudTrailForm::Record) => records_payload(std::slice::from_ref(event)),
+        Some(CloudTrailForm::LogFile) => records_payload(
+            event
+                .get("Records")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        ),
+        None => return Err("not CloudTrail input".into()),
+    };
+    encode_lambda_event(decoded.to_string().as_bytes()).map_err(|e| e.to_string())
+}
+
+fn records_payload(records: &[Value]) -> Value {
+    let owner = records
+        .iter()
+        .find_map(|r| str_at(r, &["recipientAccountId"]))
+        .unwrap_or("000000000000");
+    let log_events: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let ms = str_at(r, &["eventTime"])
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map_or(0, |t| t.timestamp_millis());
+            json!({"id": i.to_string(), "timestamp": ms, "message": r.to_string()})
+        })
+        .collect();
+    json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": owner,
+        "logGroup": "triage-replay",
+        "logStream": "triage-replay",
+        "subscriptionFilters": ["triage-replay"],
+        "logEvents": log_events,
+    })
+}
+
+/// The latest time the event's findings carry, read by the function's own classifier.
+fn event_time(peek: &Peek, target: Target, event: &Value) -> Option<DateTime<Utc>> {
+    let findings: Vec<Finding> = match target {
+        Target::Config => peek.config.findings(event).ok()?,
+        Target::Alarm => peek.alarm.findings(event).ok()?,
+        Target::Logs => peek.logs.findings(event).ok()?,
+    };
+    findings.iter().map(|f| f.last_seen).max()
+}
+
+/// Why the function's classifier refuses the event (the function itself only counts it).
+fn peek_error(peek: &Peek, target: Target, event: &Value) -> Option<String> {
+    match target {
+        Target::Config => peek.config.findings(event).err().map(|e| e.to_string()),
+        Target::Alarm => peek.alarm.classify_record(event).err().map(|e| e.to_string()),
+        Target::Logs => peek.logs.findings(event).err().map(|e| e.to_string()),
+    }
 }
 
 fn note(format: Format, out: &mut impl Write, file: &str, message: &str) {
@@ -378,7 +461,7 @@ struct Sent {
     tickets: Vec<TicketEvent>,
     digest: Vec<DigestEntry>,
     alerts: Vec<Alert>,
-    report: RouteReport,
+    counted_only: usize,
 }
 
 fn print_sent(format: Format, out: &mut impl Write, file: &str, at: &str, plan: &Sent) {
@@ -410,18 +493,11 @@ fn print_sent(format: Format, out: &mut impl Write, file: &str, at: &str, plan: 
             for a in &plan.alerts {
                 let _ = writeln!(out, "  alert   {}", a.subject);
             }
-            if plan.report.counted_only > 0 {
+            if plan.counted_only > 0 {
                 let _ = writeln!(
                     out,
                     "  counted {} finding(s) below every threshold",
-                    plan.report.counted_only
-                );
-            }
-            if plan.report.already_delivered > 0 {
-                let _ = writeln!(
-                    out,
-                    "  already delivered: {} finding(s) identical to one replayed before (a duplicate delivery sends nothing)",
-                    plan.report.already_delivered
+                    plan.counted_only
                 );
             }
         }
@@ -484,10 +560,19 @@ fn describe(event: &Value) -> String {
     }
 }
 
-/// The digest the digest function would publish for everything that reached the digest queue.
-fn print_digest(format: Format, out: &mut impl Write, replay: Replay) {
-    let digest = replay.digest.finish(replay.clock.now());
-    if digest.is_empty() {
+/// The digest the digest function publishes for everything that reached the digest queue.
+fn print_digest(format: Format, out: &mut impl Write, functions: &Functions) {
+    let scheduled = json!({"source": "triage.replay", "execution_id": "replay"});
+    if let Err(e) = block_on(
+        functions
+            .digest
+            .handle(LambdaEvent::new(scheduled, Context::default())),
+    ) {
+        eprintln!("triage: digest: {e}");
+        return;
+    }
+    let messages = functions.memory.digest_topic.published();
+    if messages.is_empty() {
         if format == Format::Text {
             let _ = writeln!(
                 out,
@@ -496,13 +581,6 @@ fn print_digest(format: Format, out: &mut impl Write, replay: Replay) {
         }
         return;
     }
-    let messages = match digest.render(&RenderOptions::default()) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("triage: digest could not be rendered: {e}");
-            return;
-        }
-    };
     for m in &messages {
         match format {
             Format::Text => {

@@ -16,18 +16,18 @@
 //! that Lambda retries it: the retry finds its state changes already recorded and gets the same
 //! answers, and FIFO deduplication ids drop the ticket events that did get through.
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{debug, instrument, warn};
 use triage_core::alarm::AlarmClassifier;
 use triage_core::dedup::DedupError;
-use triage_core::flap::memory::NoTransitionLog;
-use triage_core::flap::{FlapControl, TransitionLog};
+use triage_core::flap::FlapControl;
 use triage_core::inbound::unwrap_envelopes;
-use triage_core::ports::{AlertPublisher, DigestSink, TicketSink};
-use triage_core::router::{RouteError, RouteReport, Router};
+use triage_core::ports::{Backend, RouterOf};
+use triage_core::router::{RouteError, RouteReport};
 use triage_core::text::sanitize;
+use triage_lambda::{ErrorType, Function};
 
 /// What one invocation did; returned to Lambda (and shown by `cargo lambda invoke`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -90,57 +90,36 @@ pub enum HandlerError {
     FlapState(#[from] DedupError),
 }
 
-impl From<HandlerError> for Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match e {
-            HandlerError::Delivery(ref route) => route.error_type(),
+impl ErrorType for HandlerError {
+    fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Delivery(route) => route.error_type(),
             // The same table as the dedup state, and the same remedy.
             HandlerError::FlapState(_) => "DedupStateUnavailable",
-        };
-        Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: e.to_string(),
         }
     }
 }
 
-pub struct Handler<T, D, A, L = NoTransitionLog> {
+/// Built by [`crate::assemble`].
+pub struct Handler<B: Backend> {
     classifier: AlarmClassifier,
-    router: Router<T, D, A>,
-    flap: FlapControl<L>,
+    router: RouterOf<B>,
+    flap: FlapControl<B::Transitions>,
 }
 
-impl<T, D, A> Handler<T, D, A> {
-    /// A handler without flap control (add it with [`Handler::with_flap_control`]).
-    pub fn new(classifier: AlarmClassifier, router: Router<T, D, A>) -> Self {
+impl<B: Backend> Handler<B> {
+    pub(crate) fn new(
+        classifier: AlarmClassifier,
+        router: RouterOf<B>,
+        flap: FlapControl<B::Transitions>,
+    ) -> Self {
         Handler {
             classifier,
             router,
-            flap: FlapControl::disabled(),
-        }
-    }
-}
-
-impl<T, D, A, L> Handler<T, D, A, L> {
-    /// Flapping alarms are reported once (the transition log is the dedup table in production).
-    pub fn with_flap_control<M>(self, flap: FlapControl<M>) -> Handler<T, D, A, M> {
-        Handler {
-            classifier: self.classifier,
-            router: self.router,
             flap,
         }
     }
 
-    pub fn router(&self) -> &Router<T, D, A> {
-        &self.router
-    }
-
-    pub fn flap_control(&self) -> &FlapControl<L> {
-        &self.flap
-    }
-}
-
-impl<T: TicketSink, D: DigestSink, A: AlertPublisher, L: TransitionLog> Handler<T, D, A, L> {
     #[instrument(skip_all, fields(request_id = %event.context.request_id))]
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
         let mut records = Vec::new();
@@ -185,30 +164,38 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher, L: TransitionLog> Handler<
     }
 }
 
+impl<B: Backend + Sync> Function for Handler<B> {
+    type Output = Summary;
+    type Error = HandlerError;
+
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
+        Handler::handle(self, event).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use lambda_runtime::{Context, LambdaEvent};
     use serde_json::json;
-    use triage_core::alarm::AlarmOptions;
-    use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
-    use triage_core::policy::{SeverityPolicy, Thresholds};
+    use triage_core::fakes::Memory;
+    use triage_core::settings::env_from_pairs;
     use triage_core::{DigestKind, Severity, Status, TicketAction};
 
     use super::*;
+    use crate::settings::tests::ROUTING;
+    use crate::{Settings, assemble};
 
-    type Fakes = Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
+    /// The function as it ships, on the in-memory backend, with `extra` settings.
+    fn handler_with(extra: &[(&str, &str)]) -> (Handler<Memory>, Memory) {
+        let mut pairs = ROUTING.to_vec();
+        pairs.extend_from_slice(extra);
+        let memory = Memory::default();
+        let settings = Settings::from(&env_from_pairs(&pairs)).expect("settings");
+        (assemble(settings, &memory), memory)
+    }
 
-    fn handler() -> Fakes {
-        Handler::new(
-            AlarmClassifier::shipped(AlarmOptions::default()).expect("alarm policy"),
-            Router::new(
-                SeverityPolicy::shipped().expect("policy"),
-                Thresholds::default(),
-                MemoryTicketSink::default(),
-                MemoryDigestSink::default(),
-                MemoryAlertPublisher::default(),
-            ),
-        )
+    fn handler() -> (Handler<Memory>, Memory) {
+        handler_with(&[])
     }
 
     fn sample(name: &str) -> Value {
@@ -223,7 +210,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_root_usage_alarm_is_one_critical_ticket_one_digest_entry_one_page() {
-        let h = handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(event("alarm-cis-root-usage-alarm.json"))
             .await
@@ -238,12 +225,12 @@ mod tests {
                 ..Summary::default()
             }
         );
-        let ticket = &h.router.tickets().sent()[0];
+        let ticket = &memory.tickets.sent()[0];
         assert_eq!(ticket.action, TicketAction::Open);
         assert_eq!(ticket.finding.severity, Severity::Critical);
         assert_eq!(ticket.finding.rule_id.as_str(), "CIS-1.7-RootAccountUsage");
         assert!(
-            h.router.alerts().sent()[0]
+            memory.alerts.sent()[0]
                 .subject
                 .starts_with("[CRITICAL] Root account used")
         );
@@ -251,19 +238,19 @@ mod tests {
 
     #[tokio::test]
     async fn ok_resolves_the_same_ticket_without_paging() {
-        let h = handler();
+        let (h, memory) = handler();
         h.handle(event("alarm-metric-alarm.json"))
             .await
             .expect("alarm");
         h.handle(event("alarm-metric-ok.json")).await.expect("ok");
-        let tickets = h.router.tickets().sent();
+        let tickets = memory.tickets.sent();
         assert_eq!(
             tickets.iter().map(|t| t.action).collect::<Vec<_>>(),
             [TicketAction::Open, TicketAction::Resolve]
         );
         assert_eq!(tickets[0].fingerprint, tickets[1].fingerprint);
-        assert!(h.router.alerts().sent().is_empty(), "medium does not page");
-        let kinds: Vec<DigestKind> = h.router.digest().sent().iter().map(|d| d.kind).collect();
+        assert!(memory.alerts.sent().is_empty(), "medium does not page");
+        let kinds: Vec<DigestKind> = memory.digest.sent().iter().map(|d| d.kind).collect();
         assert_eq!(kinds, [DigestKind::New, DigestKind::Resolved]);
     }
 
@@ -278,7 +265,7 @@ mod tests {
             "sns-alarm-cis-root-usage-alarm.json",
             "sns-alarm-metric-math-crate-fixture.json",
         ] {
-            let h = handler();
+            let (h, _) = handler();
             let summary = h.handle(event(name)).await.expect(name);
             assert_eq!((summary.findings, summary.tickets), (1, 1), "{name}");
             assert_eq!((summary.skipped, summary.invalid), (0, 0), "{name}");
@@ -287,7 +274,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_sns_batch_routes_its_good_record_and_counts_the_bad_ones() {
-        let h = handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(event("sns-alarm-batch-with-bad-records.json"))
             .await
@@ -304,14 +291,14 @@ mod tests {
             }
         );
         assert_eq!(
-            h.router.tickets().sent()[0].finding.rule_id.as_str(),
+            memory.tickets.sent()[0].finding.rule_id.as_str(),
             "CIS-1.7-RootAccountUsage"
         );
     }
 
     #[tokio::test]
     async fn irrelevant_events_and_ignored_insufficient_data_do_nothing_and_succeed() {
-        let h = handler();
+        let (h, memory) = handler();
         for name in [
             "alarm-configuration-change.json",
             "alarm-irrelevant-ec2-state-change.json",
@@ -327,13 +314,13 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(h.router.tickets().sent().is_empty());
-        assert!(h.router.digest().sent().is_empty());
+        assert!(memory.tickets.sent().is_empty());
+        assert!(memory.digest.sent().is_empty());
     }
 
     #[tokio::test]
     async fn malformed_alarm_events_are_counted_invalid_never_a_panic_or_a_ticket() {
-        let h = handler();
+        let (h, memory) = handler();
         let payloads = [
             sample("alarm-bad-missing-detail.json"),
             sample("alarm-bad-unknown-alarm-type.json"),
@@ -356,12 +343,12 @@ mod tests {
                 "{payload:.120}"
             );
         }
-        assert!(h.router.tickets().sent().is_empty());
+        assert!(memory.tickets.sent().is_empty());
     }
 
     #[tokio::test]
     async fn the_templates_seed_alarm_goes_to_the_digest_only() {
-        let h = handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(event("alarm-seed-root-usage-linked.json"))
             .await
@@ -370,14 +357,14 @@ mod tests {
             (summary.tickets, summary.digest_entries, summary.alerts),
             (0, 1, 0)
         );
-        let entry = &h.router.digest().sent()[0];
+        let entry = &memory.digest.sent()[0];
         assert_eq!(entry.severity, Severity::Low);
         assert_eq!(entry.rule_id.as_str(), "triage-root-account-usage");
     }
 
     #[tokio::test]
     async fn alarm_then_ok_of_one_alarm_in_one_sns_batch_is_one_resolved_finding() {
-        let h = handler();
+        let (h, memory) = handler();
         let mut batch = sample("sns-alarm-cis-root-usage-alarm.json");
         let ok = sample("sns-alarm-cis-root-usage-ok.json")["Records"][0].clone();
         if let Some(records) = batch["Records"].as_array_mut() {
@@ -391,7 +378,7 @@ mod tests {
             (summary.findings, summary.tickets, summary.alerts),
             (1, 1, 0)
         );
-        let ticket = &h.router.tickets().sent()[0];
+        let ticket = &memory.tickets.sent()[0];
         assert_eq!(ticket.action, TicketAction::Resolve);
         assert_eq!(
             (ticket.finding.count, ticket.finding.status),
@@ -401,7 +388,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_mixed_sqs_batch_handles_its_alarms_and_skips_the_config_record() {
-        let h = handler();
+        let (h, _) = handler();
         let summary = h
             .handle(event("sqs-config-and-alarm-batch.json"))
             .await
@@ -414,11 +401,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_absurdly_long_reason_reaches_the_ticket_bounded() {
-        let h = handler();
+        let (h, memory) = handler();
         h.handle(event("alarm-huge-reason.json"))
             .await
             .expect("handled");
-        let body = h.router.tickets().sent()[0].body().expect("body");
+        let body = memory.tickets.sent()[0].body().expect("body");
         assert!(body.len() < 16 * 1024, "{} bytes", body.len());
         assert!(
             !body.contains("\\u001b") && !body.contains("\\n"),
@@ -428,53 +415,23 @@ mod tests {
 
     #[tokio::test]
     async fn an_undelivered_ticket_fails_the_invocation_so_lambda_retries() {
-        let h = handler();
-        h.router.tickets().fail_next(1);
+        let (h, memory) = handler();
+        memory.tickets.fail_next(1);
         let err = h
             .handle(event("alarm-cis-root-usage-alarm.json"))
             .await
             .expect_err("must fail");
-        assert_eq!(Diagnostic::from(err).error_type, "DeliveryFailed");
+        assert_eq!(err.error_type(), "DeliveryFailed");
         assert!(
-            h.router.digest().sent().is_empty(),
+            memory.digest.sent().is_empty(),
             "nothing after the failed ticket"
         );
-        assert!(
-            h.router.alerts().sent().is_empty(),
-            "no page before its ticket"
-        );
+        assert!(memory.alerts.sent().is_empty(), "no page before its ticket");
     }
 
     // ------------------------------------------------------------ storm control: dedup, flapping
 
-    use std::sync::Arc;
-
     use triage_core::alarm::FLAPPING_RULE;
-    use triage_core::dedup::memory::MemoryDedupStore;
-    use triage_core::flap::FlapSettings;
-    use triage_core::flap::memory::MemoryTransitionLog;
-
-    type Storm =
-        Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher, Arc<MemoryTransitionLog>>;
-
-    /// With the dedup state and flap control the Lambda has (in memory), and handles on both.
-    fn storm_handler() -> (Storm, Arc<MemoryDedupStore>, Arc<MemoryTransitionLog>) {
-        let dedup = Arc::new(MemoryDedupStore::new());
-        let log = Arc::new(MemoryTransitionLog::new());
-        let h = Handler::new(
-            AlarmClassifier::shipped(AlarmOptions::default()).expect("alarm policy"),
-            Router::new(
-                SeverityPolicy::shipped().expect("policy"),
-                Thresholds::default(),
-                MemoryTicketSink::default(),
-                MemoryDigestSink::default(),
-                MemoryAlertPublisher::default(),
-            )
-            .with_dedup(dedup.clone()),
-        )
-        .with_flap_control(FlapControl::new(FlapSettings::default(), log.clone()));
-        (h, dedup, log)
-    }
 
     /// `ServerCpuTooHigh` changing state at 08:00 + `minute` on 2024-06-11.
     fn change(minute: u32, from: &str, to: &str) -> LambdaEvent<Value> {
@@ -498,9 +455,9 @@ mod tests {
         }
     }
 
-    fn tickets(h: &Storm) -> Vec<(TicketAction, String)> {
-        h.router
-            .tickets()
+    fn tickets(memory: &Memory) -> Vec<(TicketAction, String)> {
+        memory
+            .tickets
             .sent()
             .iter()
             .map(|t| (t.action, t.finding.rule_id.as_str().to_owned()))
@@ -509,14 +466,15 @@ mod tests {
 
     #[tokio::test]
     async fn six_state_changes_are_one_flapping_ticket_and_nothing_per_change_after_it() {
-        let (h, _, log) = storm_handler();
+        let (h, memory) = handler();
+        let log = &memory.transitions;
         let mut summaries = Vec::new();
         for (i, minute) in [0, 10, 20, 30, 40, 50].into_iter().enumerate() {
             summaries.push(h.handle(alternating(minute, i)).await.expect("handled"));
         }
         let cpu = "ServerCpuTooHigh".to_owned();
         assert_eq!(
-            tickets(&h),
+            tickets(&memory),
             [
                 (TicketAction::Open, cpu.clone()),
                 (TicketAction::Resolve, cpu.clone()),
@@ -545,15 +503,14 @@ mod tests {
                 ..Summary::default()
             }
         );
-        let flapping = &h.router.tickets().sent()[4].finding;
+        let flapping = &memory.tickets.sent()[4].finding;
         assert_eq!(
             flapping.title.as_str(),
             "CloudWatch alarm ServerCpuTooHigh is flapping: 5 state changes in 60 min"
         );
-        assert!(h.router.alerts().sent().is_empty());
-        let digest: Vec<(DigestKind, String)> = h
-            .router
-            .digest()
+        assert!(memory.alerts.sent().is_empty());
+        let digest: Vec<(DigestKind, String)> = memory
+            .digest
             .sent()
             .iter()
             .map(|d| (d.kind, d.rule_id.as_str().to_owned()))
@@ -571,7 +528,7 @@ mod tests {
         // Lambda retries the invocation that reported: nothing new goes out but the digest copy.
         let retry = h.handle(alternating(40, 4)).await.expect("retry");
         assert_eq!((retry.tickets, retry.flapping_reported), (0, 1));
-        assert_eq!(h.router.tickets().sent().len(), 5);
+        assert_eq!(memory.tickets.sent().len(), 5);
 
         // Over an hour after the report, a calm change: the flapping ticket resolves, routing
         // resumes with the change itself.
@@ -581,20 +538,20 @@ mod tests {
             (1, 0, 2)
         );
         assert_eq!(
-            tickets(&h)[5..],
+            tickets(&memory)[5..],
             [
                 (TicketAction::Resolve, FLAPPING_RULE.to_owned()),
                 (TicketAction::Open, cpu),
             ]
         );
-        let sent = h.router.tickets().sent();
+        let sent = memory.tickets.sent();
         assert_eq!(sent[5].fingerprint, sent[4].fingerprint);
         assert_eq!(sent[5].finding.title, sent[4].finding.title);
     }
 
     #[tokio::test]
     async fn the_flapping_sample_batch_is_one_resolve_one_flapping_ticket_and_two_digest_lines() {
-        let (h, _, _) = storm_handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(event("alarm-flapping-sqs-batch.json"))
             .await
@@ -610,7 +567,7 @@ mod tests {
                 ..Summary::default()
             }
         );
-        let sent = h.router.tickets().sent();
+        let sent = memory.tickets.sent();
         // The four calm changes of the batch merge into one finding (the latest, OK).
         assert_eq!(
             (sent[0].action, sent[0].finding.count),
@@ -625,7 +582,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_repeat_inside_the_dedup_window_is_a_digest_line_not_a_second_ticket() {
-        let (h, dedup, _) = storm_handler();
+        let (h, memory) = handler();
+        let dedup = &memory.dedup;
         h.handle(event("alarm-metric-alarm.json"))
             .await
             .expect("alarm");
@@ -638,7 +596,7 @@ mod tests {
             (0, 1, 1)
         );
         assert_eq!(
-            tickets(&h),
+            tickets(&memory),
             [(TicketAction::Open, "ServerCpuTooHigh".to_owned())]
         );
         assert_eq!(dedup.items().len(), 1);
@@ -647,16 +605,17 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_flap_state_fails_the_invocation_before_anything_is_sent() {
-        let (h, _, log) = storm_handler();
+        let (h, memory) = handler();
+        let log = &memory.transitions;
         log.fail_next(1);
         let err = h
             .handle(event("alarm-cis-root-usage-alarm.json"))
             .await
             .expect_err("must fail");
-        assert_eq!(Diagnostic::from(err).error_type, "DedupStateUnavailable");
-        assert!(h.router.tickets().sent().is_empty());
-        assert!(h.router.digest().sent().is_empty());
-        assert!(h.router.alerts().sent().is_empty());
+        assert_eq!(err.error_type(), "DedupStateUnavailable");
+        assert!(memory.tickets.sent().is_empty());
+        assert!(memory.digest.sent().is_empty());
+        assert!(memory.alerts.sent().is_empty());
         let retry = h
             .handle(event("alarm-cis-root-usage-alarm.json"))
             .await
@@ -666,8 +625,8 @@ mod tests {
 
     #[tokio::test]
     async fn with_flap_control_off_every_change_tickets() {
-        let (h, _, log) = storm_handler();
-        let h = h.with_flap_control(FlapControl::new(FlapSettings::disabled(), log.clone()));
+        let (h, memory) = handler_with(&[("ALARM_FLAP_TRANSITIONS", "0")]);
+        let log = &memory.transitions;
         for (i, minute) in [0, 10, 20, 30, 40, 50].into_iter().enumerate() {
             let s = h.handle(alternating(minute, i)).await.expect("handled");
             assert_eq!((s.tickets, s.flapping), (1, 0));

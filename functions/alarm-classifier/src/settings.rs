@@ -19,34 +19,25 @@ use triage_core::Severity;
 use triage_core::alarm::{
     AlarmClassifier, AlarmOptions, AlarmPolicyError, InsufficientData, LinkedDetections,
 };
-use triage_core::dedup::{DedupSettings, DedupSettingsError, MAX_WINDOW_MINUTES};
+use triage_core::dedup::MAX_WINDOW_MINUTES;
 use triage_core::flap::{
     DEFAULT_FLAP_TRANSITIONS, DEFAULT_FLAP_WINDOW_MINUTES, FlapSettings, MAX_FLAP_TRANSITIONS,
 };
-use triage_core::policy::{PolicyError, SeverityPolicy};
-use triage_core::settings::{ConfigError, Env, RoutingSettings};
-use triage_core::suppress::{SuppressionError, Suppressions};
+use triage_core::settings::{ConfigError, Env, RouterSettings, RouterSettingsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(transparent)]
     Env(#[from] ConfigError),
     #[error(transparent)]
+    Router(#[from] RouterSettingsError),
+    #[error(transparent)]
     AlarmPolicy(#[from] AlarmPolicyError),
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    #[error(transparent)]
-    Dedup(#[from] DedupSettingsError),
-    #[error(transparent)]
-    Suppressions(#[from] SuppressionError),
 }
 
 pub struct Settings {
-    pub routing: RoutingSettings,
-    pub policy: SeverityPolicy,
+    pub router: RouterSettings,
     pub classifier: AlarmClassifier,
-    pub dedup: DedupSettings,
-    pub suppressions: Suppressions,
     pub flap: FlapSettings,
 }
 
@@ -57,32 +48,12 @@ impl Settings {
 
     pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
         let options = alarm_options(env)?;
-        let routing = RoutingSettings::from_env(env)?;
-        let dedup = DedupSettings::from_env(env)?;
-        let flap = flap_settings(env)?.with_retention(dedup.options.retention);
+        let router = RouterSettings::from_env(env)?;
+        let flap = flap_settings(env)?.with_retention(router.dedup.options.retention);
         Ok(Settings {
-            routing,
-            policy: SeverityPolicy::shipped()?,
+            router,
             classifier: AlarmClassifier::shipped(options)?,
-            dedup,
-            suppressions: Suppressions::shipped()?,
             flap,
-        })
-    }
-}
-
-fn in_range(
-    name: &'static str,
-    value: u32,
-    range: std::ops::RangeInclusive<u32>,
-) -> Result<u32, ConfigError> {
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::Invalid {
-            name,
-            value: value.to_string(),
-            reason: format!("must be between {} and {}", range.start(), range.end()),
         })
     }
 }
@@ -91,14 +62,14 @@ fn in_range(
 pub fn flap_settings<F: Fn(&str) -> Option<String>>(
     env: &Env<F>,
 ) -> Result<FlapSettings, ConfigError> {
-    let transitions = in_range(
+    let transitions = env.bounded(
         "ALARM_FLAP_TRANSITIONS",
-        env.parsed_or("ALARM_FLAP_TRANSITIONS", DEFAULT_FLAP_TRANSITIONS)?,
+        DEFAULT_FLAP_TRANSITIONS,
         0..=MAX_FLAP_TRANSITIONS,
     )?;
-    let window = in_range(
+    let window = env.bounded(
         "ALARM_FLAP_WINDOW_MINUTES",
-        env.parsed_or("ALARM_FLAP_WINDOW_MINUTES", DEFAULT_FLAP_WINDOW_MINUTES)?,
+        DEFAULT_FLAP_WINDOW_MINUTES,
         1..=MAX_WINDOW_MINUTES,
     )?;
     Ok(FlapSettings::new(transitions, window))
@@ -120,12 +91,12 @@ pub fn alarm_options<F: Fn(&str) -> Option<String>>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use triage_core::settings::env_from_pairs as env;
 
-    const ROUTING: [(&str, &str); 4] = [
+    pub(crate) const ROUTING: [(&str, &str); 4] = [
         (
             "TICKET_QUEUE_URL",
             "https://sqs.us-east-1.amazonaws.com/1/tickets.fifo",
@@ -155,13 +126,16 @@ mod tests {
     #[test]
     fn storm_control_defaults_to_the_dedup_table_and_more_than_four_changes_an_hour() {
         let s = Settings::from(&env(&ROUTING)).expect("settings");
-        assert_eq!(s.dedup.table_name, "triage-dedup");
+        assert_eq!(s.router.dedup.table_name, "triage-dedup");
         assert_eq!(s.flap, FlapSettings::default());
         assert_eq!((s.flap.transitions, s.flap.window.num_minutes()), (4, 60));
-        assert_eq!(s.flap.retention, s.dedup.options.retention);
+        assert_eq!(s.flap.retention, s.router.dedup.options.retention);
         assert_eq!(
-            s.suppressions.all().len(),
-            Suppressions::shipped().expect("shipped").all().len(),
+            s.router.suppressions.all().len(),
+            triage_core::suppress::Suppressions::shipped()
+                .expect("shipped")
+                .all()
+                .len(),
             "the shipped suppressions"
         );
     }

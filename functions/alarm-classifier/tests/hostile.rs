@@ -30,16 +30,19 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use triage_core::text::is_hostile;
 
 use alarm_classifier::handler::{Handler, Summary};
+use alarm_classifier::{Settings, assemble};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use triage_core::alarm::{AlarmClassifier, AlarmOptions, REASON_MAX_CHARS};
-use triage_core::dedup::memory::MemoryDedupStore;
-use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
-use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::router::Router;
+use stack_tests::{function_env, memory_stand_ins};
+use triage_core::alarm::REASON_MAX_CHARS;
+use triage_core::fakes::Memory;
 use triage_core::ticket::MAX_SUBJECT_CHARS;
 
-type Fakes = Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
+/// The function, and the backend to read back what it sent.
+struct Fakes {
+    handler: Handler<Memory>,
+    memory: Memory,
+}
 
 /// The alarm names (rule ids) of the good records of each carrier.
 const GOOD_SNS: [&str; 2] = ["CIS-1.7-RootAccountUsage", "EXAMPLE"];
@@ -201,18 +204,12 @@ fn sqs_of(e: &Value) -> Input {
 // Running a case
 // ------------------------------------------------------------------------------------------
 
+/// The function as it ships, on the in-memory backend, with the template's settings.
 fn handler() -> Fakes {
-    Handler::new(
-        AlarmClassifier::shipped(AlarmOptions::default()).expect("alarm policy"),
-        Router::new(
-            SeverityPolicy::shipped().expect("policy"),
-            Thresholds::default(),
-            MemoryTicketSink::default(),
-            MemoryDigestSink::default(),
-            MemoryAlertPublisher::default(),
-        )
-        .with_dedup(MemoryDedupStore::new()),
-    )
+    let memory = Memory::default();
+    let env = function_env("alarm-classifier", &memory_stand_ins());
+    let handler = assemble(Settings::from(&env).expect("settings"), &memory);
+    Fakes { handler, memory }
 }
 
 /// What the handler made of one input (`Err` when the runtime refused the body first), and
@@ -242,8 +239,11 @@ fn invoke(h: &Fakes, input: Input) -> Outcome {
         .build()
         .expect("runtime");
     let result = rt
-        .block_on(h.handle(LambdaEvent::new(payload, Context::default())))
-        .map_err(Diagnostic::from);
+        .block_on(
+            h.handler
+                .handle(LambdaEvent::new(payload, Context::default())),
+        )
+        .map_err(|e| triage_lambda::diagnostic(&e));
     Ok((result, good))
 }
 
@@ -286,7 +286,7 @@ fn check_strings(what: &str, key: &str, v: &Value, problems: &mut Vec<String>) {
 /// Everything the sinks received is clean and bounded.
 fn rendered_problems(h: &Fakes) -> Vec<String> {
     let mut problems = Vec::new();
-    for t in h.router().tickets().sent() {
+    for t in h.memory.tickets.sent() {
         let body = t.body().expect("ticket body");
         if body.len() > MAX_TICKET_BYTES {
             problems.push(format!("ticket body of {} bytes", body.len()));
@@ -294,11 +294,11 @@ fn rendered_problems(h: &Fakes) -> Vec<String> {
         let v = serde_json::from_str(&body).expect("json");
         check_strings("ticket", "", &v, &mut problems);
     }
-    for d in h.router().digest().sent() {
+    for d in h.memory.digest.sent() {
         let v = serde_json::from_str(&d.body().expect("digest body")).expect("json");
         check_strings("digest entry", "", &v, &mut problems);
     }
-    for a in h.router().alerts().sent() {
+    for a in h.memory.alerts.sent() {
         if a.subject.len() > MAX_SUBJECT_CHARS
             || !a.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
         {
@@ -314,7 +314,7 @@ fn rendered_problems(h: &Fakes) -> Vec<String> {
 }
 
 fn verdict(h: &Fakes, expect: &Expect, outcome: Outcome) -> Result<(), String> {
-    let tickets = h.router().tickets().sent();
+    let tickets = h.memory.tickets.sent();
     match (expect, outcome) {
         (Expect::RuntimeRejects(want), Err(reason)) => {
             if !reason.contains(want) {

@@ -1,4 +1,5 @@
-//! The handler with the real SQS/SNS/DynamoDB adapters against moto server: what lands on the
+//! alarm-classifier as it ships (`assemble`, the AWS backend, the template's settings) against
+//! moto server: what lands on the
 //! FIFO ticket queue, the digest queue and the alert topic is exactly what a ticket system and an
 //! inbox read; storm control (dedup state, flapping) keeps its state in a moto dedup table.
 
@@ -8,34 +9,27 @@
 )]
 
 use alarm_classifier::handler::{Handler, Summary};
+use alarm_classifier::{Settings, assemble};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use lambda_runtime::{Context, LambdaEvent};
 use sha2::{Digest, Sha256};
-use triage_aws::{SnsAlertPublisher, SqsDigestSink, SqsTicketSink};
+use stack_tests::{function_env, stand_ins};
+use triage_aws::Aws;
 use triage_core::alarm::{AlarmClassifier, AlarmOptions};
 use triage_core::inbound::unwrap_envelopes;
-use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::router::Router;
 use triage_core::{DigestEntry, DigestKind, Finding, Severity, TicketAction, TicketEvent};
 use triage_testkit::{DedupTable, MotoServer, Queues, event};
-
-type AwsHandler = Handler<SqsTicketSink, SqsDigestSink, SnsAlertPublisher>;
 
 fn classifier() -> AlarmClassifier {
     AlarmClassifier::shipped(AlarmOptions::default()).expect("alarm policy")
 }
 
-fn handler(q: &Queues) -> AwsHandler {
-    Handler::new(
-        classifier(),
-        Router::new(
-            SeverityPolicy::shipped().expect("policy"),
-            Thresholds::default(),
-            SqsTicketSink::new(q.sqs.clone(), &q.ticket_queue_url),
-            SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url),
-            SnsAlertPublisher::new(q.sns.clone(), &q.alert_topic_arn),
-        ),
-    )
+/// The function as `main.rs` builds it: packed digest entries, dedup state and flap states in
+/// one table, the template's settings.
+async fn handler(moto: &MotoServer, q: &Queues, table: &DedupTable) -> Handler<Aws> {
+    let env = function_env("alarm-classifier", &stand_ins(q, table));
+    let settings = Settings::from(&env).expect("settings from the template");
+    assemble(settings, &Aws::new(&moto.sdk_config().await))
 }
 
 fn invoke(name: &str) -> LambdaEvent<serde_json::Value> {
@@ -81,7 +75,8 @@ async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_th
  {
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "alarm").await;
-    let h = handler(&q);
+    let table = DedupTable::create(&moto, "alarm-dedup").await;
+    let h = handler(&moto, &q, &table).await;
 
     // An SNS batch: a non-JSON message, the CIS root-usage ALARM, an alarm of an unknown type.
     let opened = h
@@ -99,10 +94,12 @@ async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_th
             ..Summary::default()
         }
     );
-    // Lambda retries the same SNS event: FIFO deduplication drops the second ticket.
-    h.handle(invoke("sns-alarm-batch-with-bad-records.json"))
+    // Lambda retries the same SNS event: the dedup state knows it was delivered.
+    let retried = h
+        .handle(invoke("sns-alarm-batch-with-bad-records.json"))
         .await
         .expect("retry");
+    assert_eq!((retried.tickets, retried.alerts), (0, 0));
     let resolved = h
         .handle(invoke("sns-alarm-cis-root-usage-ok.json"))
         .await
@@ -150,9 +147,10 @@ async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_th
         .drain(&q.digest_queue_url)
         .await
         .iter()
-        .map(|m| serde_json::from_str(m.body().expect("body")).expect("digest entry JSON"))
+        .flat_map(|m| {
+            triage_core::digest::parse_message(m.body().expect("body")).expect("digest message")
+        })
         .collect();
-    // The standard digest queue keeps the retry's copy; the digest counts it once by entry_id.
     let summary: Vec<(DigestKind, Severity, &str)> = digest
         .iter()
         .map(|d| (d.kind, d.severity, d.rule_id.as_str()))
@@ -160,11 +158,6 @@ async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_th
     assert_eq!(
         summary,
         [
-            (
-                DigestKind::New,
-                Severity::Critical,
-                "CIS-1.7-RootAccountUsage"
-            ),
             (
                 DigestKind::New,
                 Severity::Critical,
@@ -182,15 +175,10 @@ async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_th
         digest[0],
         DigestEntry::new(DigestKind::New, &want_open.finding)
     );
-    assert_eq!(digest[0].entry_id, digest[1].entry_id);
-    assert_eq!(digest[0].fingerprint, digest[2].fingerprint);
+    assert_eq!(digest[0].fingerprint, digest[1].fingerprint);
 
     let pages = q.drain(&q.alert_inbox_url).await;
-    assert_eq!(
-        pages.len(),
-        2,
-        "one page per delivered open (the retry re-pages: alerts are not FIFO)"
-    );
+    assert_eq!(pages.len(), 1, "one page: the retry was already delivered");
     let notification: serde_json::Value =
         serde_json::from_str(pages[0].body().expect("body")).expect("SNS JSON");
     assert!(
@@ -205,13 +193,15 @@ async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_th
 async fn a_missing_ticket_queue_fails_the_invocation_instead_of_reporting_success() {
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "alarm-broken").await;
+    let table = DedupTable::create(&moto, "alarm-broken-dedup").await;
     q.sqs
         .delete_queue()
         .queue_url(&q.ticket_queue_url)
         .send()
         .await
         .expect("delete");
-    let err = handler(&q)
+    let err = handler(&moto, &q, &table)
+        .await
         .handle(invoke("alarm-metric-alarm.json"))
         .await
         .expect_err("must fail");
@@ -224,29 +214,9 @@ async fn a_missing_ticket_queue_fails_the_invocation_instead_of_reporting_succes
 
 // ------------------------------------------------------------------ storm control
 
-use triage_aws::flap::{DynamoDbTransitionLog, flap_from_attributes};
-use triage_aws::{DynamoDbDedupStore, PARTITION_KEY, SqsPackedDigestSink};
+use triage_aws::PARTITION_KEY;
+use triage_aws::flap::flap_from_attributes;
 use triage_core::alarm::FLAPPING_RULE;
-use triage_core::flap::{FlapControl, FlapSettings};
-
-type StormHandler =
-    Handler<SqsTicketSink, SqsPackedDigestSink, SnsAlertPublisher, DynamoDbTransitionLog>;
-
-/// Wired as `main.rs` wires it: packed digest entries, dedup state and flap states in one table.
-fn storm_handler(q: &Queues, table: &DedupTable) -> StormHandler {
-    let router = Router::new(
-        SeverityPolicy::shipped().expect("policy"),
-        Thresholds::default(),
-        SqsTicketSink::new(q.sqs.clone(), &q.ticket_queue_url),
-        SqsPackedDigestSink::new(q.sqs.clone(), &q.digest_queue_url),
-        SnsAlertPublisher::new(q.sns.clone(), &q.alert_topic_arn),
-    )
-    .with_dedup(DynamoDbDedupStore::new(table.client.clone(), &table.name));
-    Handler::new(classifier(), router).with_flap_control(FlapControl::new(
-        FlapSettings::default(),
-        DynamoDbTransitionLog::new(table.client.clone(), &table.name),
-    ))
-}
 
 /// `ServerCpuTooHigh` changing state at 2024-06-11 08:00 + `minute`, alternately to ALARM and OK.
 fn change(i: usize, minute: u32) -> LambdaEvent<serde_json::Value> {
@@ -283,7 +253,7 @@ async fn six_state_changes_are_exactly_one_flapping_ticket_and_no_ticket_per_cha
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "alarm-flap").await;
     let table = DedupTable::create(&moto, "alarm-flap-dedup").await;
-    let h = storm_handler(&q, &table);
+    let h = handler(&moto, &q, &table).await;
     let minutes = [0, 10, 20, 30, 40, 50];
     for (i, minute) in minutes.into_iter().enumerate() {
         let s = h.handle(change(i, minute)).await.expect("handled");
@@ -375,7 +345,7 @@ async fn the_same_alarm_twice_inside_its_dedup_window_is_one_ticket() {
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "alarm-dedup").await;
     let table = DedupTable::create(&moto, "alarm-dedup-table").await;
-    let h = storm_handler(&q, &table);
+    let h = handler(&moto, &q, &table).await;
     let first = h
         .handle(invoke("alarm-metric-alarm.json"))
         .await

@@ -1,12 +1,13 @@
 //! The handler: decode, classify (pure, in `triage-core`), route through the ports.
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::instrument;
 use triage_core::config::{ConfigClassifier, ConfigEventError};
-use triage_core::ports::{AlertPublisher, DigestSink, TicketSink};
-use triage_core::router::{RouteError, RouteReport, Router};
+use triage_core::ports::{Backend, RouterOf};
+use triage_core::router::{RouteError, RouteReport};
+use triage_lambda::{ErrorType, Function};
 
 /// What one invocation did; returned to Lambda (and shown by `cargo lambda invoke`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -41,26 +42,23 @@ pub enum HandlerError {
     Delivery(#[from] RouteError),
 }
 
-impl From<HandlerError> for Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match e {
+impl ErrorType for HandlerError {
+    fn error_type(&self) -> &'static str {
+        match self {
             HandlerError::InvalidEvent(_) => "InvalidEvent",
-            HandlerError::Delivery(ref route) => route.error_type(),
-        };
-        Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: e.to_string(),
+            HandlerError::Delivery(route) => route.error_type(),
         }
     }
 }
 
-pub struct Handler<T, D, A> {
+/// Built by [`crate::assemble`].
+pub struct Handler<B: Backend> {
     classifier: ConfigClassifier,
-    router: Router<T, D, A>,
+    router: RouterOf<B>,
 }
 
-impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
-    pub fn new(classifier: ConfigClassifier, router: Router<T, D, A>) -> Self {
+impl<B: Backend> Handler<B> {
+    pub(crate) fn new(classifier: ConfigClassifier, router: RouterOf<B>) -> Self {
         Handler { classifier, router }
     }
 
@@ -74,31 +72,29 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
     }
 }
 
+impl<B: Backend + Sync> Function for Handler<B> {
+    type Output = Summary;
+    type Error = HandlerError;
+
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
+        Handler::handle(self, event).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use lambda_runtime::{Context, LambdaEvent};
-    use triage_core::Severity;
-    use triage_core::config::ConfigRuleCatalog;
-    use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
-    use triage_core::policy::{SeverityPolicy, Thresholds};
-    use triage_core::{TicketAction, router::Router};
+    use triage_core::TicketAction;
+    use triage_core::fakes::Memory;
 
     use super::*;
+    use crate::settings::tests::REQUIRED;
+    use crate::{Settings, assemble};
 
-    type Fakes = Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
-
-    fn handler() -> Fakes {
-        let catalog = ConfigRuleCatalog::shipped().expect("catalog");
-        Handler::new(
-            ConfigClassifier::new(catalog, Severity::Medium),
-            Router::new(
-                SeverityPolicy::shipped().expect("policy"),
-                Thresholds::default(),
-                MemoryTicketSink::default(),
-                MemoryDigestSink::default(),
-                MemoryAlertPublisher::default(),
-            ),
-        )
+    fn handler() -> (Handler<Memory>, Memory) {
+        let memory = Memory::default();
+        let settings = Settings::from(&triage_core::settings::env_from_pairs(&REQUIRED));
+        (assemble(settings.expect("settings"), &memory), memory)
     }
 
     fn event(name: &str) -> LambdaEvent<Value> {
@@ -112,7 +108,7 @@ mod tests {
 
     #[tokio::test]
     async fn root_access_key_non_compliance_is_one_critical_ticket_one_digest_entry_one_page() {
-        let h = handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(event("config-noncompliant-iam-root-access-key.json"))
             .await
@@ -127,12 +123,12 @@ mod tests {
                 counted_only: 0
             }
         );
-        assert_eq!(h.router.tickets().sent()[0].action, TicketAction::Open);
+        assert_eq!(memory.tickets.sent()[0].action, TicketAction::Open);
     }
 
     #[tokio::test]
     async fn not_applicable_and_other_detail_types_do_nothing_and_succeed() {
-        let h = handler();
+        let (h, memory) = handler();
         for name in [
             "config-not-applicable-iam-root-access-key.json",
             "config-insufficient-data.json",
@@ -144,33 +140,33 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(h.router.tickets().sent().is_empty());
-        assert!(h.router.digest().sent().is_empty());
+        assert!(memory.tickets.sent().is_empty());
+        assert!(memory.digest.sent().is_empty());
     }
 
     #[tokio::test]
     async fn a_malformed_compliance_change_is_an_invalid_event_error() {
-        let h = handler();
+        let (h, _) = handler();
         for name in [
             "config-bad-missing-detail.json",
             "config-bad-unknown-compliance-type.json",
         ] {
             let err = h.handle(event(name)).await.expect_err(name);
-            assert_eq!(Diagnostic::from(err).error_type, "InvalidEvent", "{name}");
+            assert_eq!(err.error_type(), "InvalidEvent", "{name}");
         }
     }
 
     #[tokio::test]
     async fn an_undelivered_ticket_fails_the_invocation_so_lambda_retries() {
-        let h = handler();
-        h.router.tickets().fail_next(1);
+        let (h, memory) = handler();
+        memory.tickets.fail_next(1);
         let err = h
             .handle(event("config-noncompliant-restricted-ssh.json"))
             .await
             .expect_err("must fail");
-        assert_eq!(Diagnostic::from(err).error_type, "DeliveryFailed");
+        assert_eq!(err.error_type(), "DeliveryFailed");
         assert!(
-            h.router.digest().sent().is_empty(),
+            memory.digest.sent().is_empty(),
             "nothing after the failed ticket"
         );
     }

@@ -1,5 +1,20 @@
-//! config-classifier's handler and settings, as a library so the integration tests and the
-//! binary share them. `main.rs` only wires them to AWS.
+//! config-classifier: AWS Config "Config Rules Compliance Change" events from EventBridge become
+//! ticket events, digest entries and (for critical findings) alerts, through the shared
+//! router's suppressions and dedup state. [`assemble`] builds it; `main.rs` serves it.
 
 pub mod handler;
 pub mod settings;
+
+pub use handler::Handler;
+pub use settings::Settings;
+
+use triage_core::ports::Backend;
+use triage_core::router;
+
+/// config-classifier as it ships, on `backend`: AWS in `main.rs`, moto or memory in tests.
+pub fn assemble<B: Backend>(settings: Settings, backend: &B) -> Handler<B> {
+    Handler::new(
+        settings.classifier,
+        router::assemble(settings.router, backend),
+    )
+}

@@ -12,31 +12,21 @@
 
 use triage_core::Severity;
 use triage_core::config::{CatalogError, ConfigClassifier, ConfigRuleCatalog};
-use triage_core::dedup::{DedupSettings, DedupSettingsError};
-use triage_core::policy::{PolicyError, SeverityPolicy};
-use triage_core::settings::{ConfigError, Env, RoutingSettings};
-use triage_core::suppress::{SuppressionError, Suppressions};
+use triage_core::settings::{ConfigError, Env, RouterSettings, RouterSettingsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(transparent)]
     Env(#[from] ConfigError),
     #[error(transparent)]
+    Router(#[from] RouterSettingsError),
+    #[error(transparent)]
     Catalog(#[from] CatalogError),
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    #[error(transparent)]
-    Dedup(#[from] DedupSettingsError),
-    #[error(transparent)]
-    Suppressions(#[from] SuppressionError),
 }
 
 pub struct Settings {
-    pub routing: RoutingSettings,
-    pub policy: SeverityPolicy,
+    pub router: RouterSettings,
     pub classifier: ConfigClassifier,
-    pub dedup: DedupSettings,
-    pub suppressions: Suppressions,
 }
 
 impl Settings {
@@ -48,22 +38,19 @@ impl Settings {
         let unknown =
             env.parsed_or::<Severity>("UNKNOWN_CONFIG_RULE_SEVERITY", Severity::Medium)?;
         Ok(Settings {
-            routing: RoutingSettings::from_env(env)?,
-            policy: SeverityPolicy::shipped()?,
+            router: RouterSettings::from_env(env)?,
             classifier: ConfigClassifier::new(ConfigRuleCatalog::shipped()?, unknown),
-            dedup: DedupSettings::from_env(env)?,
-            suppressions: Suppressions::shipped()?,
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use triage_core::settings::env_from_pairs as env;
 
-    const REQUIRED: [(&str, &str); 4] = [
+    pub(crate) const REQUIRED: [(&str, &str); 4] = [
         (
             "TICKET_QUEUE_URL",
             "https://sqs.us-east-1.amazonaws.com/1/tickets.fifo",
@@ -82,7 +69,7 @@ mod tests {
         assert!(s.is_ok(), "{:?}", s.err());
         let s = s.ok();
         assert_eq!(
-            s.as_ref().map(|s| s.dedup.table_name.as_str()),
+            s.as_ref().map(|s| s.router.dedup.table_name.as_str()),
             Some("triage-dedup")
         );
     }

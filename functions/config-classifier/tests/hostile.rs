@@ -22,53 +22,18 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use triage_core::text::is_hostile;
 
 use config_classifier::handler::{Handler, Summary};
+use config_classifier::{Settings, assemble};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use triage_core::Severity;
-use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
-use triage_core::dedup::memory::MemoryDedupStore;
-use triage_core::fakes::Recorder;
-use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::ports::{AlertPublisher, DigestSink, SinkError, TicketSink};
-use triage_core::router::Router;
+use stack_tests::{function_env, memory_stand_ins};
+use triage_core::fakes::Memory;
 use triage_core::ticket::MAX_SUBJECT_CHARS;
-use triage_core::{Alert, DigestEntry, TicketEvent};
 
-/// An in-memory sink the test keeps a handle on (the handler owns its router, and this
-/// handler does not lend it out).
-struct Tap<T>(Arc<Recorder<T>>);
-
-impl TicketSink for Tap<TicketEvent> {
-    async fn send_tickets(&self, events: &[TicketEvent]) -> Result<(), SinkError> {
-        self.0.send_tickets(events).await
-    }
-}
-
-impl DigestSink for Tap<DigestEntry> {
-    async fn send_entries(&self, entries: &[DigestEntry]) -> Result<(), SinkError> {
-        self.0.send_entries(entries).await
-    }
-}
-
-impl AlertPublisher for Tap<Alert> {
-    async fn publish(&self, alert: &Alert) -> Result<(), SinkError> {
-        self.0.publish(alert).await
-    }
-}
-
-type Fakes = Handler<Tap<TicketEvent>, Tap<DigestEntry>, Tap<Alert>>;
-
-/// What the sinks of one handler received.
-#[derive(Default)]
-struct Sent {
-    tickets: Arc<Recorder<TicketEvent>>,
-    digest: Arc<Recorder<DigestEntry>>,
-    alerts: Arc<Recorder<Alert>>,
-}
+type Fakes = Handler<Memory>;
+type Sent = Memory;
 
 /// No string of a rendered ticket, alert or digest entry is longer.
 const MAX_STRING_CHARS: usize = 4096;
@@ -144,21 +109,10 @@ fn both(e: &mut Value, field: &str, value: Value) {
 // Running a case
 // ------------------------------------------------------------------------------------------
 
+/// The function as it ships, on the in-memory backend, with the template's settings.
 fn handler(sent: &Sent) -> Fakes {
-    Handler::new(
-        ConfigClassifier::new(
-            ConfigRuleCatalog::shipped().expect("catalog"),
-            Severity::Medium,
-        ),
-        Router::new(
-            SeverityPolicy::shipped().expect("policy"),
-            Thresholds::default(),
-            Tap(Arc::clone(&sent.tickets)),
-            Tap(Arc::clone(&sent.digest)),
-            Tap(Arc::clone(&sent.alerts)),
-        )
-        .with_dedup(MemoryDedupStore::new()),
-    )
+    let env = function_env("config-classifier", &memory_stand_ins());
+    assemble(Settings::from(&env).expect("settings"), sent)
 }
 
 type Outcome = Result<Result<Summary, Diagnostic>, String>;
@@ -174,7 +128,7 @@ fn invoke(h: &Fakes, input: Input) -> Outcome {
         .expect("runtime");
     Ok(rt
         .block_on(h.handle(LambdaEvent::new(payload, Context::default())))
-        .map_err(Diagnostic::from))
+        .map_err(|e| triage_lambda::diagnostic(&e)))
 }
 
 /// The bound of a field that carries event text, by its key.

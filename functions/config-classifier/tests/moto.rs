@@ -1,17 +1,18 @@
-//! The handler with the real SQS/SNS adapters against moto server: what lands on the queues and
-//! the alert topic is exactly what a ticket system and an inbox would read.
+//! config-classifier as it ships (`assemble` with the AWS backend and the template's settings)
+//! against moto server: what lands on the queues, the alert topic and the dedup table is exactly
+//! what a ticket system and an inbox would read.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use config_classifier::handler::{Handler, Summary};
+use config_classifier::{Settings, assemble};
 use lambda_runtime::{Context, LambdaEvent};
 use sha2_free_hash::sha256_hex;
-use triage_aws::{SnsAlertPublisher, SqsDigestSink, SqsTicketSink};
-use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
-use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::router::Router;
-use triage_core::{DigestEntry, Severity, TicketAction, TicketEvent};
-use triage_testkit::{MotoServer, Queues, event};
+use stack_tests::{function_env, stand_ins};
+use triage_aws::Aws;
+use triage_core::digest::parse_message;
+use triage_core::{DigestEntry, DigestKind, Severity, TicketAction, TicketEvent};
+use triage_testkit::{DedupTable, MotoServer, Queues, event};
 
 /// The dedup id is the SHA-256 of the body; recompute it independently of the code under test.
 mod sha2_free_hash {
@@ -38,22 +39,11 @@ mod sha2_free_hash {
     }
 }
 
-type AwsHandler = Handler<SqsTicketSink, SqsDigestSink, SnsAlertPublisher>;
-
-fn handler(q: &Queues) -> AwsHandler {
-    Handler::new(
-        ConfigClassifier::new(
-            ConfigRuleCatalog::shipped().expect("catalog"),
-            Severity::Medium,
-        ),
-        Router::new(
-            SeverityPolicy::shipped().expect("policy"),
-            Thresholds::default(),
-            SqsTicketSink::new(q.sqs.clone(), &q.ticket_queue_url),
-            SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url),
-            SnsAlertPublisher::new(q.sns.clone(), &q.alert_topic_arn),
-        ),
-    )
+/// The function as `main.rs` builds it, on these queues and table.
+async fn handler(moto: &MotoServer, q: &Queues, table: &DedupTable) -> Handler<Aws> {
+    let env = function_env("config-classifier", &stand_ins(q, table));
+    let settings = Settings::from(&env).expect("settings from the template");
+    assemble(settings, &Aws::new(&moto.sdk_config().await))
 }
 
 fn invoke(name: &str) -> LambdaEvent<serde_json::Value> {
@@ -64,7 +54,8 @@ fn invoke(name: &str) -> LambdaEvent<serde_json::Value> {
 async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the_fifo_queue() {
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "config").await;
-    let h = handler(&q);
+    let table = DedupTable::create(&moto, "config-dedup").await;
+    let h = handler(&moto, &q, &table).await;
 
     let opened = h
         .handle(invoke("config-noncompliant-s3-public-read.json"))
@@ -80,10 +71,15 @@ async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the
             counted_only: 0
         }
     );
-    // A retried invocation of the same event: FIFO deduplication drops the second ticket.
-    h.handle(invoke("config-noncompliant-s3-public-read.json"))
+    // A retried invocation of the same event: the dedup state knows it was delivered.
+    let retried = h
+        .handle(invoke("config-noncompliant-s3-public-read.json"))
         .await
         .expect("retry");
+    assert_eq!(
+        (retried.findings, retried.tickets, retried.alerts),
+        (1, 0, 0)
+    );
     h.handle(invoke("config-compliant-s3-public-read.json"))
         .await
         .expect("resolve");
@@ -93,11 +89,7 @@ async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the
         .expect("skip");
 
     let tickets = q.drain(&q.ticket_queue_url).await;
-    assert_eq!(
-        tickets.len(),
-        2,
-        "open + resolve; the retry's copy was deduplicated"
-    );
+    assert_eq!(tickets.len(), 2, "open + resolve; the retry sent nothing");
     let mut events = Vec::new();
     for m in &tickets {
         let body = m.body().expect("body");
@@ -134,18 +126,18 @@ async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the
         .drain(&q.digest_queue_url)
         .await
         .iter()
-        .map(|m| serde_json::from_str(m.body().expect("body")).expect("digest entry JSON"))
+        .flat_map(|m| parse_message(m.body().expect("body")).expect("digest message"))
         .collect();
-    // The standard digest queue keeps the retry's copy; the digest counts it once by entry_id.
-    assert_eq!(digest.len(), 3);
-    assert_eq!(digest[0].entry_id, digest[1].entry_id);
-    assert_ne!(digest[0].entry_id, digest[2].entry_id);
+    assert_eq!(
+        digest.iter().map(|d| d.kind).collect::<Vec<_>>(),
+        [DigestKind::New, DigestKind::Resolved]
+    );
 
     let pages = q.drain(&q.alert_inbox_url).await;
-    assert_eq!(
-        pages.len(),
-        2,
-        "one page per delivered open (the retry re-pages: alerts are not FIFO)"
+    assert_eq!(pages.len(), 1, "one page: the retry was already delivered");
+    assert!(
+        table.items().await.is_empty(),
+        "the resolve cleared the problem's dedup state"
     );
     let notification: serde_json::Value =
         serde_json::from_str(pages[0].body().expect("body")).expect("SNS JSON");
@@ -167,13 +159,15 @@ async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the
 async fn a_missing_queue_fails_the_invocation_instead_of_reporting_success() {
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "broken").await;
+    let table = DedupTable::create(&moto, "broken-dedup").await;
     q.sqs
         .delete_queue()
         .queue_url(&q.ticket_queue_url)
         .send()
         .await
         .expect("delete");
-    let err = handler(&q)
+    let err = handler(&moto, &q, &table)
+        .await
         .handle(invoke("config-noncompliant-restricted-ssh.json"))
         .await
         .expect_err("must fail");

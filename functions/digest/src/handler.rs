@@ -10,20 +10,20 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::Utc;
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, instrument, warn};
+use triage_core::clock::Clock;
 use triage_core::digest::DigestBuilder;
-use triage_core::digest::ports::{DigestPublisher, DigestSource, QueueError, Received};
-use triage_core::ports::SinkError;
+use triage_core::ports::{Backend, DigestPublisher, DigestSource, QueueError, Received, SinkError};
 use triage_core::text::sanitize;
+use triage_lambda::{ErrorType, Function};
 
 use crate::settings::{Options, WhenEmpty};
 
@@ -74,25 +74,23 @@ pub enum HandlerError {
     Receive { errors: usize, reason: String },
 }
 
-impl From<HandlerError> for Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match e {
+impl ErrorType for HandlerError {
+    fn error_type(&self) -> &'static str {
+        match self {
             HandlerError::Publish(_) => "PublishFailed",
             HandlerError::Render(_) => "RenderFailed",
             HandlerError::Delete { .. } => "DeleteFailed",
             HandlerError::Receive { .. } => "ReceiveFailed",
-        };
-        Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: e.to_string(),
         }
     }
 }
 
-pub struct Handler<S, P> {
-    source: S,
-    publisher: P,
+/// Built by [`crate::assemble`].
+pub struct Handler<B: Backend> {
+    source: B::DigestSource,
+    publisher: B::DigestPublisher,
     options: Options,
+    clock: Arc<dyn Clock>,
 }
 
 /// Polls every future to completion, concurrently, on the current task.
@@ -137,21 +135,19 @@ struct Drained {
     stopped_early: bool,
 }
 
-impl<S: DigestSource, P: DigestPublisher> Handler<S, P> {
-    pub fn new(source: S, publisher: P, options: Options) -> Self {
+impl<B: Backend> Handler<B> {
+    pub(crate) fn new(
+        source: B::DigestSource,
+        publisher: B::DigestPublisher,
+        options: Options,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Handler {
             source,
             publisher,
             options,
+            clock,
         }
-    }
-
-    pub fn source(&self) -> &S {
-        &self.source
-    }
-
-    pub fn publisher(&self) -> &P {
-        &self.publisher
     }
 
     #[instrument(skip_all, fields(request_id = %event.context.request_id))]
@@ -189,7 +185,7 @@ impl<S: DigestSource, P: DigestPublisher> Handler<S, P> {
                 }
             }
         }
-        let digest = builder.finish(Utc::now());
+        let digest = builder.finish(self.clock.now());
         summary.entries = digest.entries;
         summary.duplicates = digest.duplicates;
         summary.unreadable = digest.unreadable;
@@ -338,16 +334,28 @@ impl<S: DigestSource, P: DigestPublisher> Handler<S, P> {
     }
 }
 
+impl<B: Backend + Sync> Function for Handler<B> {
+    type Output = Summary;
+    type Error = HandlerError;
+
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
+        Handler::handle(self, event).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
     use lambda_runtime::Context;
-    use triage_core::digest::memory::{MemoryDigestPublisher, MemoryDigestQueue};
+    use triage_core::fakes::{Memory, MemoryDigestQueue};
+    use triage_core::settings::env_from_pairs;
     use triage_core::{
         DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
     };
 
     use super::*;
+    use crate::settings::tests::REQUIRED;
+    use crate::{Settings, assemble};
 
     fn entry(kind: DigestKind, i: i64) -> DigestEntry {
         let t = Utc
@@ -383,24 +391,32 @@ mod tests {
         DigestEntry::new(kind, &f)
     }
 
-    fn handler(queue: MemoryDigestQueue) -> Handler<MemoryDigestQueue, MemoryDigestPublisher> {
-        Handler::new(
-            queue,
-            MemoryDigestPublisher::new(),
-            Options {
-                wait: Duration::ZERO,
-                ..Options::default()
-            },
-        )
+    /// The function on the in-memory backend, no receive wait, `extra` settings.
+    fn handler_with(extra: &[(&str, &str)]) -> (Handler<Memory>, Memory) {
+        let mut pairs = REQUIRED.to_vec();
+        pairs.push(("DIGEST_RECEIVE_WAIT_SECONDS", "0"));
+        pairs.extend_from_slice(extra);
+        let memory = Memory::default();
+        let settings = Settings::from(&env_from_pairs(&pairs)).expect("settings");
+        (assemble(settings, &memory), memory)
     }
 
-    fn storm(n: i64) -> MemoryDigestQueue {
-        let q = MemoryDigestQueue::new();
-        q.push(entry(DigestKind::New, 0).body().expect("body"));
-        for i in 1..n {
-            q.push(entry(DigestKind::Repeat, i).body().expect("body"));
+    /// The function, with a storm of `n` entries of one problem on its queue.
+    fn handler(n: i64) -> (Handler<Memory>, Memory) {
+        let (h, memory) = handler_with(&[]);
+        storm(&memory.digest_queue, n);
+        (h, memory)
+    }
+
+    fn storm(q: &MemoryDigestQueue, n: i64) {
+        for i in 0..n {
+            let kind = if i == 0 {
+                DigestKind::New
+            } else {
+                DigestKind::Repeat
+            };
+            q.push(entry(kind, i).body().expect("body"));
         }
-        q
     }
 
     fn soon() -> Instant {
@@ -409,7 +425,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_storm_becomes_one_digest_and_every_message_is_deleted_after_the_publish() {
-        let h = handler(storm(30));
+        let (h, memory) = handler(30);
         let summary = h.run(soon()).await.expect("run");
         assert_eq!(
             (
@@ -420,7 +436,7 @@ mod tests {
             ),
             (30, 30, 1, 30)
         );
-        let published = h.publisher().published();
+        let published = memory.digest_topic.published();
         assert_eq!(published.len(), 1);
         assert!(
             published[0]
@@ -429,9 +445,9 @@ mod tests {
             "{}",
             published[0].text
         );
-        assert!(h.source().is_empty());
+        assert!(memory.digest_queue.is_empty());
         assert_eq!(
-            h.source().deletes.load(Ordering::SeqCst),
+            memory.digest_queue.deletes.load(Ordering::SeqCst),
             3,
             "batches of ten"
         );
@@ -439,23 +455,24 @@ mod tests {
 
     #[tokio::test]
     async fn when_the_publish_fails_nothing_is_deleted_and_the_next_run_has_every_entry() {
-        let h = handler(storm(25));
-        h.publisher().fail_next(1);
+        let (h, memory) = handler(25);
+        memory.digest_topic.fail_next(1);
         let err = h.run(soon()).await.expect_err("publish fails");
-        assert_eq!(Diagnostic::from(err).error_type, "PublishFailed");
-        assert_eq!(h.source().len(), 25, "nothing deleted");
-        assert_eq!(h.source().deletes.load(Ordering::SeqCst), 0);
-        h.source().release(); // the visibility timeout runs out
+        assert_eq!(err.error_type(), "PublishFailed");
+        assert_eq!(memory.digest_queue.len(), 25, "nothing deleted");
+        assert_eq!(memory.digest_queue.deletes.load(Ordering::SeqCst), 0);
+        memory.digest_queue.release(); // the visibility timeout runs out
         let summary = h.run(soon()).await.expect("next run");
         assert_eq!((summary.entries, summary.deleted), (25, 25));
-        assert!(h.source().is_empty());
+        assert!(memory.digest_queue.is_empty());
     }
 
     #[tokio::test]
     async fn an_entry_delivered_twice_is_counted_once_and_both_copies_are_deleted() {
-        let q = storm(3);
-        q.push(entry(DigestKind::Repeat, 1).body().expect("body"));
-        let h = handler(q);
+        let (h, memory) = handler(3);
+        memory
+            .digest_queue
+            .push(entry(DigestKind::Repeat, 1).body().expect("body"));
         let summary = h.run(soon()).await.expect("run");
         assert_eq!(
             (
@@ -470,14 +487,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreadable_message_is_reported_and_left_for_the_dead_letter_queue() {
-        let q = storm(2);
-        q.push("{ not a digest entry");
-        let h = handler(q);
+        let (h, memory) = handler(2);
+        memory.digest_queue.push("{ not a digest entry");
         let summary = h.run(soon()).await.expect("run");
         assert_eq!((summary.unreadable, summary.deleted), (1, 2));
-        assert_eq!(h.source().len(), 1, "left on the queue");
+        assert_eq!(memory.digest_queue.len(), 1, "left on the queue");
         assert!(
-            h.publisher().published()[0]
+            memory.digest_topic.published()[0]
                 .text
                 .contains("1 unreadable queue message")
         );
@@ -485,44 +501,40 @@ mod tests {
 
     #[tokio::test]
     async fn an_empty_queue_publishes_nothing_unless_asked_to_say_all_quiet() {
-        let h = handler(MemoryDigestQueue::new());
+        let (h, memory) = handler(0);
         let summary = h.run(soon()).await.expect("run");
         assert_eq!(summary, Summary::default());
-        assert!(h.publisher().published().is_empty());
-        let quiet = Handler::new(
-            MemoryDigestQueue::new(),
-            MemoryDigestPublisher::new(),
-            Options {
-                wait: Duration::ZERO,
-                when_empty: WhenEmpty::Publish,
-                ..Options::default()
-            },
-        );
+        assert!(memory.digest_topic.published().is_empty());
+        let (quiet, memory) = handler_with(&[("DIGEST_WHEN_EMPTY", "publish")]);
         quiet.run(soon()).await.expect("run");
         assert_eq!(
-            quiet.publisher().published()[0].subject,
+            memory.digest_topic.published()[0].subject,
             "triage digest: all quiet"
         );
     }
 
     #[tokio::test]
     async fn a_failed_delete_fails_the_run_after_the_publish_and_names_the_count() {
-        let h = handler(storm(12));
-        h.source().fail_deletes(2);
+        let (h, memory) = handler(12);
+        memory.digest_queue.fail_deletes(2);
         let err = h.run(soon()).await.expect_err("delete failed");
         assert!(
             err.to_string()
                 .contains("2 of 12 message(s) could not be deleted"),
             "{err}"
         );
-        assert_eq!(Diagnostic::from(err).error_type, "DeleteFailed");
-        assert_eq!(h.publisher().published().len(), 1, "the digest went out");
-        assert_eq!(h.source().len(), 2);
+        assert_eq!(err.error_type(), "DeleteFailed");
+        assert_eq!(
+            memory.digest_topic.published().len(),
+            1,
+            "the digest went out"
+        );
+        assert_eq!(memory.digest_queue.len(), 2);
     }
 
     #[tokio::test]
     async fn a_spent_time_budget_stops_the_drain_and_leaves_the_rest_for_the_next_digest() {
-        let h = handler(storm(40));
+        let (h, memory) = handler(40);
         // The margin (30 s) is already larger than the time left.
         let summary = h
             .run(Instant::now() + Duration::from_secs(10))
@@ -530,26 +542,17 @@ mod tests {
             .expect("run");
         assert!(summary.stopped_early);
         assert_eq!(summary.received, 0);
-        assert_eq!(h.source().len(), 40);
+        assert_eq!(memory.digest_queue.len(), 40);
     }
 
     #[tokio::test]
     async fn the_message_cap_bounds_one_run() {
-        let q = storm(100);
-        let h = Handler::new(
-            q,
-            MemoryDigestPublisher::new(),
-            Options {
-                wait: Duration::ZERO,
-                max_messages: 30,
-                receivers: 1,
-                ..Options::default()
-            },
-        );
+        let (h, memory) = handler_with(&[("DIGEST_MAX_MESSAGES", "30"), ("DIGEST_RECEIVERS", "1")]);
+        storm(&memory.digest_queue, 100);
         let summary = h.run(soon()).await.expect("run");
         assert!(summary.stopped_early);
         assert_eq!((summary.received, summary.deleted), (30, 30));
-        assert_eq!(h.source().len(), 70);
+        assert_eq!(memory.digest_queue.len(), 70);
     }
 
     #[tokio::test]
@@ -560,7 +563,7 @@ mod tests {
         );
         let payload: Value =
             serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json");
-        let h = handler(storm(3));
+        let (h, _) = handler(3);
         let summary = h
             .handle(LambdaEvent::new(payload, Context::default()))
             .await

@@ -70,24 +70,6 @@ pub struct Settings {
     pub options: Options,
 }
 
-fn bounded<F: Fn(&str) -> Option<String>>(
-    env: &Env<F>,
-    name: &'static str,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
-    let value = env.parsed_or(name, default)?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::Invalid {
-            name,
-            value: value.to_string(),
-            reason: format!("must be between {} and {}", range.start(), range.end()),
-        })
-    }
-}
-
 impl Settings {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from(&Env::process())
@@ -97,18 +79,13 @@ impl Settings {
         let d = Options::default();
         let as_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
         let options = Options {
-            receivers: as_usize(bounded(env, "DIGEST_RECEIVERS", 4, 1..=20)?),
-            margin: Duration::from_secs(bounded(env, "DIGEST_TIME_MARGIN_SECONDS", 30, 5..=300)?),
-            max_messages: as_usize(bounded(
-                env,
-                "DIGEST_MAX_MESSAGES",
-                250_000,
-                10..=1_000_000,
-            )?),
-            wait: Duration::from_secs(bounded(env, "DIGEST_RECEIVE_WAIT_SECONDS", 1, 0..=20)?),
+            receivers: as_usize(env.bounded("DIGEST_RECEIVERS", 4, 1..=20)?),
+            margin: Duration::from_secs(env.bounded("DIGEST_TIME_MARGIN_SECONDS", 30, 5..=300)?),
+            max_messages: as_usize(env.bounded("DIGEST_MAX_MESSAGES", 250_000, 10..=1_000_000)?),
+            wait: Duration::from_secs(env.bounded("DIGEST_RECEIVE_WAIT_SECONDS", 1, 0..=20)?),
             when_empty: env.parsed_or("DIGEST_WHEN_EMPTY", WhenEmpty::Skip)?,
             render: RenderOptions {
-                top_n: as_usize(bounded(env, "DIGEST_TOP_N", 20, 1..=200)?),
+                top_n: as_usize(env.bounded("DIGEST_TOP_N", 20, 1..=200)?),
                 ..d.render
             },
             budget_without_deadline: d.budget_without_deadline,
@@ -122,12 +99,12 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use triage_core::settings::env_from_pairs as env;
 
-    const REQUIRED: [(&str, &str); 2] = [
+    pub(crate) const REQUIRED: [(&str, &str); 2] = [
         (
             "DIGEST_QUEUE_URL",
             "https://sqs.us-east-1.amazonaws.com/1/digest",

@@ -27,23 +27,27 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Duration;
 use triage_core::text::is_hostile;
 
 use chrono::{TimeZone, Utc};
 use digest::handler::{Handler, Summary};
-use digest::settings::Options;
+use digest::{Settings, assemble};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use triage_core::digest::memory::{MemoryDigestPublisher, MemoryDigestQueue};
+use stack_tests::{function_env, memory_stand_ins};
 use triage_core::digest::{MAX_ENTRY_COUNT, MAX_SNS_MESSAGE_BYTES};
+use triage_core::fakes::Memory;
 use triage_core::ticket::MAX_SUBJECT_CHARS;
 use triage_core::{
     DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
     TicketAction, TicketEvent,
 };
 
-type Fakes = Handler<MemoryDigestQueue, MemoryDigestPublisher>;
+/// The function, and the backend to read back what it did.
+struct Fakes {
+    handler: Handler<Memory>,
+    memory: Memory,
+}
 
 /// Good entries on the queue of every case, in this many messages.
 const GOOD_ENTRIES: u64 = 4;
@@ -149,15 +153,12 @@ fn packed(entries: &[String]) -> String {
 // Running a case
 // ------------------------------------------------------------------------------------------
 
+/// The function as it ships, on the in-memory backend, with the template's settings.
 fn handler() -> Fakes {
-    Handler::new(
-        MemoryDigestQueue::new(),
-        MemoryDigestPublisher::new(),
-        Options {
-            wait: Duration::ZERO,
-            ..Options::default()
-        },
-    )
+    let memory = Memory::default();
+    let env = function_env("digest", &memory_stand_ins());
+    let handler = assemble(Settings::from(&env).expect("settings"), &memory);
+    Fakes { handler, memory }
 }
 
 fn scheduled_event() -> Value {
@@ -169,7 +170,7 @@ fn scheduled_event() -> Value {
 }
 
 fn invoke(h: &Fakes, event: Option<Value>, messages: Vec<String>) -> Result<Summary, Diagnostic> {
-    let q = h.source();
+    let q = &h.memory.digest_queue;
     q.push(body(&entry(1)));
     for m in messages {
         q.push(m);
@@ -181,8 +182,11 @@ fn invoke(h: &Fakes, event: Option<Value>, messages: Vec<String>) -> Result<Summ
         .enable_time()
         .build()
         .expect("runtime");
-    rt.block_on(h.handle(LambdaEvent::new(payload, Context::default())))
-        .map_err(Diagnostic::from)
+    rt.block_on(
+        h.handler
+            .handle(LambdaEvent::new(payload, Context::default())),
+    )
+    .map_err(|e| triage_lambda::diagnostic(&e))
 }
 
 fn check_strings(v: &Value, problems: &mut Vec<String>) {
@@ -211,7 +215,7 @@ fn check_strings(v: &Value, problems: &mut Vec<String>) {
 /// Every published part is clean and bounded.
 fn published_problems(h: &Fakes) -> Vec<String> {
     let mut problems = Vec::new();
-    for m in h.publisher().published() {
+    for m in h.memory.digest_topic.published() {
         if m.subject.len() > MAX_SUBJECT_CHARS
             || !m.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
         {
@@ -244,7 +248,7 @@ fn verdict(h: &Fakes, expect: &Expect, outcome: Result<Summary, Diagnostic>) -> 
         Expect::Unreadable(n) => (*n, 0),
         Expect::Entries(n) => (0, *n),
     };
-    let left = h.source().len();
+    let left = h.memory.digest_queue.len();
     if s.unreadable != unreadable as u64
         || s.entries != GOOD_ENTRIES + extra
         || s.published == 0

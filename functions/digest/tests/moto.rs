@@ -1,29 +1,25 @@
-//! The digest end to end against moto server: a storm routed by the real router (DynamoDB dedup
-//! state, SQS digest sink) is drained by the digest function and published as one SNS digest,
+//! The digest end to end against moto server, every function as it ships (`assemble`, the AWS
+//! backend, the template's settings): a storm routed by config-classifier (DynamoDB dedup state,
+//! packed digest entries) is drained by the digest function and published as one SNS digest,
 //! read back from an SQS queue subscribed to the digest topic; messages are deleted only after
 //! the publish.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use digest::handler::{Handler, Summary};
-use digest::settings::Options;
-use lambda_runtime::Diagnostic;
-use triage_aws::{
-    DynamoDbDedupStore, SnsAlertPublisher, SnsDigestPublisher, SqsDigestSink, SqsDigestSource,
-    SqsTicketSink,
-};
+use lambda_runtime::{Context, LambdaEvent};
+use stack_tests::{function_env, stand_ins};
+use triage_aws::Aws;
 use triage_core::clock::ManualClock;
-use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
-use triage_core::digest::RenderOptions;
-use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::ports::DigestSink;
-use triage_core::router::Router;
+use triage_core::ports::{Backend, DigestSink};
 use triage_core::{
     DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
     TicketEvent,
 };
+use triage_lambda::ErrorType;
 use triage_testkit::{DedupTable, MotoServer, Queues, TopicInbox, event, queue_depth, repo_root};
 
 /// The restricted-ssh sample as its `i`-th occurrence: own event id, `i` minutes later.
@@ -39,19 +35,23 @@ fn ssh_occurrence(i: i64) -> serde_json::Value {
     e
 }
 
-fn handler(
-    q: &Queues,
-    topic_arn: &str,
-    render: RenderOptions,
-) -> Handler<SqsDigestSource, SnsDigestPublisher> {
-    Handler::new(
-        SqsDigestSource::new(q.sqs.clone(), &q.digest_queue_url),
-        SnsDigestPublisher::new(q.sns.clone(), topic_arn),
-        Options {
-            render,
-            ..Options::default()
-        },
-    )
+/// The digest function as `main.rs` builds it, on these queues and topic.
+async fn handler(moto: &MotoServer, q: &Queues, topic_arn: &str) -> Handler<Aws> {
+    let stand_ins = BTreeMap::from([
+        ("DigestQueue", q.digest_queue_url.clone()),
+        ("DigestTopic", topic_arn.to_owned()),
+    ]);
+    let settings = digest::Settings::from(&function_env("digest", &stand_ins)).expect("settings");
+    digest::assemble(settings, &Aws::new(&moto.sdk_config().await))
+}
+
+/// Entries on the digest queue as the classifiers send them (packed).
+async fn send(moto: &MotoServer, q: &Queues, entries: &[DigestEntry]) {
+    Aws::new(&moto.sdk_config().await)
+        .digest_sink(&q.digest_queue_url)
+        .send_entries(entries)
+        .await
+        .expect("sent");
 }
 
 fn deadline() -> Instant {
@@ -70,19 +70,10 @@ async fn a_storm_becomes_one_ticket_and_one_sns_digest_and_the_queue_is_emptied_
             .single()
             .expect("time"),
     );
-    let router = Router::new(
-        SeverityPolicy::shipped().expect("policy"),
-        Thresholds::default(),
-        SqsTicketSink::new(q.sqs.clone(), &q.ticket_queue_url),
-        SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url),
-        SnsAlertPublisher::new(q.sns.clone(), &q.alert_topic_arn),
-    )
-    .with_dedup(DynamoDbDedupStore::new(table.client.clone(), &table.name))
-    .with_clock(clock.clone());
-    let classifier = ConfigClassifier::new(
-        ConfigRuleCatalog::shipped().expect("catalog"),
-        Severity::Medium,
-    );
+    let env = function_env("config-classifier", &stand_ins(&q, &table));
+    let settings = config_classifier::Settings::from(&env).expect("settings");
+    let aws = Aws::new(&moto.sdk_config().await).with_clock(clock.clone());
+    let classifier = config_classifier::assemble(settings, &aws);
 
     for i in 0..30 {
         clock.set(
@@ -91,17 +82,16 @@ async fn a_storm_becomes_one_ticket_and_one_sns_digest_and_the_queue_is_emptied_
                 .expect("time")
                 + TimeDelta::minutes(i),
         );
-        router
-            .route(classifier.findings(&ssh_occurrence(i)).expect("finding"))
+        classifier
+            .handle(LambdaEvent::new(ssh_occurrence(i), Context::default()))
             .await
             .expect("routed");
     }
-    router
-        .route(
-            classifier
-                .findings(&event("config-compliant-s3-public-read.json"))
-                .expect("finding"),
-        )
+    classifier
+        .handle(LambdaEvent::new(
+            event("config-compliant-s3-public-read.json"),
+            Context::default(),
+        ))
         .await
         .expect("resolve");
 
@@ -121,7 +111,7 @@ async fn a_storm_becomes_one_ticket_and_one_sns_digest_and_the_queue_is_emptied_
         31
     );
 
-    let h = handler(&q, &topic.topic_arn, RenderOptions::default());
+    let h = handler(&moto, &q, &topic.topic_arn).await;
     let summary = h.run(deadline()).await.expect("digest run");
     // SQS delivers at least once (and moto, with four concurrent receivers, now and then hands
     // the same message to two of them): every copy is deleted, each entry counted once.
@@ -205,10 +195,7 @@ async fn when_the_digest_topic_is_gone_the_run_fails_and_deletes_nothing() {
     let q = Queues::create(&moto, "nopub").await;
     let topic = TopicInbox::create(&q, "nopub-digest").await;
     let entries: Vec<DigestEntry> = (0..25).map(|i| entry(&format!("alarm-{i}"), i)).collect();
-    SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url)
-        .send_entries(&entries)
-        .await
-        .expect("sent");
+    send(&moto, &q, &entries).await;
     q.sns
         .delete_topic()
         .topic_arn(&topic.topic_arn)
@@ -216,11 +203,12 @@ async fn when_the_digest_topic_is_gone_the_run_fails_and_deletes_nothing() {
         .await
         .expect("deleted");
 
-    let err = handler(&q, &topic.topic_arn, RenderOptions::default())
+    let err = handler(&moto, &q, &topic.topic_arn)
+        .await
         .run(deadline())
         .await
         .expect_err("publish fails");
-    assert_eq!(Diagnostic::from(err).error_type, "PublishFailed");
+    assert_eq!(err.error_type(), "PublishFailed");
     let (visible, in_flight) = queue_depth(&q, &q.digest_queue_url).await;
     assert_eq!(
         visible + in_flight,
@@ -234,24 +222,19 @@ async fn past_the_size_limit_the_digest_arrives_in_numbered_parts() {
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "parts").await;
     let topic = TopicInbox::create(&q, "parts-digest").await;
-    let entries: Vec<DigestEntry> = (0..300)
-        .map(|i| entry(&format!("alarm-{i:03}-{}", "x".repeat(60)), i))
+    // Enough distinct rules that the complete JSON passes SNS's 256 KiB.
+    let entries: Vec<DigestEntry> = (0..2000)
+        .map(|i| entry(&format!("alarm-{i:04}-{}", "x".repeat(60)), i))
         .collect();
-    SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url)
-        .send_entries(&entries)
-        .await
-        .expect("sent");
+    send(&moto, &q, &entries).await;
 
-    let render = RenderOptions {
-        top_n: 10,
-        max_message_bytes: 24 * 1024,
-    };
-    let summary = handler(&q, &topic.topic_arn, render)
+    let summary = handler(&moto, &q, &topic.topic_arn)
+        .await
         .run(deadline())
         .await
         .expect("run");
     assert!(summary.published > 1, "{summary:?}");
-    assert_eq!(summary.entries, 300);
+    assert_eq!(summary.entries, 2000);
     assert_eq!(summary.deleted, summary.received, "every copy deleted");
     let mut notifications = topic.notifications(&q).await;
     assert_eq!(notifications.len(), summary.published);
@@ -268,5 +251,5 @@ async fn past_the_size_limit_the_digest_arrives_in_numbered_parts() {
         let m: serde_json::Value = serde_json::from_str(n["Message"].as_str().unwrap()).unwrap();
         rules += m["rules"].as_array().map_or(0, Vec::len);
     }
-    assert_eq!(rules, 300, "split, never truncated");
+    assert_eq!(rules, 2000, "split, never truncated");
 }

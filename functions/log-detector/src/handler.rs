@@ -16,13 +16,14 @@
 //!   retries it: the same payload gives the same ticket events, and FIFO deduplication drops
 //!   the copies that did get through.
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
 use triage_core::cloudtrail::{CloudTrailDetector, DecodeError, Decoded, decode_lambda_event};
-use triage_core::ports::{AlertPublisher, DigestSink, TicketSink};
-use triage_core::router::{RouteError, RouteReport, Router};
+use triage_core::ports::{Backend, RouterOf};
+use triage_core::router::{RouteError, RouteReport};
+use triage_lambda::{ErrorType, Function};
 
 /// What one invocation did; returned to Lambda (and shown by `cargo lambda invoke`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -94,31 +95,24 @@ pub enum HandlerError {
     Delivery(#[from] RouteError),
 }
 
-impl From<HandlerError> for Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        let error_type = match e {
+impl ErrorType for HandlerError {
+    fn error_type(&self) -> &'static str {
+        match self {
             HandlerError::InvalidPayload(_) => "InvalidPayload",
-            HandlerError::Delivery(ref route) => route.error_type(),
-        };
-        Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: e.to_string(),
+            HandlerError::Delivery(route) => route.error_type(),
         }
     }
 }
 
-pub struct Handler<T, D, A> {
+/// Built by [`crate::assemble`].
+pub struct Handler<B: Backend> {
     detector: CloudTrailDetector,
-    router: Router<T, D, A>,
+    router: RouterOf<B>,
 }
 
-impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
-    pub fn new(detector: CloudTrailDetector, router: Router<T, D, A>) -> Self {
+impl<B: Backend> Handler<B> {
+    pub(crate) fn new(detector: CloudTrailDetector, router: RouterOf<B>) -> Self {
         Handler { detector, router }
-    }
-
-    pub fn router(&self) -> &Router<T, D, A> {
-        &self.router
     }
 
     pub fn detector(&self) -> &CloudTrailDetector {
@@ -161,35 +155,43 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Handler<T, D, A> {
     }
 }
 
+impl<B: Backend + Sync> Function for Handler<B> {
+    type Output = Summary;
+    type Error = HandlerError;
+
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
+        Handler::handle(self, event).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use chrono::TimeDelta;
     use lambda_runtime::{Context, LambdaEvent};
     use serde_json::json;
-    use triage_core::cloudtrail::{Limits, encode_data, encode_lambda_event};
-    use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
-    use triage_core::policy::{SeverityPolicy, Thresholds};
+    use triage_core::clock::ManualClock;
+    use triage_core::cloudtrail::{encode_data, encode_lambda_event};
+    use triage_core::fakes::Memory;
+    use triage_core::settings::env_from_pairs;
     use triage_core::{DigestKind, Severity, TicketAction};
 
     use super::*;
+    use crate::settings::tests::ROUTING;
+    use crate::{Settings, assemble};
 
-    type Fakes = Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
-
-    fn handler_with(limits: Limits) -> Fakes {
-        let pack = CloudTrailDetector::shipped().expect("pack").pack().clone();
-        Handler::new(
-            CloudTrailDetector::new(pack, limits),
-            Router::new(
-                SeverityPolicy::shipped().expect("policy"),
-                Thresholds::default(),
-                MemoryTicketSink::default(),
-                MemoryDigestSink::default(),
-                MemoryAlertPublisher::default(),
-            ),
-        )
+    /// The function on the in-memory backend, with `extra` settings, and the backend's clock.
+    fn handler_with(extra: &[(&str, &str)]) -> (Handler<Memory>, Memory, ManualClock) {
+        let mut pairs = ROUTING.to_vec();
+        pairs.extend_from_slice(extra);
+        let clock = ManualClock::default();
+        let memory = Memory::default().with_clock(clock.clone());
+        let settings = Settings::from(&env_from_pairs(&pairs)).expect("settings");
+        (assemble(settings, &memory), memory, clock)
     }
 
-    fn handler() -> Fakes {
-        handler_with(Limits::default())
+    fn handler() -> (Handler<Memory>, Memory) {
+        let (h, memory, _) = handler_with(&[]);
+        (h, memory)
     }
 
     fn sample(name: &str) -> Value {
@@ -208,7 +210,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_three_seed_detections_among_benign_records_are_three_tickets_two_pages() {
-        let h = handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(event("cwlogs-mixed-batch.json"))
             .await
@@ -230,7 +232,7 @@ mod tests {
                 ..Summary::default()
             }
         );
-        let tickets = h.router().tickets().sent();
+        let tickets = memory.tickets.sent();
         let opened: Vec<(TicketAction, &str, Severity)> = tickets
             .iter()
             .map(|t| (t.action, t.finding.rule_id.as_str(), t.finding.severity))
@@ -247,9 +249,8 @@ mod tests {
                 ),
             ]
         );
-        let pages: Vec<String> = h
-            .router()
-            .alerts()
+        let pages: Vec<String> = memory
+            .alerts
             .sent()
             .iter()
             .map(|a| a.subject.clone())
@@ -257,8 +258,8 @@ mod tests {
         assert!(pages[0].starts_with("[CRITICAL] Root account used: EnableMFADevice"));
         assert!(pages[1].starts_with("[CRITICAL] Console sign-in without MFA: ConsoleLogin"));
         assert!(
-            h.router()
-                .digest()
+            memory
+                .digest
                 .sent()
                 .iter()
                 .all(|d| d.kind == DigestKind::New)
@@ -267,7 +268,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_control_message_is_acknowledged_and_sends_nothing() {
-        let h = handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(event("cwlogs-control-message.json"))
             .await
@@ -280,12 +281,12 @@ mod tests {
                 ..Summary::default()
             }
         );
-        assert!(h.router().tickets().sent().is_empty());
+        assert!(memory.tickets.sent().is_empty());
     }
 
     #[tokio::test]
     async fn non_json_and_non_cloudtrail_lines_are_counted_and_the_good_record_routed() {
-        let h = handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(event("cwlogs-non-json-line.json"))
             .await
@@ -300,14 +301,14 @@ mod tests {
             (4, 2, 1, 1)
         );
         assert_eq!(
-            h.router().tickets().sent()[0].finding.rule_id.as_str(),
+            memory.tickets.sent()[0].finding.rule_id.as_str(),
             "cis-cloudtrail-config-changes"
         );
     }
 
     #[tokio::test]
     async fn an_account_level_policy_payload_of_truncated_records_is_counted_not_an_error() {
-        let h = handler();
+        let (h, _) = handler();
         let summary = h
             .handle(event("cwlogs-account-level-policy.json"))
             .await
@@ -323,7 +324,7 @@ mod tests {
             "cwlogs-unauthorized-api-calls.json",
             "cwlogs-console-signin-without-mfa.json",
         ] {
-            let h = handler();
+            let (h, _) = handler();
             let summary = h.handle(event(name)).await.expect(name);
             assert!(summary.tickets >= 1, "{name}: {summary:?}");
             assert_eq!(summary.skipped_not_json + summary.skipped_invalid, 0);
@@ -338,7 +339,7 @@ mod tests {
             .collect();
         let payload = json!({"messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": "g",
             "logStream": "111122223333_CloudTrail_us-east-1", "subscriptionFilters": [], "logEvents": events});
-        let h = handler();
+        let (h, memory) = handler();
         let summary = h
             .handle(invoke(
                 encode_lambda_event(payload.to_string().as_bytes()).expect("encode"),
@@ -349,10 +350,10 @@ mod tests {
             (summary.findings, summary.occurrences, summary.tickets),
             (1, 500, 1)
         );
-        let ticket = &h.router().tickets().sent()[0];
+        let ticket = &memory.tickets.sent()[0];
         assert_eq!(ticket.finding.count, 500);
-        assert_eq!(h.router().digest().sent()[0].count, 500);
-        assert!(h.router().alerts().sent().is_empty(), "high does not page");
+        assert_eq!(memory.digest.sent()[0].count, 500);
+        assert!(memory.alerts.sent().is_empty(), "high does not page");
     }
 
     #[tokio::test]
@@ -376,13 +377,10 @@ mod tests {
                 "messageType is missing",
             ),
         ];
-        let h = handler_with(Limits {
-            max_decoded_bytes: 1024 * 1024,
-            ..Limits::default()
-        });
+        let (h, memory, _) = handler_with(&[("MAX_DECODED_BYTES", "1048576")]);
         for (payload, want) in cases {
             let err = h.handle(invoke(payload)).await.expect_err(want);
-            let diagnostic = Diagnostic::from(err);
+            let diagnostic = triage_lambda::diagnostic(&err);
             assert_eq!(diagnostic.error_type, "InvalidPayload");
             assert!(
                 diagnostic.error_message.contains(want),
@@ -390,24 +388,23 @@ mod tests {
                 diagnostic.error_message
             );
         }
-        assert!(h.router().tickets().sent().is_empty());
+        assert!(memory.tickets.sent().is_empty());
     }
 
     #[tokio::test]
     async fn an_undelivered_ticket_fails_the_invocation_so_lambda_retries() {
-        let h = handler();
-        h.router().tickets().fail_next(1);
+        let (h, memory, clock) = handler_with(&[("DEDUP_CLAIM_SECONDS", "120")]);
+        memory.tickets.fail_next(1);
         let err = h
             .handle(event("cwlogs-root-account-usage.json"))
             .await
             .expect_err("must fail");
-        assert_eq!(Diagnostic::from(err).error_type, "DeliveryFailed");
-        assert!(h.router().digest().sent().is_empty());
-        assert!(
-            h.router().alerts().sent().is_empty(),
-            "no page before its ticket"
-        );
-        // The retry delivers exactly what the first attempt would have.
+        assert_eq!(err.error_type(), "DeliveryFailed");
+        assert!(memory.digest.sent().is_empty());
+        assert!(memory.alerts.sent().is_empty(), "no page before its ticket");
+        // Lambda's retry, after the failed attempt's claim ran out, delivers exactly what the
+        // first attempt would have.
+        clock.advance(TimeDelta::seconds(121));
         let summary = h
             .handle(event("cwlogs-root-account-usage.json"))
             .await
@@ -417,30 +414,18 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_dedup_table_fails_the_invocation_with_its_own_error_type() {
-        let store = std::sync::Arc::new(triage_core::dedup::memory::MemoryDedupStore::new());
-        let pack = CloudTrailDetector::shipped().expect("pack").pack().clone();
-        let h = Handler::new(
-            CloudTrailDetector::new(pack, Limits::default()),
-            Router::new(
-                SeverityPolicy::shipped().expect("policy"),
-                Thresholds::default(),
-                MemoryTicketSink::default(),
-                MemoryDigestSink::default(),
-                MemoryAlertPublisher::default(),
-            )
-            .with_dedup(store.clone()),
-        );
-        store.fail_next(1);
+        let (h, memory) = handler();
+        memory.dedup.fail_next(1);
         let err = h
             .handle(event("cwlogs-root-account-usage.json"))
             .await
             .expect_err("must fail");
-        assert_eq!(Diagnostic::from(err).error_type, "DedupStateUnavailable");
+        assert_eq!(err.error_type(), "DedupStateUnavailable");
         assert!(
-            h.router().tickets().sent().is_empty(),
+            memory.tickets.sent().is_empty(),
             "nothing sent without dedup state"
         );
-        assert!(h.router().alerts().sent().is_empty());
+        assert!(memory.alerts.sent().is_empty());
         // Lambda's retry finds the table again and delivers once.
         let summary = h
             .handle(event("cwlogs-root-account-usage.json"))

@@ -1,5 +1,21 @@
-//! log-detector's handler and settings, as a library so the integration tests, the benchmark
-//! and the binary share them. `main.rs` only wires them to AWS.
+//! log-detector: CloudTrail records delivered by a CloudWatch Logs subscription are evaluated
+//! against the detection pack (`rules/detections.toml`); matches become ticket events, digest
+//! entries and (for critical findings) alerts, with the records' evidence, through the shared
+//! router's suppressions and dedup state. [`assemble`] builds it; `main.rs` serves it.
 
 pub mod handler;
 pub mod settings;
+
+pub use handler::Handler;
+pub use settings::Settings;
+
+use triage_core::ports::Backend;
+use triage_core::router;
+
+/// log-detector as it ships, on `backend`: AWS in `main.rs`, moto or memory elsewhere.
+pub fn assemble<B: Backend>(settings: Settings, backend: &B) -> Handler<B> {
+    Handler::new(
+        settings.detector,
+        router::assemble(settings.router, backend),
+    )
+}

@@ -9,36 +9,25 @@
 //! | `MAX_LOG_EVENTS` | most log events in one payload, 1 … 1000000 | 50000 |
 //! | `MAX_MESSAGE_BYTES` | largest log event message evaluated, 1024 … 16777216; larger ones are skipped and counted | 1048576 (1 MiB; CloudTrail sends at most 256 KB) |
 
-use std::ops::RangeInclusive;
-
 use triage_core::Source;
 use triage_core::cloudtrail::{CloudTrailDetector, DetectionPack, Limits, PackError};
-use triage_core::dedup::{DedupSettings, DedupSettingsError};
-use triage_core::policy::{PolicyError, SeverityPolicy};
-use triage_core::settings::{ConfigError, Env, RoutingSettings};
-use triage_core::suppress::{SuppressionError, Suppressions};
+use triage_core::settings::{ConfigError, Env, RouterSettings, RouterSettingsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(transparent)]
     Env(#[from] ConfigError),
     #[error(transparent)]
+    Router(#[from] RouterSettingsError),
+    #[error(transparent)]
     Pack(#[from] PackError),
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    #[error(transparent)]
-    Dedup(#[from] DedupSettingsError),
-    #[error(transparent)]
-    Suppressions(#[from] SuppressionError),
 }
 
 pub struct Settings {
-    pub routing: RoutingSettings,
-    pub policy: SeverityPolicy,
+    /// The router's settings, with each detection's own dedup window added after the shipped
+    /// overrides.
+    pub router: RouterSettings,
     pub detector: CloudTrailDetector,
-    /// The dedup settings, with each detection's own window added after the shipped overrides.
-    pub dedup: DedupSettings,
-    pub suppressions: Suppressions,
 }
 
 impl Settings {
@@ -47,39 +36,19 @@ impl Settings {
     }
 
     pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SettingsError> {
-        let routing = RoutingSettings::from_env(env)?;
+        let mut router = RouterSettings::from_env(env)?;
         let limits = limits(env)?;
         let pack = DetectionPack::shipped()?;
-        let mut dedup = DedupSettings::from_env(env)?;
         for (rule, minutes) in pack.windows() {
-            dedup.windows = dedup
-                .windows
-                .with_rule(Some(Source::Cloudtrail), rule, minutes);
+            router.dedup.windows =
+                router
+                    .dedup
+                    .windows
+                    .with_rule(Some(Source::Cloudtrail), rule, minutes);
         }
         Ok(Settings {
-            routing,
-            policy: SeverityPolicy::shipped()?,
+            router,
             detector: CloudTrailDetector::new(pack, limits),
-            dedup,
-            suppressions: Suppressions::shipped()?,
-        })
-    }
-}
-
-fn bounded<F: Fn(&str) -> Option<String>>(
-    env: &Env<F>,
-    name: &'static str,
-    default: usize,
-    range: RangeInclusive<usize>,
-) -> Result<usize, ConfigError> {
-    let value = env.parsed_or::<usize>(name, default)?;
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::Invalid {
-            name,
-            value: value.to_string(),
-            reason: format!("must be between {} and {}", range.start(), range.end()),
         })
     }
 }
@@ -88,15 +57,13 @@ fn bounded<F: Fn(&str) -> Option<String>>(
 pub fn limits<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Limits, ConfigError> {
     let d = Limits::default();
     Ok(Limits {
-        max_decoded_bytes: bounded(
-            env,
+        max_decoded_bytes: env.bounded(
             "MAX_DECODED_BYTES",
             d.max_decoded_bytes,
             64 * 1024..=128 * 1024 * 1024,
         )?,
-        max_log_events: bounded(env, "MAX_LOG_EVENTS", d.max_log_events, 1..=1_000_000)?,
-        max_message_bytes: bounded(
-            env,
+        max_log_events: env.bounded("MAX_LOG_EVENTS", d.max_log_events, 1..=1_000_000)?,
+        max_message_bytes: env.bounded(
             "MAX_MESSAGE_BYTES",
             d.max_message_bytes,
             1024..=16 * 1024 * 1024,
@@ -105,12 +72,12 @@ pub fn limits<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Limits, Con
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use triage_core::settings::env_from_pairs as env;
 
-    const ROUTING: [(&str, &str); 4] = [
+    pub(crate) const ROUTING: [(&str, &str); 4] = [
         (
             "TICKET_QUEUE_URL",
             "https://sqs.us-east-1.amazonaws.com/1/tickets.fifo",
@@ -149,7 +116,7 @@ mod tests {
                 .remove(0);
             finding.rule_id = triage_core::SafeText::new(&rule.id);
             assert_eq!(
-                s.dedup.windows.window_for(&finding).num_minutes(),
+                s.router.dedup.windows.window_for(&finding).num_minutes(),
                 i64::from(rule.dedup_window_minutes),
                 "{}",
                 rule.id

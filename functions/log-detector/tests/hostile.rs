@@ -34,15 +34,18 @@ use triage_core::text::is_hostile;
 
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use log_detector::handler::{Handler, Summary};
+use log_detector::{Settings, assemble};
 use serde_json::{Value, json};
-use triage_core::cloudtrail::{CloudTrailDetector, DEFAULT_MAX_LOG_EVENTS, encode_data};
-use triage_core::dedup::memory::MemoryDedupStore;
-use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
-use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::router::Router;
+use stack_tests::{function_env, memory_stand_ins};
+use triage_core::cloudtrail::{DEFAULT_MAX_LOG_EVENTS, encode_data};
+use triage_core::fakes::Memory;
 use triage_core::ticket::MAX_SUBJECT_CHARS;
 
-type Fakes = Handler<MemoryTicketSink, MemoryDigestSink, MemoryAlertPublisher>;
+/// The function, and the backend to read back what it sent.
+struct Fakes {
+    handler: Handler<Memory>,
+    memory: Memory,
+}
 
 /// The rules of the two good records placed around every hostile log event.
 const GOOD_RULES: [&str; 2] = ["root-account-usage", "unauthorized-api-calls"];
@@ -282,18 +285,12 @@ fn around_with_raw_event(bytes: &[u8]) -> Vec<u8> {
 // Running a case
 // ------------------------------------------------------------------------------------------
 
+/// The function as it ships, on the in-memory backend, with the template's settings.
 fn handler() -> Fakes {
-    Handler::new(
-        CloudTrailDetector::shipped().expect("pack"),
-        Router::new(
-            SeverityPolicy::shipped().expect("policy"),
-            Thresholds::default(),
-            MemoryTicketSink::default(),
-            MemoryDigestSink::default(),
-            MemoryAlertPublisher::default(),
-        )
-        .with_dedup(MemoryDedupStore::new()),
-    )
+    let memory = Memory::default();
+    let env = function_env("log-detector", &memory_stand_ins());
+    let handler = assemble(Settings::from(&env).expect("settings"), &memory);
+    Fakes { handler, memory }
 }
 
 /// What the handler made of one input: `Err` when the runtime refused the body first.
@@ -314,8 +311,11 @@ fn invoke(h: &Fakes, input: Input) -> Outcome {
         .build()
         .expect("runtime");
     Ok(rt
-        .block_on(h.handle(LambdaEvent::new(payload, Context::default())))
-        .map_err(Diagnostic::from))
+        .block_on(
+            h.handler
+                .handle(LambdaEvent::new(payload, Context::default())),
+        )
+        .map_err(|e| triage_lambda::diagnostic(&e)))
 }
 
 fn check_strings(what: &str, v: &Value, problems: &mut Vec<String>) {
@@ -344,7 +344,7 @@ fn check_strings(what: &str, v: &Value, problems: &mut Vec<String>) {
 /// Everything the sinks received is clean and bounded.
 fn rendered_problems(h: &Fakes) -> Vec<String> {
     let mut problems = Vec::new();
-    for t in h.router().tickets().sent() {
+    for t in h.memory.tickets.sent() {
         let body = t.body().expect("ticket body");
         if body.len() > MAX_TICKET_BYTES {
             problems.push(format!("ticket body of {} bytes", body.len()));
@@ -355,7 +355,7 @@ fn rendered_problems(h: &Fakes) -> Vec<String> {
             &mut problems,
         );
     }
-    for d in h.router().digest().sent() {
+    for d in h.memory.digest.sent() {
         let body = d.body().expect("digest body");
         check_strings(
             "digest entry",
@@ -363,7 +363,7 @@ fn rendered_problems(h: &Fakes) -> Vec<String> {
             &mut problems,
         );
     }
-    for a in h.router().alerts().sent() {
+    for a in h.memory.alerts.sent() {
         if a.subject.len() > MAX_SUBJECT_CHARS
             || !a.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
         {
@@ -382,7 +382,7 @@ fn rendered_problems(h: &Fakes) -> Vec<String> {
 }
 
 fn verdict(h: &Fakes, expect: &Expect, outcome: Outcome) -> Result<(), String> {
-    let tickets = h.router().tickets().sent();
+    let tickets = h.memory.tickets.sent();
     match (expect, outcome) {
         (Expect::RuntimeRejects(want), Err(reason)) => {
             if !reason.contains(want) {

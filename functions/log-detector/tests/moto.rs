@@ -1,4 +1,5 @@
-//! The handler with the real SQS/SNS adapters against moto server: a subscription payload
+//! log-detector as it ships (`assemble`, the AWS backend, the template's settings) against moto
+//! server: a subscription payload
 //! holding the seed's three detections among benign records yields exactly the expected ticket
 //! events, digest entries and pages, read back from the queues.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
@@ -6,31 +7,25 @@
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use lambda_runtime::{Context, LambdaEvent};
 use log_detector::handler::{Handler, Summary};
+use log_detector::{Settings, assemble};
 use sha2::{Digest, Sha256};
-use triage_aws::{SnsAlertPublisher, SqsDigestSink, SqsTicketSink};
+use stack_tests::{function_env, stand_ins};
+use triage_aws::Aws;
 use triage_core::cloudtrail::CloudTrailDetector;
-use triage_core::policy::{SeverityPolicy, Thresholds};
-use triage_core::router::Router;
+use triage_core::digest::parse_message;
 use triage_core::{DigestEntry, DigestKind, Finding, Severity, TicketAction, TicketEvent};
-use triage_testkit::{MotoServer, Queues, event};
-
-type AwsHandler = Handler<SqsTicketSink, SqsDigestSink, SnsAlertPublisher>;
+use triage_testkit::{DedupTable, MotoServer, Queues, event};
 
 fn detector() -> CloudTrailDetector {
     CloudTrailDetector::shipped().expect("detection pack")
 }
 
-fn handler(q: &Queues) -> AwsHandler {
-    Handler::new(
-        detector(),
-        Router::new(
-            SeverityPolicy::shipped().expect("policy"),
-            Thresholds::default(),
-            SqsTicketSink::new(q.sqs.clone(), &q.ticket_queue_url),
-            SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url),
-            SnsAlertPublisher::new(q.sns.clone(), &q.alert_topic_arn),
-        ),
-    )
+/// The function as `main.rs` builds it, on moto's queues, topic and a dedup table.
+async fn handler(moto: &MotoServer, q: &Queues, prefix: &str) -> Handler<Aws> {
+    let table = DedupTable::create(moto, &format!("{prefix}-dedup")).await;
+    let env = function_env("log-detector", &stand_ins(q, &table));
+    let settings = Settings::from(&env).expect("settings from the template");
+    assemble(settings, &Aws::new(&moto.sdk_config().await))
 }
 
 fn invoke(name: &str) -> LambdaEvent<serde_json::Value> {
@@ -72,7 +67,7 @@ async fn the_seed_detections_among_benign_records_become_exactly_three_tickets_t
  {
     let moto = MotoServer::start();
     let q = Queues::create(&moto, "logdet").await;
-    let h = handler(&q);
+    let h = handler(&moto, &q, "logdet").await;
 
     let summary = h
         .handle(invoke("cwlogs-mixed-batch.json"))
@@ -88,10 +83,12 @@ async fn the_seed_detections_among_benign_records_become_exactly_three_tickets_t
         ),
         (12, 3, 3, 3, 2)
     );
-    // Lambda retries the same asynchronous invocation: FIFO deduplication drops the tickets.
-    h.handle(invoke("cwlogs-mixed-batch.json"))
+    // Lambda retries the same asynchronous invocation: the dedup state knows it was delivered.
+    let retried = h
+        .handle(invoke("cwlogs-mixed-batch.json"))
         .await
         .expect("retry");
+    assert_eq!((retried.tickets, retried.alerts), (0, 0));
     // A control message between them changes nothing.
     let control = h
         .handle(invoke("cwlogs-control-message.json"))
@@ -164,16 +161,16 @@ async fn the_seed_detections_among_benign_records_become_exactly_three_tickets_t
         .drain(&q.digest_queue_url)
         .await
         .iter()
-        .map(|m| serde_json::from_str(m.body().expect("body")).expect("digest entry JSON"))
+        .flat_map(|m| parse_message(m.body().expect("body")).expect("digest message"))
         .collect();
-    // The standard digest queue keeps the retry's copies; the digest counts each entry_id once.
     let first: Vec<DigestEntry> = want
         .iter()
         .map(|f| DigestEntry::new(DigestKind::New, f))
         .collect();
-    assert_eq!(digest.len(), 6);
-    assert_eq!(digest[..3], first[..]);
-    assert_eq!(digest[3..], first[..]);
+    assert_eq!(
+        digest, first,
+        "three new entries, packed; the retry sent none"
+    );
 
     let pages = q.drain(&q.alert_inbox_url).await;
     let subjects: Vec<String> = pages
@@ -186,8 +183,8 @@ async fn the_seed_detections_among_benign_records_become_exactly_three_tickets_t
         .collect();
     assert_eq!(
         subjects.len(),
-        4,
-        "two critical findings, paged once per delivered invocation: {subjects:?}"
+        2,
+        "two critical findings, paged once: {subjects:?}"
     );
     assert!(
         subjects
@@ -207,7 +204,8 @@ async fn a_missing_ticket_queue_fails_the_invocation_instead_of_reporting_succes
         .send()
         .await
         .expect("delete");
-    let err = handler(&q)
+    let err = handler(&moto, &q, "logdet-broken")
+        .await
         .handle(invoke("cwlogs-root-account-usage.json"))
         .await
         .expect_err("must fail");

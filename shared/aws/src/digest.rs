@@ -16,10 +16,9 @@ use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use tracing::{instrument, warn};
 use triage_core::digest::DigestMessage;
-use triage_core::digest::ports::{
-    DeleteOutcome, DigestPublisher, DigestSource, QueueError, Received,
+use triage_core::ports::{
+    DeleteOutcome, DigestPublisher, DigestSink, DigestSource, QueueError, Received, SinkError,
 };
-use triage_core::ports::{DigestSink, SinkError};
 use triage_core::{DigestEntry, SCHEMA_VERSION};
 
 use crate::BatchPolicy;

@@ -38,7 +38,8 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
-use triage_core::dedup::{Applied, DedupError, DedupItem, DedupStore, Pending, Write};
+use triage_core::dedup::{Applied, DedupError, DedupItem, Pending, Write};
+use triage_core::ports::DedupStore;
 use triage_core::{Fingerprint, TicketAction};
 
 /// The table's partition key.

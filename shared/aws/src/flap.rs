@@ -1,7 +1,7 @@
 //! Alarms' flap states in the dedup table, beside the dedup items: one item per alarm under
 //! the key `flap#<alarm fingerprint>` (the same partition key attribute, `fingerprint`), every
 //! write a conditional PutItem on `version` (the conditions of
-//! `triage_core::flap::memory::MemoryTransitionLog`).
+//! `triage_core::fakes::MemoryTransitionLog`).
 //!
 //! | attribute | type | meaning |
 //! |---|---|---|
@@ -23,7 +23,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use triage_core::alarm::AlarmState;
 use triage_core::dedup::{Applied, DedupError};
-use triage_core::flap::{FlapState, TransitionLog};
+use triage_core::flap::FlapState;
+use triage_core::ports::TransitionLog;
 
 use crate::{PARTITION_KEY, TTL_ATTRIBUTE};
 

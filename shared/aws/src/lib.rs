@@ -5,12 +5,14 @@
 //! requests is pure and tested on its own; the adapters are tested with aws-smithy-mocks here
 //! and end to end against moto server in the functions' integration tests.
 
+mod backend;
 mod digest;
 mod dynamodb;
 pub mod flap;
 mod sns;
 mod sqs;
 
+pub use backend::Aws;
 pub use digest::{
     MAX_PACKED_MESSAGE_BYTES, SnsDigestPublisher, SqsDigestSource, SqsPackedDigestSink,
     delete_entries, digest_request, pack_digest_entries,

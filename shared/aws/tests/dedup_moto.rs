@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use triage_aws::{DynamoDbDedupStore, item_from_attributes};
 use triage_core::clock::ManualClock;
 use triage_core::dedup::DedupError;
-use triage_core::dedup::memory::MemoryDedupStore;
+use triage_core::fakes::MemoryDedupStore;
 use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use triage_core::policy::{SeverityPolicy, Thresholds};
 use triage_core::router::{RouteError, Router};

@@ -11,7 +11,8 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use triage_aws::flap::{DynamoDbTransitionLog, flap_to_attributes};
 use triage_core::alarm::AlarmState;
 use triage_core::dedup::{Applied, DedupError};
-use triage_core::flap::{FlapSettings, FlapState, FlapStatus, TransitionLog, key_of};
+use triage_core::flap::{FlapSettings, FlapState, FlapStatus, key_of};
+use triage_core::ports::TransitionLog;
 use triage_core::{Fingerprint, Source};
 
 fn t(minutes: i64) -> DateTime<Utc> {

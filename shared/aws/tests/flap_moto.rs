@@ -9,9 +9,10 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use triage_aws::flap::{DynamoDbTransitionLog, flap_from_attributes};
 use triage_aws::{DynamoDbDedupStore, PARTITION_KEY, TTL_ATTRIBUTE};
 use triage_core::alarm::AlarmState;
-use triage_core::dedup::{Applied, DedupError, DedupStore};
-use triage_core::flap::memory::MemoryTransitionLog;
-use triage_core::flap::{FlapSettings, FlapState, FlapStatus, TransitionLog, key_of};
+use triage_core::dedup::{Applied, DedupError};
+use triage_core::fakes::MemoryTransitionLog;
+use triage_core::flap::{FlapSettings, FlapState, FlapStatus, key_of};
+use triage_core::ports::{DedupStore, TransitionLog};
 use triage_core::{Fingerprint, Source};
 use triage_testkit::{DedupTable, MotoServer};
 

@@ -22,11 +22,11 @@ use triage_aws::{
     WRITE_TOKEN_PREFIX, item_from_attributes, item_to_attributes, update_for,
 };
 use triage_core::dedup::{
-    Applied, DedupError, DedupItem, DedupOptions, DedupStore, Observation, Outcome, Pending,
-    TakeOver, Write, decide, origin_of,
+    Applied, DedupError, DedupItem, DedupOptions, Observation, Outcome, Pending, TakeOver, Write,
+    decide, origin_of,
 };
-use triage_core::digest::ports::{DigestPublisher, DigestSource};
 use triage_core::digest::{DigestBuilder, RenderOptions};
+use triage_core::ports::{DedupStore, DigestPublisher, DigestSource};
 use triage_core::{
     DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
     TicketAction,

@@ -6,7 +6,7 @@
 //!
 //! One [`FlapState`] per alarm, kept in the dedup table under its own key
 //! (`flap#<alarm fingerprint>`, [`key_of`]) behind the [`TransitionLog`] port: the DynamoDB
-//! adapter lives in `triage-aws`, [`memory::MemoryTransitionLog`] serves the tests and
+//! adapter lives in `triage-aws`, `fakes::MemoryTransitionLog` serves the tests and
 //! `triage replay`. It holds the alarm's last N+1 state-change times (the alarm's own
 //! timestamps, so a retried delivery of the same change finds its time already there and
 //! counts nothing), when flapping was last reported (with the count and first change of that
@@ -33,16 +33,13 @@
 //! the one that resolved. A change older than every recorded one when N+1 are kept is not
 //! recorded (it cannot change the count of any later window).
 
-pub mod memory;
-
-use std::future::Future;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use tracing::{debug, info};
 
 use crate::alarm::{AlarmOutcome, AlarmRecord, AlarmSkip, AlarmState};
 use crate::dedup::{Applied, DEFAULT_RETENTION_DAYS, DedupError, MAX_WINDOW_MINUTES};
 use crate::finding::{Finding, Fingerprint};
+use crate::ports::TransitionLog;
 
 /// `ALARM_FLAP_TRANSITIONS` when unset: more than 4 state changes…
 pub const DEFAULT_FLAP_TRANSITIONS: u32 = 4;
@@ -289,50 +286,33 @@ pub fn decide(
     }
 }
 
-/// The alarms' flap states (the dedup table in production).
-pub trait TransitionLog: Send + Sync {
-    /// The state stored under `key` (a strongly consistent read), expired or not.
-    fn load(&self, key: &str)
-    -> impl Future<Output = Result<Option<FlapState>, DedupError>> + Send;
-
-    /// Stores `state` only if the stored version is still `expected_version` (`None`: only if
-    /// nothing is stored under its key).
-    fn store(
-        &self,
-        state: &FlapState,
-        expected_version: Option<u64>,
-    ) -> impl Future<Output = Result<Applied, DedupError>> + Send;
-
-    /// Records a state change of `alarm` and says what it means: read, [`decide`], write
-    /// conditionally, and on a conflict (another invocation wrote first) read and decide again.
-    fn record(
-        &self,
-        settings: &FlapSettings,
-        alarm: &Fingerprint,
-        at: DateTime<Utc>,
-        state: AlarmState,
-    ) -> impl Future<Output = Result<FlapStatus, DedupError>> + Send {
-        async move {
-            let key = key_of(alarm);
-            for attempt in 1..=MAX_ATTEMPTS {
-                let current = self.load(&key).await?;
-                let decision = decide(current.as_ref(), alarm, at, state, settings);
-                let Some(next) = decision.write else {
-                    return Ok(decision.status);
-                };
-                match self.store(&next, decision.expected_version).await? {
-                    Applied::Yes => return Ok(decision.status),
-                    Applied::Conflict => {
-                        debug!(%alarm, attempt, "flap state changed under the write; deciding again");
-                    }
-                }
+/// Records a state change of `alarm` and says what it means: read, [`decide`], write
+/// conditionally, and on a conflict (another invocation wrote first) read and decide again.
+pub(crate) async fn record_change<L: TransitionLog + ?Sized>(
+    log: &L,
+    settings: &FlapSettings,
+    alarm: &Fingerprint,
+    at: DateTime<Utc>,
+    state: AlarmState,
+) -> Result<FlapStatus, DedupError> {
+    let key = key_of(alarm);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let current = log.load(&key).await?;
+        let decision = decide(current.as_ref(), alarm, at, state, settings);
+        let Some(next) = decision.write else {
+            return Ok(decision.status);
+        };
+        match log.store(&next, decision.expected_version).await? {
+            Applied::Yes => return Ok(decision.status),
+            Applied::Conflict => {
+                debug!(%alarm, attempt, "flap state changed under the write; deciding again");
             }
-            Err(DedupError::Contention {
-                fingerprint: alarm.clone(),
-                attempts: MAX_ATTEMPTS,
-            })
         }
     }
+    Err(DedupError::Contention {
+        fingerprint: alarm.clone(),
+        attempts: MAX_ATTEMPTS,
+    })
 }
 
 /// Alarm records sorted by what flap control makes of them.
@@ -358,10 +338,10 @@ pub struct FlapControl<L> {
     log: L,
 }
 
-impl FlapControl<memory::NoTransitionLog> {
+impl FlapControl<NoTransitionLog> {
     /// No flap control: every record is routed as usual.
     pub fn disabled() -> Self {
-        FlapControl::new(FlapSettings::disabled(), memory::NoTransitionLog)
+        FlapControl::new(FlapSettings::disabled(), NoTransitionLog)
     }
 }
 
@@ -428,6 +408,24 @@ impl<L: TransitionLog> FlapControl<L> {
             }
         }
         Ok(out)
+    }
+}
+
+/// Remembers nothing: every state change is the first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTransitionLog;
+
+impl TransitionLog for NoTransitionLog {
+    async fn load(&self, _key: &str) -> Result<Option<FlapState>, DedupError> {
+        Ok(None)
+    }
+
+    async fn store(
+        &self,
+        _state: &FlapState,
+        _expected_version: Option<u64>,
+    ) -> Result<Applied, DedupError> {
+        Ok(Applied::Yes)
     }
 }
 

@@ -9,13 +9,13 @@ pub mod config;
 pub mod console;
 pub mod dedup;
 pub mod digest;
+#[cfg(any(test, feature = "memory"))]
 pub mod fakes;
 pub mod finding;
 pub mod flap;
 pub mod glob;
 pub mod inbound;
 pub mod json;
-pub mod pipeline;
 pub mod policy;
 pub mod ports;
 pub mod router;

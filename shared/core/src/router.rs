@@ -19,14 +19,16 @@ use std::sync::Arc;
 use tracing::{debug, info, instrument};
 
 use crate::clock::{Clock, SystemClock};
-use crate::dedup::memory::NoDedup;
 use crate::dedup::{
-    DedupError, DedupOptions, DedupStore, DedupWindows, DynDedupStore, Observation, Outcome, Why,
-    Write, observe, origin_of,
+    DedupError, DedupOptions, DedupWindows, NoDedup, Observation, Outcome, Why, Write, observe,
+    origin_of,
 };
 use crate::finding::{Finding, Fingerprint, Status, merge_by_fingerprint};
 use crate::policy::{SeverityPolicy, Thresholds};
-use crate::ports::{AlertPublisher, DigestSink, SinkError, TicketSink};
+use crate::ports::{
+    AlertPublisher, Backend, DedupStore, DigestSink, DynDedupStore, RouterOf, SinkError, TicketSink,
+};
+use crate::settings::RouterSettings;
 use crate::suppress::Suppressions;
 use crate::ticket::{Alert, DigestEntry, DigestKind, TicketAction, TicketEvent};
 
@@ -116,6 +118,31 @@ impl RouteError {
             _ => "DeliveryFailed",
         }
     }
+}
+
+/// The router every classifier ships, from its settings and a backend: the backend's sinks,
+/// dedup store and clock. The functions' `assemble` call this and nothing else builds a router
+/// for a function.
+pub fn assemble<B: Backend>(settings: RouterSettings, backend: &B) -> RouterOf<B> {
+    let RouterSettings {
+        routing,
+        policy,
+        dedup,
+        suppressions,
+    } = settings;
+    let mut router = Router::new(
+        policy,
+        routing.thresholds,
+        backend.ticket_sink(&routing.ticket_queue_url),
+        backend.digest_sink(&routing.digest_queue_url),
+        backend.alert_publisher(&routing.alert_topic_arn),
+    )
+    .with_suppressions(suppressions)
+    .with_dedup(backend.dedup_store(&dedup.table_name))
+    .with_dedup_windows(dedup.windows)
+    .with_dedup_options(dedup.options);
+    router.clock = backend.clock();
+    router
 }
 
 /// Routes findings through the policy and the dedup state to the three sinks. Built once per

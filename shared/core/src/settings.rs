@@ -1,10 +1,15 @@
 //! Typed settings from the environment. Names are SCREAMING_SNAKE and match the template; a
 //! missing or bad setting fails the cold start with a message that names the variable.
 
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
-use crate::policy::Thresholds;
+use crate::dedup::{DedupSettings, DedupSettingsError};
+use crate::policy::{PolicyError, SeverityPolicy, Thresholds};
 use crate::severity::Severity;
+use crate::suppress::{SuppressionError, Suppressions};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -28,13 +33,19 @@ impl Env<fn(&str) -> Option<String>> {
     }
 }
 
-/// An environment of fixed `(name, value)` pairs: for tests, and anywhere settings are read
-/// from something other than the process environment.
+/// An environment of fixed `(name, value)` pairs: for tests.
 pub fn env_from_pairs(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String> + use<>> {
-    let map: std::collections::HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).into(), (*v).into()))
-        .collect();
+    env_from_map(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+    )
+}
+
+/// An environment read from a map: the template's `Environment` of a function, resolved, for
+/// everything that builds a function outside Lambda.
+pub fn env_from_map(map: BTreeMap<String, String>) -> Env<impl Fn(&str) -> Option<String> + use<>> {
     Env(move |k: &str| map.get(k).cloned())
 }
 
@@ -63,6 +74,29 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                     reason: e.to_string(),
                     value,
                 }),
+        }
+    }
+
+    /// A parsed value within `range`, or `default` when unset.
+    pub fn bounded<T>(
+        &self,
+        name: &'static str,
+        default: T,
+        range: RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + Display,
+        T::Err: Display,
+    {
+        let value = self.parsed_or(name, default)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                value: value.to_string(),
+                reason: format!("must be between {} and {}", range.start(), range.end()),
+            })
         }
     }
 
@@ -102,6 +136,41 @@ impl RoutingSettings {
             digest_queue_url: env.required("DIGEST_QUEUE_URL")?,
             alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
             thresholds: env.thresholds()?,
+        })
+    }
+}
+
+/// What every classifier's router is built from (`triage_core::router::assemble`): where it
+/// sends, the severity policy, the dedup state and the suppressions.
+pub struct RouterSettings {
+    pub routing: RoutingSettings,
+    pub policy: SeverityPolicy,
+    pub dedup: DedupSettings,
+    pub suppressions: Suppressions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterSettingsError {
+    #[error(transparent)]
+    Env(#[from] ConfigError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Dedup(#[from] DedupSettingsError),
+    #[error(transparent)]
+    Suppressions(#[from] SuppressionError),
+}
+
+impl RouterSettings {
+    /// The routing and dedup variables, the shipped severity policy and suppressions.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(
+        env: &Env<F>,
+    ) -> Result<Self, RouterSettingsError> {
+        Ok(RouterSettings {
+            routing: RoutingSettings::from_env(env)?,
+            policy: SeverityPolicy::shipped()?,
+            dedup: DedupSettings::from_env(env)?,
+            suppressions: Suppressions::shipped()?,
         })
     }
 }

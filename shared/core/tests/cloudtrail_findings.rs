@@ -12,13 +12,10 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
-use triage_core::alarm::{AlarmClassifier, AlarmOptions};
 use triage_core::cloudtrail::{
-    CloudTrailDetector, CloudTrailEventError, DecodeError, Limits, REQUEST_VALUE_MAX_CHARS,
-    encode_lambda_event,
+    CloudTrailDetector, CloudTrailEventError, CloudTrailForm, DecodeError, Limits,
+    REQUEST_VALUE_MAX_CHARS, encode_lambda_event,
 };
-use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
-use triage_core::pipeline::{Classifiers, ClassifyError, EventKind};
 use triage_core::{Finding, Severity};
 
 fn detector() -> CloudTrailDetector {
@@ -434,19 +431,8 @@ fn a_record_with_an_unreadable_event_time_takes_the_log_events_timestamp() {
 }
 
 // ------------------------------------------------------------------------------------------
-// What `triage replay` hands to the classifiers
+// Every form of CloudTrail input the detector understands (what `triage replay` hands it)
 // ------------------------------------------------------------------------------------------
-
-fn classifiers() -> Classifiers {
-    Classifiers {
-        config: ConfigClassifier::new(
-            ConfigRuleCatalog::shipped().expect("catalog"),
-            Severity::Medium,
-        ),
-        alarm: AlarmClassifier::shipped(AlarmOptions::default()).expect("alarm policy"),
-        cloudtrail: detector(),
-    }
-}
 
 fn rule_ids(findings: &[Finding]) -> Vec<&str> {
     findings.iter().map(|f| f.rule_id.as_str()).collect()
@@ -454,12 +440,17 @@ fn rule_ids(findings: &[Finding]) -> Vec<&str> {
 
 #[test]
 fn replay_understands_subscription_envelopes_in_lambda_and_decoded_form() {
-    let c = classifiers();
+    let c = detector();
     for name in ["cwlogs-mixed-batch.json", "cwlogs-mixed-batch.decoded.json"] {
         let event = sample(name);
-        assert_eq!(EventKind::of(&event), EventKind::LogsSubscription, "{name}");
-        assert_eq!(EventKind::of(&event).function(), Some("log-detector"));
-        let findings = c.classify(&event).expect(name);
+        assert!(
+            matches!(
+                CloudTrailForm::of(&event),
+                Some(CloudTrailForm::LambdaSubscription | CloudTrailForm::DecodedSubscription)
+            ),
+            "{name}"
+        );
+        let findings = c.findings(&event).expect(name);
         assert_eq!(
             rule_ids(&findings),
             [
@@ -471,24 +462,24 @@ fn replay_understands_subscription_envelopes_in_lambda_and_decoded_form() {
         );
     }
     let control = c
-        .classify(&sample("cwlogs-control-message.json"))
+        .findings(&sample("cwlogs-control-message.json"))
         .expect("control");
     assert!(control.is_empty());
 }
 
 #[test]
 fn replay_understands_a_single_cloudtrail_record() {
-    let c = classifiers();
+    let c = detector();
     let event = sample("cloudtrail-stop-logging.json");
-    assert_eq!(EventKind::of(&event), EventKind::CloudTrailRecord);
+    assert_eq!(CloudTrailForm::of(&event), Some(CloudTrailForm::Record));
     assert_eq!(
-        rule_ids(&c.classify(&event).expect("record")),
+        rule_ids(&c.findings(&event).expect("record")),
         ["cis-cloudtrail-config-changes"]
     );
     // A benign record is recognised and gives nothing.
     let benign = sample("cloudtrail-assume-role-success.json");
-    assert_eq!(EventKind::of(&benign), EventKind::CloudTrailRecord);
-    assert!(c.classify(&benign).expect("benign").is_empty());
+    assert_eq!(CloudTrailForm::of(&benign), Some(CloudTrailForm::Record));
+    assert!(c.findings(&benign).expect("benign").is_empty());
 }
 
 fn s3_log_file() -> Value {
@@ -503,13 +494,13 @@ fn s3_log_file() -> Value {
 
 #[test]
 fn replay_understands_a_cloudtrail_s3_log_file() {
-    let c = classifiers();
+    let c = detector();
     let file = s3_log_file();
-    assert_eq!(EventKind::of(&file), EventKind::CloudTrailLogFile);
+    assert_eq!(CloudTrailForm::of(&file), Some(CloudTrailForm::LogFile));
     // An S3 log file is not an SQS/SNS batch: unwrap_envelopes hands it over whole.
     let inner = triage_core::inbound::unwrap_envelopes(file.clone());
     assert_eq!(inner.len(), 1);
-    let findings = c.classify(&file).expect("log file");
+    let findings = c.findings(&file).expect("log file");
     assert_eq!(
         rule_ids(&findings),
         [
@@ -544,35 +535,37 @@ fn a_gzipped_cloudtrail_s3_log_file_written_to_disk_replays_the_same() {
         .expect("gunzip");
     let _ = std::fs::remove_dir_all(&dir);
     let payload: Value = serde_json::from_str(&text).expect("json");
-    let c = classifiers();
+    let c = detector();
     let mut findings = Vec::new();
     for inner in triage_core::inbound::unwrap_envelopes(payload) {
         findings.extend(
-            c.classify(&inner.event.expect("event"))
+            c.findings(&inner.event.expect("event"))
                 .expect("classified"),
         );
     }
-    assert_eq!(findings, c.classify(&s3_log_file()).expect("plain"));
+    assert_eq!(findings, c.findings(&s3_log_file()).expect("plain"));
     assert_eq!(findings.len(), 3);
 }
 
 #[test]
-fn a_broken_envelope_is_a_cloudtrail_error_and_other_kinds_still_work() {
-    let c = classifiers();
+fn a_broken_envelope_is_a_cloudtrail_error_and_other_kinds_are_not_cloudtrail_input() {
+    let c = detector();
     let broken = json!({"awslogs": {"data": "H4sI!!!!"}});
-    assert_eq!(EventKind::of(&broken), EventKind::LogsSubscription);
+    assert_eq!(
+        CloudTrailForm::of(&broken),
+        Some(CloudTrailForm::LambdaSubscription)
+    );
     assert!(matches!(
-        c.classify(&broken),
-        Err(ClassifyError::CloudTrail(CloudTrailEventError::Decode(
-            DecodeError::Base64(_)
-        )))
+        c.findings(&broken),
+        Err(CloudTrailEventError::Decode(DecodeError::Base64(_)))
     ));
-    let config = sample("config-noncompliant-s3-public-read.json");
-    assert_eq!(EventKind::of(&config), EventKind::ConfigCompliance);
-    assert_eq!(c.classify(&config).map(|f| f.len()).ok(), Some(1));
-    let alarm = sample("alarm-cis-root-usage-alarm.json");
-    assert_eq!(EventKind::of(&alarm), EventKind::AlarmStateChange);
-    assert_eq!(c.classify(&alarm).map(|f| f.len()).ok(), Some(1));
+    // Other kinds of event are not CloudTrail input.
+    for other in [
+        "config-noncompliant-s3-public-read.json",
+        "alarm-cis-root-usage-alarm.json",
+    ] {
+        assert_eq!(CloudTrailForm::of(&sample(other)), None, "{other}");
+    }
 }
 
 #[test]

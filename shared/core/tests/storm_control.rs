@@ -7,17 +7,35 @@ mod common;
 
 use chrono::{TimeZone, Utc};
 use common::{repo_path, sample};
-use triage_core::alarm::{AlarmClassifier, AlarmOptions};
+use triage_core::alarm::{AlarmClassifier, AlarmForm, AlarmOptions};
 use triage_core::cloudtrail::CloudTrailDetector;
 use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
 use triage_core::digest::{DigestBuilder, RenderOptions};
 use triage_core::inbound::unwrap_envelopes;
-use triage_core::pipeline::Classifiers;
 use triage_core::ticket::MAX_SUBJECT_CHARS;
 use triage_core::{
     Alert, DigestEntry, DigestKind, Evidence, Finding, Fingerprint, Resource, SafeText, Severity,
     Source, Status, TicketAction, TicketEvent,
 };
+
+/// The shipped classifiers, each given the events of its own kind.
+struct Classifiers {
+    config: ConfigClassifier,
+    alarm: AlarmClassifier,
+    cloudtrail: CloudTrailDetector,
+}
+
+impl Classifiers {
+    fn classify(&self, event: &serde_json::Value) -> Option<Vec<Finding>> {
+        if ConfigClassifier::accepts(event) {
+            self.config.findings(event).ok()
+        } else if AlarmForm::of(event).is_some() {
+            self.alarm.findings(event).ok()
+        } else {
+            self.cloudtrail.findings(event).ok()
+        }
+    }
+}
 
 fn classifiers() -> Classifiers {
     Classifiers {

@@ -3,9 +3,9 @@
 //!
 //! # The state of one fingerprint ([`DedupItem`])
 //!
-//! One item per fingerprint, in a DynamoDB table in production ([`DedupStore`] is the port, the
+//! One item per fingerprint, in a DynamoDB table in production (`ports::DedupStore` is the port, the
 //! adapter lives in `triage-aws`) and in memory for tests and `triage replay`
-//! ([`memory::MemoryDedupStore`]). Every change is a *conditional* write
+//! (`fakes::MemoryDedupStore`). Every change is a *conditional* write
 //! ([`Write`]): create only if absent, replace only if the version read is still current, count
 //! only within the same window generation. Two invocations that see the same new fingerprint
 //! race on the create; exactly one wins and opens the ticket, the other re-reads and counts a
@@ -54,12 +54,7 @@
 //! month opens a fresh ticket.
 
 mod decide;
-pub mod memory;
 mod windows;
-
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -71,6 +66,7 @@ pub use windows::{
 };
 
 use crate::finding::Fingerprint;
+use crate::ports::DedupStore;
 use crate::ticket::{DigestEntry, TicketAction, TicketEvent};
 
 /// The dedup store could not do its part; the invocation must fail so that Lambda retries it.
@@ -238,91 +234,20 @@ pub enum Applied {
     Conflict,
 }
 
-/// The dedup state table.
-pub trait DedupStore: Send + Sync {
-    /// The item of a fingerprint (a strongly consistent read), expired or not.
-    fn load(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> impl Future<Output = Result<Option<DedupItem>, DedupError>> + Send;
+/// No state: every active finding opens, nothing is remembered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDedup;
 
-    /// Applies a conditional write.
-    fn write(&self, write: &Write) -> impl Future<Output = Result<Applied, DedupError>> + Send;
-
-    /// Forgets a fingerprint (the problem was resolved).
-    fn clear(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> impl Future<Output = Result<(), DedupError>> + Send;
-}
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// [`DedupStore`] as a trait object. The router holds its store this way so that its type —
-/// `Router<T, D, A>`, named by every function's handler — does not depend on the store.
-pub trait DynDedupStore: Send + Sync {
-    fn load_boxed<'a>(
-        &'a self,
-        fingerprint: &'a Fingerprint,
-    ) -> BoxFuture<'a, Result<Option<DedupItem>, DedupError>>;
-    fn write_boxed<'a>(&'a self, write: &'a Write) -> BoxFuture<'a, Result<Applied, DedupError>>;
-    fn clear_boxed<'a>(
-        &'a self,
-        fingerprint: &'a Fingerprint,
-    ) -> BoxFuture<'a, Result<(), DedupError>>;
-}
-
-impl<S: DedupStore> DynDedupStore for S {
-    fn load_boxed<'a>(
-        &'a self,
-        fingerprint: &'a Fingerprint,
-    ) -> BoxFuture<'a, Result<Option<DedupItem>, DedupError>> {
-        Box::pin(self.load(fingerprint))
+impl DedupStore for NoDedup {
+    async fn load(&self, _fingerprint: &Fingerprint) -> Result<Option<DedupItem>, DedupError> {
+        Ok(None)
     }
 
-    fn write_boxed<'a>(&'a self, write: &'a Write) -> BoxFuture<'a, Result<Applied, DedupError>> {
-        Box::pin(self.write(write))
+    async fn write(&self, _write: &Write) -> Result<Applied, DedupError> {
+        Ok(Applied::Yes)
     }
 
-    fn clear_boxed<'a>(
-        &'a self,
-        fingerprint: &'a Fingerprint,
-    ) -> BoxFuture<'a, Result<(), DedupError>> {
-        Box::pin(self.clear(fingerprint))
-    }
-}
-
-impl DedupStore for dyn DynDedupStore + '_ {
-    async fn load(&self, fingerprint: &Fingerprint) -> Result<Option<DedupItem>, DedupError> {
-        self.load_boxed(fingerprint).await
-    }
-
-    async fn write(&self, write: &Write) -> Result<Applied, DedupError> {
-        self.write_boxed(write).await
-    }
-
-    async fn clear(&self, fingerprint: &Fingerprint) -> Result<(), DedupError> {
-        self.clear_boxed(fingerprint).await
-    }
-}
-
-/// A shared store (tests keep a handle to inspect it).
-impl<S: DedupStore + ?Sized> DedupStore for Arc<S> {
-    fn load(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> impl Future<Output = Result<Option<DedupItem>, DedupError>> + Send {
-        (**self).load(fingerprint)
-    }
-
-    fn write(&self, write: &Write) -> impl Future<Output = Result<Applied, DedupError>> + Send {
-        (**self).write(write)
-    }
-
-    fn clear(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> impl Future<Output = Result<(), DedupError>> + Send {
-        (**self).clear(fingerprint)
+    async fn clear(&self, _fingerprint: &Fingerprint) -> Result<(), DedupError> {
+        Ok(())
     }
 }

@@ -166,22 +166,6 @@ pub struct DedupSettings {
     pub options: DedupOptions,
 }
 
-fn in_range(
-    name: &'static str,
-    value: u32,
-    range: std::ops::RangeInclusive<u32>,
-) -> Result<u32, ConfigError> {
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::Invalid {
-            name,
-            value: value.to_string(),
-            reason: format!("must be between {} and {}", range.start(), range.end()),
-        })
-    }
-}
-
 /// A dedup settings error: a bad variable, or a broken shipped windows file.
 #[derive(Debug, thiserror::Error)]
 pub enum DedupSettingsError {
@@ -196,21 +180,13 @@ impl DedupSettings {
         env: &Env<F>,
     ) -> Result<Self, DedupSettingsError> {
         let table_name = env.required("DEDUP_TABLE_NAME")?;
-        let window = in_range(
+        let window = env.bounded(
             "DEDUP_WINDOW_MINUTES",
-            env.parsed_or("DEDUP_WINDOW_MINUTES", DEFAULT_WINDOW_MINUTES)?,
+            DEFAULT_WINDOW_MINUTES,
             1..=MAX_WINDOW_MINUTES,
         )?;
-        let claim = in_range(
-            "DEDUP_CLAIM_SECONDS",
-            env.parsed_or("DEDUP_CLAIM_SECONDS", DEFAULT_CLAIM_SECONDS)?,
-            1..=900,
-        )?;
-        let retention = in_range(
-            "DEDUP_RETENTION_DAYS",
-            env.parsed_or("DEDUP_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)?,
-            1..=365,
-        )?;
+        let claim = env.bounded("DEDUP_CLAIM_SECONDS", DEFAULT_CLAIM_SECONDS, 1..=900)?;
+        let retention = env.bounded("DEDUP_RETENTION_DAYS", DEFAULT_RETENTION_DAYS, 1..=365)?;
         Ok(DedupSettings {
             table_name,
             windows: DedupWindows::shipped(window)?,

@@ -12,8 +12,6 @@
 //! The I/O around it — draining the queue, publishing, deleting only after the publish — is the
 //! digest function's; the ports are in [`ports`], in-memory fakes in [`memory`].
 
-pub mod memory;
-pub mod ports;
 mod render;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

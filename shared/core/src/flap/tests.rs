@@ -7,9 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_executor::block_on;
 use serde_json::Value;
 
-use super::memory::MemoryTransitionLog;
 use super::*;
 use crate::alarm::{AlarmClassifier, AlarmOptions, FLAPPING_RULE};
+use crate::fakes::MemoryTransitionLog;
 use crate::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use crate::finding::{Source, Status};
 use crate::policy::{SeverityPolicy, Thresholds};

@@ -7,8 +7,8 @@ use futures_executor::block_on;
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::dedup::memory::MemoryDedupStore;
 use crate::dedup::{DedupError, DedupOptions};
+use crate::fakes::MemoryDedupStore;
 use crate::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use crate::finding::{Finding, Status};
 use crate::policy::{SeverityPolicy, Thresholds};

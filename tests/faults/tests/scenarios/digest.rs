@@ -14,19 +14,19 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use digest::handler::{Handler, HandlerError, Summary};
-use digest::settings::Options;
+use digest::{Settings, assemble};
 use fault_tests::{Clients, make_visible};
-use lambda_runtime::Diagnostic;
 use serde_json::Value;
-use triage_aws::{SnsDigestPublisher, SqsDigestSink, SqsDigestSource};
-use triage_core::ports::DigestSink;
+use stack_tests::function_env;
+use triage_aws::Aws;
+use triage_core::ports::{Backend, DigestSink};
+use triage_lambda::ErrorType;
 use triage_core::{
     DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
 };
 use triage_testkit::faults::{FaultPlan, FaultProxy};
 use triage_testkit::{MotoServer, Queues, TopicInbox, queue_depth};
 
-type DigestHandler = Handler<SqsDigestSource, SnsDigestPublisher>;
 
 /// A digest entry with a rule of its own.
 fn entry(i: i64) -> DigestEntry {
@@ -86,26 +86,29 @@ async fn depth(q: &Queues) -> usize {
     visible + in_flight
 }
 
+/// The queue with `entries` entries, each sent as a classifier invocation with one finding
+/// sends it (the digest sink that ships, directly on moto), and the digest function as it
+/// ships, with the template's settings, through the proxy.
 async fn setup(
     moto: &MotoServer,
     proxy: &FaultProxy,
     name: &str,
     entries: i64,
-) -> (Queues, TopicInbox, DigestHandler) {
+) -> (Queues, TopicInbox, Handler<Aws>) {
     let q = Queues::create(moto, name).await;
     let topic = TopicInbox::create(&q, &format!("{name}-digest")).await;
-    let all: Vec<DigestEntry> = (0..entries).map(entry).collect();
-    SqsDigestSink::new(q.sqs.clone(), &q.digest_queue_url)
-        .send_entries(&all)
-        .await
-        .expect("entries queued");
+    let sink = Aws::new(&moto.sdk_config().await).digest_sink(&q.digest_queue_url);
+    for i in 0..entries {
+        sink.send_entries(&[entry(i)]).await.expect("entry queued");
+    }
+    let stand_ins = BTreeMap::from([
+        ("DigestQueue", q.digest_queue_url.clone()),
+        ("DigestTopic", topic.topic_arn.clone()),
+    ]);
+    let settings = Settings::from(&function_env("digest", &stand_ins)).expect("settings");
     let clients = Clients::through(proxy, name).await;
-    let handler = Handler::new(
-        SqsDigestSource::new(clients.sqs.clone(), &q.digest_queue_url),
-        SnsDigestPublisher::new(clients.sns.clone(), &topic.topic_arn),
-        Options::default(),
-    );
-    (q, topic, handler)
+    let aws = Aws::from_clients(clients.sqs, clients.sns, clients.dynamodb);
+    (q, topic, assemble(settings, &aws))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,7 +139,7 @@ async fn a_failed_publish_deletes_nothing_and_faults_lose_no_entry_nor_count_one
         proxy.set_plan(FaultPlan::none());
         let stats = proxy.take_stats();
         assert!(matches!(err, HandlerError::Publish(_)), "{err}");
-        assert_eq!(Diagnostic::from(err).error_type, "PublishFailed");
+        assert_eq!(err.error_type(), "PublishFailed");
         assert_eq!(
             stats.operation("Publish").requests,
             3,
@@ -177,14 +180,7 @@ async fn a_failed_publish_deletes_nothing_and_faults_lose_no_entry_nor_count_one
                 if let HandlerError::Delete { failed, .. } = &e {
                     not_deleted += failed;
                 }
-                *failed_runs
-                    .entry(match e {
-                        HandlerError::Publish(_) => "PublishFailed",
-                        HandlerError::Render(_) => "RenderFailed",
-                        HandlerError::Delete { .. } => "DeleteFailed",
-                        HandlerError::Receive { .. } => "ReceiveFailed",
-                    })
-                    .or_default() += 1;
+                *failed_runs.entry(e.error_type()).or_default() += 1;
             }
         }
         make_visible(&q.sqs, &q.digest_queue_url, &proxy.receipt_handles()).await;

@@ -1,9 +1,10 @@
-//! The real pipeline behind the fault proxy: config-classifier's and log-detector's handlers
-//! wired as their `main.rs` wires them (settings from the environment, SQS/SNS/DynamoDB
-//! adapters, the SDK's standard retry), many distinct findings, Lambda's asynchronous retries
-//! emulated, then the FIFO ticket queue, the digest queue and the alert topic read back directly
-//! from moto. Every finding is delivered or its invocation is on the DLQ; FIFO deduplication
-//! absorbs every duplicate the faults create.
+//! The real pipeline behind the fault proxy: config-classifier, log-detector and
+//! alarm-classifier built by their own `assemble` on the AWS backend (the SDK's standard retry),
+//! with the settings `template.yaml` gives them, many distinct findings, Lambda's asynchronous
+//! retries emulated, then the FIFO ticket queue, the digest queue and the alert topic read back
+//! directly from moto. Every finding is delivered or its invocation is on the DLQ; FIFO
+//! deduplication absorbs every duplicate the faults create. The expectation is the same
+//! function, assembled the same way on the in-memory backend, with no fault.
 //!
 //! Run with `--nocapture` to see one report line per scenario.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
@@ -17,16 +18,18 @@ use fault_tests::{
     AsyncInvocations, Clients, Expectation, account, drain_and_delete, handles, invoke_async,
     make_visible, peek_all, redrive,
 };
-use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use triage_aws::{
-    DynamoDbDedupStore, SnsAlertPublisher, SqsDigestSink, SqsPackedDigestSink, SqsTicketSink,
-};
+use std::collections::BTreeMap;
+
+use stack_tests::{function_vars, memory_stand_ins, stand_ins};
+use triage_aws::Aws;
 use triage_core::clock::ManualClock;
 use triage_core::cloudtrail::encode_lambda_event;
-use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
-use triage_core::router::Router;
-use triage_core::settings::Env;
+use triage_core::fakes::Memory;
+use triage_core::ports::Backend;
+use triage_core::settings::env_from_map;
+use triage_lambda::{Function, diagnostic};
 use triage_testkit::faults::{FaultPlan, FaultProxy, FaultStats};
 use triage_testkit::{DedupTable, MotoServer, Queues, event};
 
@@ -56,6 +59,7 @@ fn plan(scenario: &str, seed: u64) -> FaultPlan {
 
 const CONFIG_SEED: u64 = 0xC0_F1C;
 const LOG_SEED: u64 = 0x10_6DE7;
+const ALARM_SEED: u64 = 0xA1_A53;
 
 /// Where the injected clock starts. Fixed, so that every request body (DynamoDB items carry
 /// times) and therefore every fault drawn for it is the same in every run.
@@ -63,24 +67,6 @@ fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0)
         .single()
         .expect("time")
-}
-
-/// The environment a function gets from the template, for these queues and table.
-fn environment(q: &Queues, table: &DedupTable) -> HashMap<String, String> {
-    [
-        ("TICKET_QUEUE_URL", q.ticket_queue_url.as_str()),
-        ("DIGEST_QUEUE_URL", q.digest_queue_url.as_str()),
-        ("ALERT_TOPIC_ARN", q.alert_topic_arn.as_str()),
-        ("DEDUP_TABLE_NAME", table.name.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
-}
-
-fn error_of(e: impl Into<Diagnostic>) -> (String, String) {
-    let d: Diagnostic = e.into();
-    (d.error_type, d.error_message)
 }
 
 /// 200 distinct Config compliance changes: the project's NON_COMPLIANT samples, each with its
@@ -164,6 +150,34 @@ fn cloudtrail_payloads(payloads: usize, per: usize) -> Vec<Value> {
                 "logEvents": log_events,
             });
             encode_lambda_event(subscription.to_string().as_bytes()).expect("encode")
+        })
+        .collect()
+}
+
+/// `n` distinct alarms going into ALARM, one event each: metric alarms (medium: ticket and
+/// digest) and CIS root-usage alarms (critical: they page), each its own name and ARN, so its
+/// own fingerprint and its own flap state.
+fn alarm_events(n: usize) -> Vec<Value> {
+    let templates = [
+        event("alarm-metric-alarm.json"),
+        event("alarm-cis-root-usage-alarm.json"),
+    ];
+    (0..n)
+        .map(|i| {
+            let mut e = templates[i % templates.len()].clone();
+            let name = format!(
+                "{}-fault-{i:04}",
+                e["detail"]["alarmName"].as_str().unwrap_or("alarm")
+            );
+            let arn = e["resources"][0]
+                .as_str()
+                .and_then(|a| a.rsplit_once(':'))
+                .map(|(prefix, _)| format!("{prefix}:{name}"))
+                .expect("alarm ARN");
+            e["id"] = json!(format!("fa017000-0000-4000-a000-{i:012x}"));
+            e["detail"]["alarmName"] = json!(name);
+            e["resources"] = json!([arn]);
+            e
         })
         .collect()
 }
@@ -329,73 +343,68 @@ async fn finish<Fut>(
     );
 }
 
-async fn config_scenario(
+/// A function's environment, as the template sets it.
+type Vars = BTreeMap<String, String>;
+
+fn invocation(event: &Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(event.clone(), Context::default())
+}
+
+/// One function under faults: `build` assembles it (its crate's `Settings::from` and
+/// `assemble`) from the template's environment on a backend. The expectation is the function
+/// on the in-memory backend with no fault; the subject is the same function on the AWS backend
+/// through the proxy, on the same injected clock.
+async fn scenario<M, A>(
+    function: &str,
     moto: &MotoServer,
     proxy: &FaultProxy,
     scenario: &str,
     plan: FaultPlan,
     events: &[Value],
-) {
-    use config_classifier::handler::Handler;
-    use config_classifier::settings::Settings;
-
-    let prefix = format!("cfg-{}", scenario.replace('_', "-"));
+    build_memory: impl Fn(&Vars, &Memory) -> M,
+    build_aws: impl Fn(&Vars, &Aws) -> A,
+) where
+    M: Function,
+    A: Function,
+{
+    let prefix = format!("{}-{}", &function[..3], scenario.replace('_', "-"));
     let q = Queues::create(moto, &prefix).await;
     let table = DedupTable::create(moto, &format!("{prefix}-dedup")).await;
-    let vars = environment(&q, &table);
-    let settings = || Settings::from(&Env(|k: &str| vars.get(k).cloned())).expect("settings");
     let clock = ManualClock::new(start_time());
 
-    // The expectation: the same settings, classifier and router, in-memory sinks, no fault.
-    let reference = settings();
-    let router = Router::new(
-        reference.policy,
-        reference.routing.thresholds,
-        MemoryTicketSink::default(),
-        MemoryDigestSink::default(),
-        MemoryAlertPublisher::default(),
-    )
-    .with_suppressions(reference.suppressions)
-    .with_clock(clock.clone());
+    let memory = Memory::default().with_clock(clock.clone());
+    let reference = build_memory(&function_vars(function, &memory_stand_ins()), &memory);
     let mut expected = Expectation::default();
     for e in events {
-        let findings = reference.classifier.findings(e).expect("classified");
-        let r = router.route(findings).await.expect("routed");
+        let summary = reference
+            .handle(invocation(e))
+            .await
+            .unwrap_or_else(|e| panic!("reference {function}: {e}"));
+        let findings = serde_json::to_value(&summary).expect("summary")["findings"]
+            .as_u64()
+            .expect("findings in the summary");
         expected.push(
-            r.findings,
-            &router.tickets().take(),
-            &router.digest().take(),
-            &router.alerts().take(),
+            usize::try_from(findings).expect("count"),
+            &memory.tickets.take(),
+            &memory.digest.take(),
+            &memory.alerts.take(),
         );
     }
 
-    // The function, wired as main.rs wires it, through the proxy.
-    let s = settings();
     let clients = Clients::through(proxy, &prefix).await;
-    let router = Router::new(
-        s.policy,
-        s.routing.thresholds,
-        SqsTicketSink::new(clients.sqs.clone(), s.routing.ticket_queue_url),
-        SqsPackedDigestSink::new(clients.sqs.clone(), s.routing.digest_queue_url),
-        SnsAlertPublisher::new(clients.sns.clone(), s.routing.alert_topic_arn),
-    )
-    .with_suppressions(s.suppressions)
-    .with_dedup(DynamoDbDedupStore::new(
-        clients.dynamodb.clone(),
-        s.dedup.table_name,
-    ))
-    .with_dedup_windows(s.dedup.windows)
-    .with_dedup_options(s.dedup.options)
-    .with_clock(clock.clone());
-    let handler = Handler::new(s.classifier, router);
-
-    let handler = &handler;
+    let aws =
+        Aws::from_clients(clients.sqs, clients.sns, clients.dynamodb).with_clock(clock.clone());
+    let subject = build_aws(&function_vars(function, &stand_ins(&q, &table)), &aws);
+    let subject = &subject;
     let invoke = |i: usize| async move {
-        handler
-            .handle(LambdaEvent::new(events[i].clone(), Context::default()))
+        subject
+            .handle(invocation(&events[i]))
             .await
             .map(|_| ())
-            .map_err(error_of)
+            .map_err(|e| {
+                let d = diagnostic(&e);
+                (d.error_type, d.error_message)
+            })
     };
     proxy.take_stats();
     proxy.set_plan(plan);
@@ -403,7 +412,7 @@ async fn config_scenario(
     proxy.set_plan(FaultPlan::none());
     let stats = proxy.take_stats();
     finish(
-        "config-classifier",
+        function,
         scenario,
         &q,
         &table,
@@ -416,91 +425,80 @@ async fn config_scenario(
     .await;
 }
 
+async fn config_scenario(
+    moto: &MotoServer,
+    proxy: &FaultProxy,
+    name: &str,
+    plan: FaultPlan,
+    events: &[Value],
+) {
+    use config_classifier::{Handler, Settings, assemble};
+    fn build<B: Backend>(vars: &Vars, backend: &B) -> Handler<B> {
+        let settings = Settings::from(&env_from_map(vars.clone())).expect("settings");
+        assemble(settings, backend)
+    }
+    let f = "config-classifier";
+    scenario(
+        f,
+        moto,
+        proxy,
+        name,
+        plan,
+        events,
+        build::<Memory>,
+        build::<Aws>,
+    )
+    .await;
+}
+
 async fn log_detector_scenario(
     moto: &MotoServer,
     proxy: &FaultProxy,
-    scenario: &str,
+    name: &str,
     plan: FaultPlan,
     payloads: &[Value],
 ) {
-    use log_detector::handler::Handler;
-    use log_detector::settings::Settings;
-
-    let prefix = format!("logdet-{}", scenario.replace('_', "-"));
-    let q = Queues::create(moto, &prefix).await;
-    let table = DedupTable::create(moto, &format!("{prefix}-dedup")).await;
-    let vars = environment(&q, &table);
-    let settings = || Settings::from(&Env(|k: &str| vars.get(k).cloned())).expect("settings");
-    let clock = ManualClock::new(start_time());
-
-    let reference = settings();
-    let router = Router::new(
-        reference.policy,
-        reference.routing.thresholds,
-        MemoryTicketSink::default(),
-        MemoryDigestSink::default(),
-        MemoryAlertPublisher::default(),
-    )
-    .with_suppressions(reference.suppressions)
-    .with_clock(clock.clone());
-    let mut expected = Expectation::default();
-    for p in payloads {
-        let findings = reference
-            .detector
-            .detect_lambda_event(p)
-            .expect("decoded")
-            .findings;
-        let r = router.route(findings).await.expect("routed");
-        expected.push(
-            r.findings,
-            &router.tickets().take(),
-            &router.digest().take(),
-            &router.alerts().take(),
-        );
+    use log_detector::{Handler, Settings, assemble};
+    fn build<B: Backend>(vars: &Vars, backend: &B) -> Handler<B> {
+        let settings = Settings::from(&env_from_map(vars.clone())).expect("settings");
+        assemble(settings, backend)
     }
-
-    let s = settings();
-    let clients = Clients::through(proxy, &prefix).await;
-    let router = Router::new(
-        s.policy,
-        s.routing.thresholds,
-        SqsTicketSink::new(clients.sqs.clone(), s.routing.ticket_queue_url),
-        SqsDigestSink::new(clients.sqs.clone(), s.routing.digest_queue_url),
-        SnsAlertPublisher::new(clients.sns.clone(), s.routing.alert_topic_arn),
+    let f = "log-detector";
+    scenario(
+        f,
+        moto,
+        proxy,
+        name,
+        plan,
+        payloads,
+        build::<Memory>,
+        build::<Aws>,
     )
-    .with_suppressions(s.suppressions)
-    .with_dedup(DynamoDbDedupStore::new(
-        clients.dynamodb.clone(),
-        s.dedup.table_name,
-    ))
-    .with_dedup_windows(s.dedup.windows)
-    .with_dedup_options(s.dedup.options)
-    .with_clock(clock.clone());
-    let handler = Handler::new(s.detector, router);
+    .await;
+}
 
-    let handler = &handler;
-    let invoke = |i: usize| async move {
-        handler
-            .handle(LambdaEvent::new(payloads[i].clone(), Context::default()))
-            .await
-            .map(|_| ())
-            .map_err(error_of)
-    };
-    proxy.take_stats();
-    proxy.set_plan(plan);
-    let invocations = invoke_async(payloads.len(), CONCURRENCY, &clock, &invoke).await;
-    proxy.set_plan(FaultPlan::none());
-    let stats = proxy.take_stats();
-    finish(
-        "log-detector",
-        scenario,
-        &q,
-        &table,
-        &expected,
-        &invocations,
-        &stats,
-        &clock,
-        &invoke,
+async fn alarm_scenario(
+    moto: &MotoServer,
+    proxy: &FaultProxy,
+    name: &str,
+    plan: FaultPlan,
+    events: &[Value],
+) {
+    use alarm_classifier::{Handler, Settings, assemble};
+    fn build<B: Backend>(vars: &Vars, backend: &B) -> Handler<B> {
+        let settings = Settings::from(&env_from_map(vars.clone())).expect("settings");
+        assemble(settings, backend)
+    }
+    let f = "alarm-classifier";
+    scenario(
+        f,
+        moto,
+        proxy,
+        name,
+        plan,
+        events,
+        build::<Memory>,
+        build::<Aws>,
     )
     .await;
 }
@@ -568,4 +566,23 @@ async fn log_detector_loses_nothing_and_duplicates_nothing_under_every_fault_mix
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_detector_loses_nothing_when_batch_entries_are_reported_failed() {
     log_detector_under("partial_batch").await;
+}
+
+/// One moto, one proxy, one scenario over `events` distinct alarms going into ALARM: each
+/// invocation records the alarm's flap state and its dedup state, and pages for the critical.
+async fn alarm_classifier_under(scenario: &str, events: usize) {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let events = alarm_events(events);
+    alarm_scenario(&moto, &proxy, scenario, plan(scenario, ALARM_SEED), &events).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_classifier_loses_nothing_and_fifo_absorbs_every_duplicate_when_answers_are_lost() {
+    alarm_classifier_under("drop_after", 120).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_classifier_loses_nothing_and_duplicates_nothing_under_every_fault_mixed() {
+    alarm_classifier_under("mixed", 120).await;
 }

@@ -9,10 +9,8 @@ use fault_tests::{Clients, drain_and_delete};
 use triage_aws::{
     BatchPolicy, DynamoDbDedupStore, SqsTicketSink, WRITE_TOKEN_PREFIX, item_from_attributes,
 };
-use triage_core::dedup::{
-    Applied, DedupError, DedupOptions, DedupStore, Observation, Outcome, Why, Write, decide,
-    observe, origin_of,
-};
+use triage_core::dedup::{Applied, DedupError, DedupOptions, Observation, Outcome, Why, Write, decide, observe, origin_of};
+use triage_core::ports::DedupStore;
 use triage_core::ports::{SinkError, TicketSink};
 use triage_core::{
     Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status, TicketAction, TicketEvent,

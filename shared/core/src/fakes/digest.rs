@@ -1,13 +1,12 @@
-//! In-memory digest queue and topic, for the digest function's tests.
+//! The digest queue and the digest topic in memory.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::DigestMessage;
-use super::ports::{DeleteOutcome, DigestPublisher, DigestSource, QueueError, Received};
-use crate::ports::SinkError;
+use crate::digest::DigestMessage;
+use crate::ports::{DeleteOutcome, DigestPublisher, DigestSource, QueueError, Received, SinkError};
 
 #[derive(Debug, Default)]
 struct QueueState {

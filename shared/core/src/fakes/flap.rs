@@ -1,31 +1,12 @@
-//! In-memory transition logs: [`MemoryTransitionLog`] with the table's conditional-write
-//! semantics (for tests and `triage replay`), and [`NoTransitionLog`], which remembers nothing
-//! (what a function without flap control holds).
+//! The alarms' flap states in memory, with the table's conditional-write semantics.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{FlapState, TransitionLog};
 use crate::dedup::{Applied, DedupError};
-
-/// Remembers nothing: every state change is the first.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoTransitionLog;
-
-impl TransitionLog for NoTransitionLog {
-    async fn load(&self, _key: &str) -> Result<Option<FlapState>, DedupError> {
-        Ok(None)
-    }
-
-    async fn store(
-        &self,
-        _state: &FlapState,
-        _expected_version: Option<u64>,
-    ) -> Result<Applied, DedupError> {
-        Ok(Applied::Yes)
-    }
-}
+use crate::flap::FlapState;
+use crate::ports::TransitionLog;
 
 /// Flap states in memory, each write applied atomically under a lock with the same condition
 /// as the DynamoDB adapter (absent, or the version read). Can be told to fail (unavailable).
@@ -98,23 +79,5 @@ impl TransitionLog for MemoryTransitionLog {
         states.insert(state.key.clone(), state.clone());
         self.writes.fetch_add(1, Ordering::SeqCst);
         Ok(Applied::Yes)
-    }
-}
-
-/// A shared log (tests keep a handle to inspect it).
-impl<L: TransitionLog + ?Sized> TransitionLog for std::sync::Arc<L> {
-    fn load(
-        &self,
-        key: &str,
-    ) -> impl std::future::Future<Output = Result<Option<FlapState>, DedupError>> + Send {
-        (**self).load(key)
-    }
-
-    fn store(
-        &self,
-        state: &FlapState,
-        expected_version: Option<u64>,
-    ) -> impl std::future::Future<Output = Result<Applied, DedupError>> + Send {
-        (**self).store(state, expected_version)
     }
 }

@@ -1,31 +1,12 @@
-//! In-memory dedup stores: [`MemoryDedupStore`] with the table's exact semantics (for tests and
-//! `triage replay`), and [`NoDedup`], under which every occurrence is a first occurrence (the
-//! router's default when no store is wired).
+//! The dedup table in memory, with the DynamoDB table's exact semantics.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Applied, DedupError, DedupItem, DedupStore, Write, apply};
+use crate::dedup::{Applied, DedupError, DedupItem, Write, apply};
 use crate::finding::Fingerprint;
-
-/// No state: every active finding opens, nothing is remembered.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoDedup;
-
-impl DedupStore for NoDedup {
-    async fn load(&self, _fingerprint: &Fingerprint) -> Result<Option<DedupItem>, DedupError> {
-        Ok(None)
-    }
-
-    async fn write(&self, _write: &Write) -> Result<Applied, DedupError> {
-        Ok(Applied::Yes)
-    }
-
-    async fn clear(&self, _fingerprint: &Fingerprint) -> Result<(), DedupError> {
-        Ok(())
-    }
-}
+use crate::ports::DedupStore;
 
 /// The dedup table in memory: conditional writes applied atomically under a lock with
 /// [`apply`], the same semantics as the DynamoDB adapter. Can be told to fail (unavailable).
