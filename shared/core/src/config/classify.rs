@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 use tracing::debug;
 
 use super::catalog::{ConfigRuleCatalog, normalise_rule_name};
 use crate::console;
 use crate::finding::{Evidence, Finding, Fingerprint, Resource, Source, Status};
-use crate::json::{JsonPath, str_at};
+use crate::json::{Lax, lax, str_at};
 use crate::severity::Severity;
 use crate::text::SafeText;
 
@@ -125,19 +126,19 @@ impl ConfigClassifier {
         envelope: &Value,
         detail: &Value,
     ) -> Result<ConfigOutcome, ConfigEventError> {
-        let d = JsonPath(detail);
-        let new_result = detail
-            .get("newEvaluationResult")
-            .filter(|v| v.is_object())
+        let (Some(envelope), Some(d)) =
+            (lax::<Envelope>(envelope), lax::<ComplianceChange>(detail))
+        else {
+            return Err(ConfigEventError::NotAnObject);
+        };
+        let new_result = (d.new_evaluation_result.0)
             .ok_or(ConfigEventError::MissingField("detail.newEvaluationResult"))?;
-        let qualifier = &[
-            "newEvaluationResult",
-            "evaluationResultIdentifier",
-            "evaluationResultQualifier",
-        ];
-        let compliance = str_at(new_result, &["complianceType"]).ok_or(
-            ConfigEventError::MissingField("detail.newEvaluationResult.complianceType"),
-        )?;
+        let compliance = new_result
+            .compliance_type
+            .0
+            .ok_or(ConfigEventError::MissingField(
+                "detail.newEvaluationResult.complianceType",
+            ))?;
         let status = match compliance {
             "NON_COMPLIANT" => Status::Active,
             "COMPLIANT" => Status::Resolved,
@@ -150,30 +151,38 @@ impl ConfigClassifier {
             }
         };
 
-        let deployed_rule = d
-            .str(&["configRuleName"])
-            .or_else(|| d.str_under(qualifier, "configRuleName"))
+        let qualifier = (new_result.evaluation_result_identifier.0)
+            .and_then(|i| i.evaluation_result_qualifier.0)
+            .unwrap_or_default();
+        let deployed_rule = (d.config_rule_name.0)
+            .or(qualifier.config_rule_name.0)
             .ok_or(ConfigEventError::MissingField("detail.configRuleName"))?;
-        let resource_type = d
-            .str(&["resourceType"])
-            .or_else(|| d.str_under(qualifier, "resourceType"))
+        let resource_type = (d.resource_type.0)
+            .or(qualifier.resource_type.0)
             .ok_or(ConfigEventError::MissingField("detail.resourceType"))?;
-        let resource_id = d
-            .str(&["resourceId"])
-            .or_else(|| d.str_under(qualifier, "resourceId"))
+        let resource_id = (d.resource_id.0)
+            .or(qualifier.resource_id.0)
             .ok_or(ConfigEventError::MissingField("detail.resourceId"))?;
-        let account = d
-            .str(&["awsAccountId"])
-            .or_else(|| str_at(envelope, &["account"]))
+        let account = (d.aws_account_id.0)
+            .or(envelope.account.0)
             .ok_or(ConfigEventError::MissingField("detail.awsAccountId"))?;
-        let region = d
-            .str(&["awsRegion"])
-            .or_else(|| str_at(envelope, &["region"]))
+        let region = (d.aws_region.0)
+            .or(envelope.region.0)
             .ok_or(ConfigEventError::MissingField("detail.awsRegion"))?;
-        let rule_arn = d.str(&["configRuleARN"]);
-        let observed_at = observed_at(envelope, detail, new_result)?;
-        let old_compliance = d.str(&["oldEvaluationResult", "complianceType"]);
-        let annotation = str_at(new_result, &["annotation"]);
+        let rule_arn = d.config_rule_arn.0;
+        let observed_at = observed_at([
+            (
+                "detail.newEvaluationResult.resultRecordedTime",
+                new_result.result_recorded_time.0,
+            ),
+            (
+                "detail.notificationCreationTime",
+                d.notification_creation_time.0,
+            ),
+            ("time", envelope.time.0),
+        ])?;
+        let old_compliance = d.old_evaluation_result.0.and_then(|r| r.compliance_type.0);
+        let annotation = new_result.annotation.0;
 
         let managed = self.catalog.lookup(deployed_rule);
         let rule_id =
@@ -228,11 +237,7 @@ impl ConfigClassifier {
         put("compliance_type", Some(compliance), 64);
         put("previous_compliance_type", old_compliance, 64);
         put("annotation", annotation, ANNOTATION_MAX_CHARS);
-        put(
-            "evaluation_mode",
-            d.str_under(qualifier, "evaluationMode"),
-            64,
-        );
+        put("evaluation_mode", qualifier.evaluation_mode.0, 64);
 
         let finding = Finding {
             fingerprint: Fingerprint::new(
@@ -261,7 +266,7 @@ impl ConfigClassifier {
             count: 1,
             evidence: Evidence {
                 event_time: Some(observed_at),
-                event_id: str_at(envelope, &["id"]).map(|id| SafeText::bounded(id, 128)),
+                event_id: envelope.id.0.map(|id| SafeText::bounded(id, 128)),
                 event_source: Some(SafeText::new("config.amazonaws.com")),
                 details,
                 ..Evidence::default()
@@ -276,23 +281,11 @@ impl ConfigClassifier {
     }
 }
 
-/// When Config recorded the result; falls back to the notification and envelope times.
+/// When Config recorded the result: the first of `candidates` present (the result's, the
+/// notification's, the envelope's time).
 fn observed_at(
-    envelope: &Value,
-    detail: &Value,
-    new_result: &Value,
+    candidates: [(&'static str, Option<&str>); 3],
 ) -> Result<DateTime<Utc>, ConfigEventError> {
-    let candidates = [
-        (
-            "detail.newEvaluationResult.resultRecordedTime",
-            str_at(new_result, &["resultRecordedTime"]),
-        ),
-        (
-            "detail.notificationCreationTime",
-            str_at(detail, &["notificationCreationTime"]),
-        ),
-        ("time", str_at(envelope, &["time"])),
-    ];
     for (field, value) in candidates {
         if let Some(value) = value {
             return DateTime::parse_from_rfc3339(value)
@@ -339,4 +332,58 @@ fn resource_arn(
         "AWS::DynamoDB::Table" => regional("dynamodb", &format!("table/{id}")),
         _ => None,
     }
+}
+
+// The event as serde reads it. Every field is optional and reads as absent when of another JSON
+// type ([`Lax`]); the typed errors for what a compliance change cannot lack are raised above.
+
+/// The EventBridge envelope (for the bare SNS notification, the notification itself).
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
+struct Envelope<'a> {
+    id: Lax<&'a str>,
+    account: Lax<&'a str>,
+    region: Lax<&'a str>,
+    time: Lax<&'a str>,
+}
+
+/// The `detail` of a compliance change, or the bare notification.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct ComplianceChange<'a> {
+    config_rule_name: Lax<&'a str>,
+    #[serde(rename = "configRuleARN")]
+    config_rule_arn: Lax<&'a str>,
+    resource_type: Lax<&'a str>,
+    resource_id: Lax<&'a str>,
+    aws_account_id: Lax<&'a str>,
+    aws_region: Lax<&'a str>,
+    notification_creation_time: Lax<&'a str>,
+    new_evaluation_result: Lax<EvaluationResult<'a>>,
+    old_evaluation_result: Lax<EvaluationResult<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct EvaluationResult<'a> {
+    compliance_type: Lax<&'a str>,
+    annotation: Lax<&'a str>,
+    result_recorded_time: Lax<&'a str>,
+    evaluation_result_identifier: Lax<EvaluationResultIdentifier<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct EvaluationResultIdentifier<'a> {
+    evaluation_result_qualifier: Lax<Qualifier<'a>>,
+}
+
+/// The rule and resource as the evaluation result names them: where the detail lacks its own.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct Qualifier<'a> {
+    config_rule_name: Lax<&'a str>,
+    resource_type: Lax<&'a str>,
+    resource_id: Lax<&'a str>,
+    evaluation_mode: Lax<&'a str>,
 }
