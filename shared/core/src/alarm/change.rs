@@ -6,18 +6,23 @@
 //! | alarm Lambda action | `source: aws.cloudwatch`, `alarmArn`, `accountId`, `region`, `time`, `alarmData` (same inside as `detail`) | `alarmArn`, `accountId`, `region` |
 //! | classic SNS notification | the JSON in `Sns.Message`: `AlarmName`, `NewStateValue`, `Trigger`… | `AlarmArn`, `AWSAccountId`, `Region` (a display name) |
 //!
-//! Nothing here allocates in proportion to the event: strings are borrowed from it, and long
-//! free text (reasons) is only bounded later, when the finding is built.
+//! Each form is read into its serde structs below, whose fields read as absent when of another
+//! JSON type ([`Lax`]). Nothing here allocates in proportion to the event: strings are borrowed
+//! from it, lists keep their first [`MAX_LISTED`] elements, and long free text (reasons) is only
+//! bounded later, when the finding is built.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use super::regions::region_code;
 use crate::console;
-use crate::json::str_at;
+use crate::json::{Lax, List, lax, str_at};
 use crate::text::SafeText;
 
 pub const STATE_CHANGE: &str = "CloudWatch Alarm State Change";
@@ -239,100 +244,84 @@ impl<'a> AlarmChange<'a> {
     /// Parses an alarm event of a recognised form. The caller has checked that an EventBridge
     /// event is a state change (not, say, a configuration change).
     pub fn parse(event: &'a Value, form: AlarmForm) -> Result<AlarmChange<'a>, AlarmEventError> {
-        if !event.is_object() {
-            return Err(AlarmEventError::NotAnObject);
-        }
         match form {
             AlarmForm::EventBridge => {
-                let detail =
-                    object(event, "detail").ok_or(AlarmEventError::MissingField("detail"))?;
-                let arn = event
-                    .get("resources")
-                    .and_then(Value::as_array)
-                    .and_then(|r| {
-                        r.iter()
-                            .filter_map(Value::as_str)
-                            .find(|a| a.contains(":alarm:"))
-                    });
+                let e: EventBridgeAlarm = lax(event).ok_or(AlarmEventError::NotAnObject)?;
+                let detail = e.detail.0.ok_or(AlarmEventError::MissingField("detail"))?;
                 let identity = Identity {
-                    arn,
-                    account: str_at(event, &["account"]),
-                    region: str_at(event, &["region"]),
+                    arn: e.resources.items().first().map(|a| a.0),
+                    account: e.account.0,
+                    region: e.region.0,
                     region_display_name: None,
-                    time: str_at(event, &["time"]),
-                    event_id: str_at(event, &["id"]),
+                    time: e.time.0,
+                    event_id: e.id.0,
                 };
-                Self::from_detail(detail, identity, form, "detail")
+                Self::from_detail(detail, identity, form)
             }
             AlarmForm::LambdaAction => {
-                let data =
-                    object(event, "alarmData").ok_or(AlarmEventError::MissingField("alarmData"))?;
+                let e: LambdaAlarm = lax(event).ok_or(AlarmEventError::NotAnObject)?;
+                let data = e
+                    .alarm_data
+                    .0
+                    .ok_or(AlarmEventError::MissingField("alarmData"))?;
                 let identity = Identity {
-                    arn: str_at(event, &["alarmArn"]),
-                    account: str_at(event, &["accountId"]),
-                    region: str_at(event, &["region"]),
+                    arn: e.alarm_arn.0,
+                    account: e.account_id.0,
+                    region: e.region.0,
                     region_display_name: None,
-                    time: str_at(event, &["time"]),
+                    time: e.time.0,
                     event_id: None,
                 };
-                Self::from_detail(data, identity, form, "alarmData")
+                Self::from_detail(data, identity, form)
             }
-            AlarmForm::SnsNotification => Self::from_sns(event),
+            AlarmForm::SnsNotification => {
+                Self::from_sns(lax(event).ok_or(AlarmEventError::NotAnObject)?)
+            }
         }
     }
 
     /// The EventBridge `detail` / Lambda-action `alarmData` object.
     fn from_detail(
-        detail: &'a Value,
+        detail: AlarmData<'a>,
         id: Identity<'a>,
         form: AlarmForm,
-        root: &'static str,
     ) -> Result<AlarmChange<'a>, AlarmEventError> {
         let missing = |field: &'static str| AlarmEventError::MissingField(field);
-        let name = checked_name(str_at(detail, &["alarmName"]).ok_or_else(|| {
-            missing(if root == "detail" {
-                "detail.alarmName"
-            } else {
-                "alarmData.alarmName"
-            })
-        })?)?;
-        let state_field = if root == "detail" {
-            "detail.state.value"
-        } else {
-            "alarmData.state.value"
+        // A field's name in errors, under `detail` or `alarmData`.
+        let field = |eventbridge: &'static str, lambda: &'static str| match form {
+            AlarmForm::EventBridge => eventbridge,
+            _ => lambda,
         };
-        let state = state_of(str_at(detail, &["state", "value"]), state_field)?
-            .ok_or_else(|| missing(state_field))?;
+        let name_field = field("detail.alarmName", "alarmData.alarmName");
+        let name = checked_name(detail.alarm_name.0.ok_or_else(|| missing(name_field))?)?;
+        let state_field = field("detail.state.value", "alarmData.state.value");
+        let current = detail.state.0.unwrap_or_default();
+        let state = state_of(current.value.0, state_field)?.ok_or_else(|| missing(state_field))?;
         let previous_state = state_of(
-            str_at(detail, &["previousState", "value"]),
-            if root == "detail" {
-                "detail.previousState.value"
-            } else {
-                "alarmData.previousState.value"
-            },
+            detail.previous_state.0.and_then(|s| s.value.0),
+            field(
+                "detail.previousState.value",
+                "alarmData.previousState.value",
+            ),
         )?;
-        let config = detail.get("configuration").filter(|c| c.is_object());
-        let metrics: Vec<AlarmMetric<'a>> = config
-            .and_then(|c| c.get("metrics"))
-            .and_then(Value::as_array)
-            .map(|ms| ms.iter().take(MAX_LISTED).map(eventbridge_metric).collect())
-            .unwrap_or_default();
-        let alarm_rule = config.and_then(|c| str_at(c, &["alarmRule"]));
-        let kind = kind_of(alarm_rule.is_some(), &metrics).ok_or_else(|| {
+        let config = detail.configuration.0.unwrap_or_default();
+        let metrics: Vec<AlarmMetric<'a>> = (config.metrics.items().into_iter())
+            .map(|m| m.0.unwrap_or_default().into())
+            .collect();
+        let kind = kind_of(config.alarm_rule.0.is_some(), &metrics).ok_or_else(|| {
             AlarmEventError::UnknownAlarmType {
                 alarm: SafeText::bounded(name, 256),
             }
         })?;
-        let reason = str_at(detail, &["state", "reason"]).unwrap_or_default();
-        let reason_data = str_at(detail, &["state", "reasonData"])
+        let reason = current.reason.0.unwrap_or_default();
+        // Through a Value: serde_json's depth limit, and a repeated key's last value (a struct
+        // would reject the repeat).
+        let reason_data = (current.reason_data.0)
             .filter(|r| r.len() <= MAX_REASON_DATA_BYTES)
             .and_then(|r| serde_json::from_str::<Value>(r).ok());
-        let time_field = if root == "detail" {
-            "detail.state.timestamp"
-        } else {
-            "alarmData.state.timestamp"
-        };
-        let changed_at = match str_at(detail, &["state", "timestamp"]) {
+        let reason_data: ReasonData = reason_data.as_ref().and_then(lax).unwrap_or_default();
+        let time_field = field("detail.state.timestamp", "alarmData.state.timestamp");
+        let changed_at = match current.timestamp.0 {
             Some(t) => parse_time(t, time_field)?,
             None => parse_time(id.time.ok_or_else(|| missing(time_field))?, "time")?,
         };
@@ -346,73 +335,69 @@ impl<'a> AlarmChange<'a> {
             account,
             region,
             region_display_name: None,
-            description: config.and_then(|c| str_at(c, &["description"])),
+            description: config.description.0,
             state,
             previous_state,
             reason,
             changed_at,
             event_id,
-            threshold: reason_data
-                .as_ref()
-                .and_then(|d| d.get("threshold"))
-                .and_then(Value::as_f64),
+            threshold: reason_data.threshold.0,
             comparison_operator: comparison_from_reason(reason).map(Cow::Borrowed),
             evaluation_periods: None,
             datapoints_to_alarm: None,
             treat_missing_data: None,
-            alarm_rule,
-            triggering_alarms: reason_data
-                .as_ref()
-                .map(triggering_alarms)
-                .unwrap_or_default(),
-            actions_suppressed_by: str_at(detail, &["state", "actionsSuppressedBy"]),
-            actions_suppressed_reason: str_at(detail, &["state", "actionsSuppressedReason"]),
-            actions_suppressor: config.and_then(|c| str_at(c, &["actionsSuppressor"])),
+            alarm_rule: config.alarm_rule.0,
+            triggering_alarms: (reason_data.triggering_alarms.items().into_iter())
+                .map(|t| normalise_arn(t.arn).into_owned())
+                .collect(),
+            actions_suppressed_by: current.actions_suppressed_by.0,
+            actions_suppressed_reason: current.actions_suppressed_reason.0,
+            actions_suppressor: config.actions_suppressor.0,
             metrics,
         })
     }
 
     /// The classic notification that an alarm's SNS action publishes (the JSON in `Sns.Message`).
-    fn from_sns(m: &'a Value) -> Result<AlarmChange<'a>, AlarmEventError> {
-        let name = checked_name(
-            str_at(m, &["AlarmName"]).ok_or(AlarmEventError::MissingField("AlarmName"))?,
-        )?;
-        let state = state_of(str_at(m, &["NewStateValue"]), "NewStateValue")?
+    fn from_sns(m: SnsAlarm<'a>) -> Result<AlarmChange<'a>, AlarmEventError> {
+        let name = m
+            .alarm_name
+            .0
+            .ok_or(AlarmEventError::MissingField("AlarmName"))?;
+        let name = checked_name(name)?;
+        let state = state_of(m.new_state_value.0, "NewStateValue")?
             .ok_or(AlarmEventError::MissingField("NewStateValue"))?;
-        let previous_state = state_of(str_at(m, &["OldStateValue"]), "OldStateValue")?;
-        let trigger = m.get("Trigger").filter(|t| t.is_object());
-        let metrics: Vec<AlarmMetric<'a>> = match trigger {
-            Some(t) if t.get("Metrics").is_some_and(Value::is_array) => t
-                .get("Metrics")
-                .and_then(Value::as_array)
-                .map(|ms| ms.iter().take(MAX_LISTED).map(sns_metric).collect())
-                .unwrap_or_default(),
-            Some(t) if str_at(t, &["MetricName"]).is_some() => vec![AlarmMetric {
-                namespace: str_at(t, &["Namespace"]),
-                name: str_at(t, &["MetricName"]),
-                dimensions: sns_dimensions(t.get("Dimensions")),
-                stat: str_at(t, &["Statistic"])
+        let previous_state = state_of(m.old_state_value.0, "OldStateValue")?;
+        let trigger = m.trigger.0.unwrap_or_default();
+        let metrics: Vec<AlarmMetric<'a>> = match trigger.metrics.0 {
+            Some(ms) => (ms.0.into_iter())
+                .map(|m| m.0.unwrap_or_default().into())
+                .collect(),
+            None if trigger.metric_name.0.is_some() => vec![AlarmMetric {
+                namespace: trigger.namespace.0,
+                name: trigger.metric_name.0,
+                dimensions: pairs(trigger.dimensions),
+                stat: (trigger.statistic.0)
                     .filter(|s| !s.is_empty())
                     .map(normalise_statistic)
-                    .or_else(|| str_at(t, &["ExtendedStatistic"]).map(Cow::Borrowed)),
-                period: t.get("Period").and_then(Value::as_u64),
+                    .or_else(|| trigger.extended_statistic.0.map(Cow::Borrowed)),
+                period: trigger.period.0,
                 ..AlarmMetric::default()
             }],
-            _ => Vec::new(),
+            None => Vec::new(),
         };
-        let alarm_rule = str_at(m, &["AlarmRule"]);
+        let alarm_rule = m.alarm_rule.0;
         let kind = kind_of(alarm_rule.is_some(), &metrics).ok_or_else(|| {
             AlarmEventError::UnknownAlarmType {
                 alarm: SafeText::bounded(name, 256),
             }
         })?;
-        let time = str_at(m, &["StateChangeTime"])
-            .ok_or(AlarmEventError::MissingField("StateChangeTime"))?;
+        let time =
+            (m.state_change_time.0).ok_or(AlarmEventError::MissingField("StateChangeTime"))?;
         let changed_at = parse_time(time, "StateChangeTime")?;
-        let display = str_at(m, &["Region"]);
+        let display = m.region.0;
         let id = Identity {
-            arn: str_at(m, &["AlarmArn"]),
-            account: str_at(m, &["AWSAccountId"]),
+            arn: m.alarm_arn.0,
+            account: m.aws_account_id.0,
             region: display.and_then(|d| {
                 region_code(d).or_else(|| console::is_region(d.trim()).then_some(d.trim()))
             }),
@@ -421,18 +406,7 @@ impl<'a> AlarmChange<'a> {
             event_id: None,
         };
         let (account, region, arn) = id.resolve(name)?;
-        let triggering = m
-            .get("TriggeringChildren")
-            .and_then(Value::as_array)
-            .map(|cs| {
-                cs.iter()
-                    .filter_map(|c| str_at(c, &["Arn"]))
-                    .take(MAX_LISTED)
-                    .map(|a| normalise_arn(a).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let reason = str_at(m, &["NewStateReason"]).unwrap_or_default();
+        let reason = m.new_state_reason.0.unwrap_or_default();
         Ok(AlarmChange {
             form: AlarmForm::SnsNotification,
             kind,
@@ -441,31 +415,26 @@ impl<'a> AlarmChange<'a> {
             account,
             region,
             region_display_name: display,
-            description: str_at(m, &["AlarmDescription"]),
+            description: m.alarm_description.0,
             state,
             previous_state,
             reason,
             changed_at,
             event_id: None,
-            threshold: trigger
-                .and_then(|t| t.get("Threshold"))
-                .and_then(Value::as_f64),
-            comparison_operator: trigger
-                .and_then(|t| str_at(t, &["ComparisonOperator"]))
+            threshold: trigger.threshold.0,
+            comparison_operator: (trigger.comparison_operator.0)
                 .map(Cow::Borrowed)
                 .or_else(|| comparison_from_reason(reason).map(Cow::Borrowed)),
-            evaluation_periods: trigger
-                .and_then(|t| t.get("EvaluationPeriods"))
-                .and_then(Value::as_u64),
-            datapoints_to_alarm: trigger
-                .and_then(|t| t.get("DatapointsToAlarm"))
-                .and_then(Value::as_u64),
-            treat_missing_data: trigger.and_then(|t| str_at(t, &["TreatMissingData"])),
+            evaluation_periods: trigger.evaluation_periods.0,
+            datapoints_to_alarm: trigger.datapoints_to_alarm.0,
+            treat_missing_data: trigger.treat_missing_data.0,
             alarm_rule,
-            triggering_alarms: triggering,
-            actions_suppressed_by: str_at(m, &["ActionsSuppressedBy"]),
-            actions_suppressed_reason: str_at(m, &["ActionsSuppressedReason"]),
-            actions_suppressor: str_at(m, &["ActionsSuppressor"]),
+            triggering_alarms: (m.triggering_children.items().into_iter())
+                .map(|c| normalise_arn(c.arn).into_owned())
+                .collect(),
+            actions_suppressed_by: m.actions_suppressed_by.0,
+            actions_suppressed_reason: m.actions_suppressed_reason.0,
+            actions_suppressor: m.actions_suppressor.0,
             metrics,
         })
     }
@@ -476,6 +445,264 @@ impl<'a> AlarmChange<'a> {
             .iter()
             .filter_map(|m| Some((m.namespace?, m.name?)))
     }
+}
+
+// The events as serde reads them. Every field is optional and reads as absent when of another
+// JSON type ([`Lax`]); the typed errors for what a change cannot lack are raised above.
+
+/// An EventBridge `CloudWatch Alarm State Change`.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
+struct EventBridgeAlarm<'a> {
+    id: Lax<&'a str>,
+    account: Lax<&'a str>,
+    region: Lax<&'a str>,
+    time: Lax<&'a str>,
+    /// The first of the `resources` that is an alarm ARN.
+    resources: Lax<List<AlarmArn<'a>, 1>>,
+    detail: Lax<AlarmData<'a>>,
+}
+
+/// The payload of an alarm's Lambda action.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct LambdaAlarm<'a> {
+    alarm_arn: Lax<&'a str>,
+    account_id: Lax<&'a str>,
+    region: Lax<&'a str>,
+    time: Lax<&'a str>,
+    alarm_data: Lax<AlarmData<'a>>,
+}
+
+/// EventBridge's `detail`, the Lambda action's `alarmData`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct AlarmData<'a> {
+    alarm_name: Lax<&'a str>,
+    state: Lax<AlarmStateData<'a>>,
+    previous_state: Lax<AlarmStateData<'a>>,
+    configuration: Lax<Configuration<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct AlarmStateData<'a> {
+    value: Lax<&'a str>,
+    reason: Lax<&'a str>,
+    /// JSON in a string.
+    reason_data: Lax<&'a str>,
+    timestamp: Lax<&'a str>,
+    actions_suppressed_by: Lax<&'a str>,
+    actions_suppressed_reason: Lax<&'a str>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct Configuration<'a> {
+    description: Lax<&'a str>,
+    /// Every entry counts towards [`MAX_LISTED`]; one that is not an object lists as `? ?`.
+    metrics: Lax<List<Lax<Metric<'a>>, MAX_LISTED>>,
+    alarm_rule: Lax<&'a str>,
+    actions_suppressor: Lax<&'a str>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct Metric<'a> {
+    id: Lax<&'a str>,
+    metric_stat: Lax<MetricStat<'a>>,
+    expression: Lax<&'a str>,
+    label: Lax<&'a str>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
+struct MetricStat<'a> {
+    metric: Lax<MetricId<'a>>,
+    stat: Lax<&'a str>,
+    period: Lax<u64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
+struct MetricId<'a> {
+    namespace: Lax<&'a str>,
+    name: Lax<&'a str>,
+    dimensions: Lax<Dimensions<'a>>,
+}
+
+/// The parsed `reasonData`.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct ReasonData<'a> {
+    threshold: Lax<f64>,
+    triggering_alarms: Lax<List<TriggeringAlarm<'a>, MAX_LISTED>>,
+}
+
+/// A composite's child alarm whose change triggered it; an entry without a string `arn` is skipped.
+#[derive(Deserialize)]
+struct TriggeringAlarm<'a> {
+    arn: &'a str,
+}
+
+/// The classic SNS notification.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
+struct SnsAlarm<'a> {
+    alarm_name: Lax<&'a str>,
+    alarm_description: Lax<&'a str>,
+    alarm_arn: Lax<&'a str>,
+    #[serde(rename = "AWSAccountId")]
+    aws_account_id: Lax<&'a str>,
+    /// A display name (`US East (N. Virginia)`), or a code.
+    region: Lax<&'a str>,
+    new_state_value: Lax<&'a str>,
+    old_state_value: Lax<&'a str>,
+    new_state_reason: Lax<&'a str>,
+    state_change_time: Lax<&'a str>,
+    trigger: Lax<Trigger<'a>>,
+    alarm_rule: Lax<&'a str>,
+    triggering_children: Lax<List<TriggeringChild<'a>, MAX_LISTED>>,
+    actions_suppressed_by: Lax<&'a str>,
+    actions_suppressed_reason: Lax<&'a str>,
+    actions_suppressor: Lax<&'a str>,
+}
+
+/// An SNS notification's `Trigger`: `Metrics[]` (when an array), else one metric.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
+struct Trigger<'a> {
+    metrics: Lax<List<Lax<SnsMetric<'a>>, MAX_LISTED>>,
+    metric_name: Lax<&'a str>,
+    namespace: Lax<&'a str>,
+    statistic: Lax<&'a str>,
+    extended_statistic: Lax<&'a str>,
+    dimensions: Lax<List<SnsDimension<'a>, MAX_LISTED>>,
+    period: Lax<u64>,
+    evaluation_periods: Lax<u64>,
+    datapoints_to_alarm: Lax<u64>,
+    comparison_operator: Lax<&'a str>,
+    threshold: Lax<f64>,
+    treat_missing_data: Lax<&'a str>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
+struct SnsMetric<'a> {
+    id: Lax<&'a str>,
+    metric_stat: Lax<SnsMetricStat<'a>>,
+    expression: Lax<&'a str>,
+    label: Lax<&'a str>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
+struct SnsMetricStat<'a> {
+    metric: Lax<SnsMetricId<'a>>,
+    stat: Lax<&'a str>,
+    period: Lax<u64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", bound(deserialize = "'de: 'a"))]
+struct SnsMetricId<'a> {
+    namespace: Lax<&'a str>,
+    metric_name: Lax<&'a str>,
+    dimensions: Lax<List<SnsDimension<'a>, MAX_LISTED>>,
+}
+
+/// `{"name": "InstanceId", "value": "i-1"}`.
+#[derive(Deserialize)]
+struct SnsDimension<'a> {
+    name: &'a str,
+    value: &'a str,
+}
+
+/// The SNS spelling of a [`TriggeringAlarm`].
+#[derive(Deserialize)]
+struct TriggeringChild<'a> {
+    #[serde(rename = "Arn")]
+    arn: &'a str,
+}
+
+/// One of EventBridge's `resources` that is an alarm ARN.
+struct AlarmArn<'a>(&'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for AlarmArn<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let arn = <&str>::deserialize(d)?;
+        if arn.contains(":alarm:") {
+            Ok(AlarmArn(arn))
+        } else {
+            Err(de::Error::custom("not an alarm ARN"))
+        }
+    }
+}
+
+/// EventBridge's `dimensions` object: its first [`MAX_LISTED`] entries whose value is a string.
+struct Dimensions<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Dimensions<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Entries<'a> {
+            type Value = Dimensions<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut dims = Vec::new();
+                while let Some((name, Lax(value))) = map.next_entry::<&str, Lax<&str>>()? {
+                    if dims.len() < MAX_LISTED {
+                        dims.extend(value.map(|v| (name, v)));
+                    }
+                }
+                Ok(Dimensions(dims))
+            }
+        }
+        d.deserialize_map(Entries(PhantomData))
+    }
+}
+
+impl<'a> From<Metric<'a>> for AlarmMetric<'a> {
+    fn from(m: Metric<'a>) -> Self {
+        let stat = m.metric_stat.0.unwrap_or_default();
+        let metric = stat.metric.0.unwrap_or_default();
+        AlarmMetric {
+            id: m.id.0,
+            namespace: metric.namespace.0,
+            name: metric.name.0,
+            dimensions: metric.dimensions.0.map(|d| d.0).unwrap_or_default(),
+            stat: stat.stat.0.map(Cow::Borrowed),
+            period: stat.period.0,
+            expression: m.expression.0,
+            label: m.label.0,
+        }
+    }
+}
+
+impl<'a> From<SnsMetric<'a>> for AlarmMetric<'a> {
+    fn from(m: SnsMetric<'a>) -> Self {
+        let stat = m.metric_stat.0.unwrap_or_default();
+        let metric = stat.metric.0.unwrap_or_default();
+        AlarmMetric {
+            id: m.id.0,
+            namespace: metric.namespace.0,
+            name: metric.metric_name.0,
+            dimensions: pairs(metric.dimensions),
+            stat: stat.stat.0.map(Cow::Borrowed),
+            period: stat.period.0,
+            expression: m.expression.0,
+            label: m.label.0,
+        }
+    }
+}
+
+fn pairs<'a>(dims: Lax<List<SnsDimension<'a>, MAX_LISTED>>) -> Vec<(&'a str, &'a str)> {
+    dims.items()
+        .into_iter()
+        .map(|d| (d.name, d.value))
+        .collect()
 }
 
 /// Where the alarm lives, as the envelope says; resolved against the ARN.
@@ -552,10 +779,6 @@ pub fn normalise_arn(arn: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}:{}", head.join(":"), parts[6]))
 }
 
-fn object<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    v.get(key).filter(|d| d.is_object())
-}
-
 fn state_of(
     value: Option<&str>,
     field: &'static str,
@@ -585,63 +808,6 @@ fn kind_of(composite: bool, metrics: &[AlarmMetric<'_>]) -> Option<AlarmKind> {
     } else {
         None
     }
-}
-
-/// One entry of EventBridge's `configuration.metrics[]`.
-fn eventbridge_metric(m: &Value) -> AlarmMetric<'_> {
-    let metric = m.get("metricStat").and_then(|s| s.get("metric"));
-    AlarmMetric {
-        id: str_at(m, &["id"]),
-        namespace: metric.and_then(|x| str_at(x, &["namespace"])),
-        name: metric.and_then(|x| str_at(x, &["name"])),
-        dimensions: metric
-            .and_then(|x| x.get("dimensions"))
-            .and_then(Value::as_object)
-            .map(|d| {
-                d.iter()
-                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
-                    .take(MAX_LISTED)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        stat: str_at(m, &["metricStat", "stat"]).map(Cow::Borrowed),
-        period: m
-            .get("metricStat")
-            .and_then(|s| s.get("period"))
-            .and_then(Value::as_u64),
-        expression: str_at(m, &["expression"]),
-        label: str_at(m, &["label"]),
-    }
-}
-
-/// One entry of an SNS notification's `Trigger.Metrics[]`.
-fn sns_metric(m: &Value) -> AlarmMetric<'_> {
-    let metric = m.get("MetricStat").and_then(|s| s.get("Metric"));
-    AlarmMetric {
-        id: str_at(m, &["Id"]),
-        namespace: metric.and_then(|x| str_at(x, &["Namespace"])),
-        name: metric.and_then(|x| str_at(x, &["MetricName"])),
-        dimensions: sns_dimensions(metric.and_then(|x| x.get("Dimensions"))),
-        stat: str_at(m, &["MetricStat", "Stat"]).map(Cow::Borrowed),
-        period: m
-            .get("MetricStat")
-            .and_then(|s| s.get("Period"))
-            .and_then(Value::as_u64),
-        expression: str_at(m, &["Expression"]),
-        label: str_at(m, &["Label"]),
-    }
-}
-
-/// SNS dimensions: `[{"name": "InstanceId", "value": "i-1"}]`.
-fn sns_dimensions(v: Option<&Value>) -> Vec<(&str, &str)> {
-    v.and_then(Value::as_array)
-        .map(|ds| {
-            ds.iter()
-                .filter_map(|d| Some((str_at(d, &["name"])?, str_at(d, &["value"])?)))
-                .take(MAX_LISTED)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// SNS notifications spell statistics `SUM`, `SAMPLE_COUNT`…; the API spells them `Sum`.
@@ -690,21 +856,6 @@ fn comparison_from_reason(reason: &str) -> Option<&'static str> {
         .iter()
         .find(|(p, _)| r.contains(p))
         .map(|&(_, op)| op)
-}
-
-/// Composite alarms' `reasonData.triggeringAlarms[].arn`.
-fn triggering_alarms(reason_data: &Value) -> Vec<String> {
-    reason_data
-        .get("triggeringAlarms")
-        .and_then(Value::as_array)
-        .map(|ts| {
-            ts.iter()
-                .filter_map(|t| str_at(t, &["arn"]))
-                .take(MAX_LISTED)
-                .map(|a| normalise_arn(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// CloudWatch's `2019-10-02T17:04:40.989+0000`, RFC 3339, and the documentation samples' stray
