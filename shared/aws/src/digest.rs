@@ -14,14 +14,15 @@ use std::time::Duration;
 use aws_sdk_sns::error::DisplayErrorContext as SnsErrorContext;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
-use tracing::{instrument, warn};
+use tracing::instrument;
 use triage_core::digest::DigestMessage;
 use triage_core::ports::{
     DeleteOutcome, DigestPublisher, DigestSink, DigestSource, QueueError, Received, SinkError,
 };
 use triage_core::{DigestEntry, SCHEMA_VERSION};
 
-use crate::BatchPolicy;
+use crate::batch::{Answer, BatchPolicy, with_retries};
+use crate::sqs::{build_error, send_all};
 
 /// SQS's batch limit for receives and deletes.
 pub const MAX_BATCH: usize = 10;
@@ -100,64 +101,25 @@ impl SqsPackedDigestSink {
 impl DigestSink for SqsPackedDigestSink {
     #[instrument(skip_all, fields(entries = entries.len()))]
     async fn send_entries(&self, entries: &[DigestEntry]) -> Result<(), SinkError> {
-        let bodies = pack_digest_entries(entries, self.max_message_bytes)?;
-        let total = bodies.len();
-        for batch in bodies.chunks(MAX_BATCH) {
-            let mut pending = batch
-                .iter()
-                .enumerate()
-                .map(|(i, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                        .map_err(|e| SinkError::Encode {
-                            sink: DIGEST_QUEUE,
-                            reason: format!("invalid batch entry: {e}"),
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut attempt = 1u32;
-            let mut backoff = self.policy.backoff;
-            loop {
-                let out = self
-                    .client
-                    .send_message_batch()
-                    .queue_url(&self.queue_url)
-                    .set_entries(Some(pending.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| SinkError::Request {
-                        sink: DIGEST_QUEUE,
-                        reason: DisplayErrorContext(&e).to_string(),
-                    })?;
-                let failed = out.failed();
-                if failed.is_empty() {
-                    break;
-                }
-                let reason = failed
-                    .iter()
-                    .map(|f| format!("{} {}", f.code(), f.message().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if failed.iter().any(|f| f.sender_fault()) || attempt >= self.policy.attempts {
-                    return Err(SinkError::Rejected {
-                        sink: DIGEST_QUEUE,
-                        failed: failed.len(),
-                        total,
-                        attempts: attempt,
-                        reason,
-                    });
-                }
-                warn!(failed = failed.len(), attempt, %reason, "SQS refused some digest messages; retrying them");
-                let ids: Vec<&str> = failed.iter().map(|f| f.id()).collect();
-                pending.retain(|e| ids.contains(&e.id()));
-                tokio::time::sleep(backoff).await;
-                backoff = backoff.saturating_mul(2);
-                attempt += 1;
-            }
-        }
-        Ok(())
+        let messages = pack_digest_entries(entries, self.max_message_bytes)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(|e| build_error(DIGEST_QUEUE, e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        send_all(
+            &self.client,
+            &self.queue_url,
+            DIGEST_QUEUE,
+            self.policy,
+            messages,
+        )
+        .await
     }
 }
 
@@ -243,9 +205,8 @@ impl DigestSource for SqsDigestSource {
     /// retried with backoff, entries refused as the sender's fault (an expired receipt handle)
     /// are reported at once. Every handle ends up deleted or in `failed`.
     async fn delete(&self, receipt_handles: &[String]) -> Result<DeleteOutcome, QueueError> {
-        let mut outcome = DeleteOutcome::default();
         if receipt_handles.is_empty() {
-            return Ok(outcome);
+            return Ok(DeleteOutcome::default());
         }
         if receipt_handles.len() > MAX_BATCH {
             return Err(QueueError {
@@ -255,59 +216,40 @@ impl DigestSource for SqsDigestSource {
                 ),
             });
         }
-        let mut pending = delete_entries(receipt_handles)?;
-        let mut attempt = 1u32;
-        let mut backoff = self.policy.backoff;
-        loop {
+        let entries = delete_entries(receipt_handles)?;
+        let delete = |entries: Vec<DeleteMessageBatchRequestEntry>| async move {
             let out = self
                 .client
                 .delete_message_batch()
                 .queue_url(&self.queue_url)
-                .set_entries(Some(pending.clone()))
+                .set_entries(Some(entries))
                 .send()
                 .await
                 .map_err(|e| QueueError {
                     reason: format!("DeleteMessageBatch: {}", DisplayErrorContext(&e)),
                 })?;
-            outcome.deleted += out.successful().len();
-            let mut retry = Vec::new();
-            for f in out.failed() {
-                let Some(entry) = pending.iter().find(|e| e.id() == f.id()) else {
-                    continue;
-                };
-                let reason = format!("{} {}", f.code(), f.message().unwrap_or_default());
-                if f.sender_fault() || attempt >= self.policy.attempts {
-                    outcome
-                        .failed
-                        .push((entry.receipt_handle().to_owned(), reason));
-                } else {
-                    warn!(id = f.id(), %reason, attempt, "SQS refused to delete a digest message; retrying it");
-                    retry.push(entry.clone());
-                }
-            }
-            // Entries the answer does not mention at all are not known to be deleted.
-            let answered: Vec<&str> = out
-                .successful()
-                .iter()
-                .map(|s| s.id())
-                .chain(out.failed().iter().map(|f| f.id()))
-                .collect();
-            for e in &pending {
-                if !answered.contains(&e.id()) {
-                    outcome.failed.push((
-                        e.receipt_handle().to_owned(),
-                        "missing from the DeleteMessageBatch answer".into(),
-                    ));
-                }
-            }
-            if retry.is_empty() {
-                return Ok(outcome);
-            }
-            pending = retry;
-            tokio::time::sleep(backoff).await;
-            backoff = backoff.saturating_mul(2);
-            attempt += 1;
-        }
+            Ok(Answer {
+                succeeded: out.successful().iter().map(|s| s.id().to_owned()).collect(),
+                failed: out.failed().to_vec(),
+            })
+        };
+        let total = entries.len();
+        let refused = with_retries(
+            self.policy,
+            "DeleteMessageBatch",
+            entries,
+            |e| e.id(),
+            delete,
+        )
+        .await?;
+        Ok(DeleteOutcome {
+            deleted: total - refused.entries.len(),
+            failed: refused
+                .entries
+                .into_iter()
+                .map(|(e, reason)| (e.receipt_handle().to_owned(), reason))
+                .collect(),
+        })
     }
 }
 

@@ -77,18 +77,6 @@ impl DynamoDbDedupStore {
             table: table.into(),
         }
     }
-
-    /// A store with its own client built from the shared SDK configuration
-    /// (`&aws_config::SdkConfig`), so that functions need no DynamoDB dependency of their own.
-    pub fn from_sdk_config<C>(sdk: C, table: impl Into<String>) -> Self
-    where
-        aws_sdk_dynamodb::Config: From<C>,
-    {
-        Self::new(
-            Client::from_conf(aws_sdk_dynamodb::Config::from(sdk)),
-            table,
-        )
-    }
 }
 
 type Attributes = HashMap<String, AttributeValue>;

@@ -1,11 +1,12 @@
-//! AWS adapters for triage's ports: [`SqsTicketSink`] (FIFO ticket queue), [`SqsDigestSink`]
-//! and [`SqsPackedDigestSink`] (digest queue), [`SnsAlertPublisher`] (alert topic),
-//! [`DynamoDbDedupStore`] (dedup state), and for the digest function [`SqsDigestSource`] and
-//! [`SnsDigestPublisher`]. The mapping from domain types to SDK
-//! requests is pure and tested on its own; the adapters are tested with aws-smithy-mocks here
-//! and end to end against moto server in the functions' integration tests.
+//! AWS adapters for triage's ports, and [`Aws`], the backend that hands them to a function:
+//! [`SqsTicketSink`] (FIFO ticket queue), [`SqsPackedDigestSink`] (digest queue),
+//! [`SnsAlertPublisher`] (alert topic), [`DynamoDbDedupStore`] (dedup state), the flap state,
+//! and for the digest function [`SqsDigestSource`] and [`SnsDigestPublisher`]. The mapping from
+//! domain types to SDK requests is pure and tested on its own; the adapters are tested with
+//! aws-smithy-mocks here and end to end against moto server in the functions' tests.
 
 mod backend;
+mod batch;
 mod digest;
 mod dynamodb;
 pub mod flap;
@@ -13,6 +14,7 @@ mod sns;
 mod sqs;
 
 pub use backend::Aws;
+pub use batch::BatchPolicy;
 pub use digest::{
     MAX_PACKED_MESSAGE_BYTES, SnsDigestPublisher, SqsDigestSource, SqsPackedDigestSink,
     delete_entries, digest_request, pack_digest_entries,
@@ -22,4 +24,4 @@ pub use dynamodb::{
     WRITE_TOKEN_PREFIX, item_from_attributes, item_to_attributes, update_for,
 };
 pub use sns::{ALERT_ID_ATTRIBUTE, SnsAlertPublisher, alert_request};
-pub use sqs::{BatchPolicy, SqsDigestSink, SqsTicketSink, digest_entries, ticket_entries};
+pub use sqs::{SqsTicketSink, ticket_entries};

@@ -1,37 +1,20 @@
-//! SQS sinks: full batches of ten, and every per-entry failure looked at and retried.
-
-use std::time::Duration;
+//! The FIFO ticket queue sink, and the batching every SQS send shares: full batches of ten
+//! within SQS's size limit, every per-entry failure looked at and retried.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use tracing::{instrument, warn};
-use triage_core::ports::{DigestSink, SinkError, TicketSink};
-use triage_core::{DigestEntry, TicketEvent};
+use tracing::instrument;
+use triage_core::TicketEvent;
+use triage_core::ports::{SinkError, TicketSink};
+
+use crate::batch::{Answer, BatchPolicy, with_retries};
 
 /// SQS takes at most ten entries per `SendMessageBatch`.
 pub const MAX_BATCH_ENTRIES: usize = 10;
 /// …and at most this many bytes of bodies per batch (the long-standing 256 KiB limit, which
 /// every SQS endpoint and emulator accepts).
 pub const MAX_BATCH_BYTES: usize = 256 * 1024;
-
-/// How per-entry failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct BatchPolicy {
-    /// Attempts per entry, the first included.
-    pub attempts: u32,
-    /// Pause before the first retry; doubled for each further one.
-    pub backoff: Duration,
-}
-
-impl Default for BatchPolicy {
-    fn default() -> Self {
-        BatchPolicy {
-            attempts: 4,
-            backoff: Duration::from_millis(50),
-        }
-    }
-}
 
 /// The FIFO ticket queue: `MessageGroupId` = fingerprint, `MessageDeduplicationId` = hash of
 /// the body.
@@ -57,40 +40,16 @@ impl SqsTicketSink {
     }
 }
 
-/// The digest queue (standard).
-#[derive(Debug, Clone)]
-pub struct SqsDigestSink {
-    client: Client,
-    queue_url: String,
-    policy: BatchPolicy,
-}
-
-impl SqsDigestSink {
-    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        SqsDigestSink {
-            client,
-            queue_url: queue_url.into(),
-            policy: BatchPolicy::default(),
-        }
-    }
-
-    pub fn with_policy(mut self, policy: BatchPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-}
-
 const TICKETS: &str = "SQS ticket queue";
-const DIGEST: &str = "SQS digest queue";
 
-fn encode_error(sink: &'static str, e: impl std::fmt::Display) -> SinkError {
+pub(crate) fn encode_error(sink: &'static str, e: impl std::fmt::Display) -> SinkError {
     SinkError::Encode {
         sink,
         reason: e.to_string(),
     }
 }
 
-fn build_error(sink: &'static str, e: impl std::fmt::Display) -> SinkError {
+pub(crate) fn build_error(sink: &'static str, e: impl std::fmt::Display) -> SinkError {
     SinkError::Encode {
         sink,
         reason: format!("invalid batch entry: {e}"),
@@ -117,24 +76,6 @@ pub fn ticket_entries(
         .collect()
 }
 
-/// Digest entries as batch entries (ids are their index).
-pub fn digest_entries(
-    entries: &[DigestEntry],
-) -> Result<Vec<SendMessageBatchRequestEntry>, SinkError> {
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| {
-            let body = entry.body().map_err(|e| encode_error(DIGEST, e))?;
-            SendMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .message_body(body)
-                .build()
-                .map_err(|e| build_error(DIGEST, e))
-        })
-        .collect()
-}
-
 /// Splits entries into batches of at most ten entries and [`MAX_BATCH_BYTES`] of bodies.
 fn batches(entries: Vec<SendMessageBatchRequestEntry>) -> Vec<Vec<SendMessageBatchRequestEntry>> {
     let mut out: Vec<Vec<SendMessageBatchRequestEntry>> = Vec::new();
@@ -156,10 +97,10 @@ fn batches(entries: Vec<SendMessageBatchRequestEntry>) -> Vec<Vec<SendMessageBat
     out
 }
 
-/// Sends every entry; entries SQS refuses are retried (unless the fault is the sender's), and
-/// anything still refused after the policy's attempts fails the whole call.
+/// Sends every entry in full batches; entries SQS refuses are retried (unless the fault is the
+/// sender's), and anything still refused after the policy's attempts fails the whole call.
 #[instrument(skip_all, fields(sink, entries = entries.len()))]
-async fn send_all(
+pub(crate) async fn send_all(
     client: &Client,
     queue_url: &str,
     sink: &'static str,
@@ -168,45 +109,31 @@ async fn send_all(
 ) -> Result<(), SinkError> {
     let total = entries.len();
     for batch in batches(entries) {
-        let mut pending = batch;
-        let mut attempt = 1u32;
-        let mut backoff = policy.backoff;
-        loop {
-            let output = client
+        let send = |entries: Vec<SendMessageBatchRequestEntry>| async move {
+            let out = client
                 .send_message_batch()
                 .queue_url(queue_url)
-                .set_entries(Some(pending.clone()))
+                .set_entries(Some(entries))
                 .send()
                 .await
                 .map_err(|e| SinkError::Request {
                     sink,
                     reason: DisplayErrorContext(&e).to_string(),
                 })?;
-            let failed = output.failed();
-            if failed.is_empty() {
-                break;
-            }
-            let sender_fault = failed.iter().find(|f| f.sender_fault());
-            let reason = failed
-                .iter()
-                .map(|f| format!("{} {}", f.code(), f.message().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join("; ");
-            if sender_fault.is_some() || attempt >= policy.attempts {
-                return Err(SinkError::Rejected {
-                    sink,
-                    failed: failed.len(),
-                    total,
-                    attempts: attempt,
-                    reason,
-                });
-            }
-            warn!(failed = failed.len(), attempt, %reason, "SQS refused some batch entries; retrying them");
-            let failed_ids: Vec<&str> = failed.iter().map(|f| f.id()).collect();
-            pending.retain(|e| failed_ids.contains(&e.id()));
-            tokio::time::sleep(backoff).await;
-            backoff = backoff.saturating_mul(2);
-            attempt += 1;
+            Ok(Answer {
+                succeeded: out.successful().iter().map(|s| s.id().to_owned()).collect(),
+                failed: out.failed().to_vec(),
+            })
+        };
+        let refused = with_retries(policy, "SendMessageBatch", batch, |e| e.id(), send).await?;
+        if !refused.entries.is_empty() {
+            return Err(SinkError::Rejected {
+                sink,
+                failed: refused.entries.len(),
+                total,
+                attempts: refused.attempts,
+                reason: refused.reason(),
+            });
         }
     }
     Ok(())
@@ -216,12 +143,5 @@ impl TicketSink for SqsTicketSink {
     async fn send_tickets(&self, events: &[TicketEvent]) -> Result<(), SinkError> {
         let entries = ticket_entries(events)?;
         send_all(&self.client, &self.queue_url, TICKETS, self.policy, entries).await
-    }
-}
-
-impl DigestSink for SqsDigestSink {
-    async fn send_entries(&self, entries: &[DigestEntry]) -> Result<(), SinkError> {
-        let entries = digest_entries(entries)?;
-        send_all(&self.client, &self.queue_url, DIGEST, self.policy, entries).await
     }
 }

@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use chrono::{TimeZone, Utc};
 use triage_aws::{
-    ALERT_ID_ATTRIBUTE, BatchPolicy, SnsAlertPublisher, SqsDigestSink, SqsTicketSink,
+    ALERT_ID_ATTRIBUTE, BatchPolicy, SnsAlertPublisher, SqsPackedDigestSink, SqsTicketSink,
     ticket_entries,
 };
 use triage_core::ports::{AlertPublisher, DigestSink, SinkError, TicketSink};
@@ -108,7 +108,14 @@ fn ticket_entries_carry_the_fingerprint_as_group_and_a_body_hash_as_dedup_id() {
 async fn twenty_five_tickets_go_in_three_full_batches() {
     let rule = mock!(aws_sdk_sqs::Client::send_message_batch)
         .match_requests(|r| r.entries().len() <= 10)
-        .then_output(|| ok_for(&[]));
+        .then_compute_output(|r| {
+            ok_for(
+                &r.entries()
+                    .iter()
+                    .map(|e| e.id().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+        });
     let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&rule]);
     let sink = SqsTicketSink::new(client, "https://sqs/q.fifo").with_policy(fast());
     sink.send_tickets(&tickets(25)).await.expect("sent");
@@ -120,18 +127,16 @@ async fn an_entry_refused_by_a_server_fault_is_retried_alone_and_then_succeeds()
     let first = mock!(aws_sdk_sqs::Client::send_message_batch)
         .match_requests(|r| r.entries().len() == 3)
         .then_output(|| {
-            SendMessageBatchOutput::builder()
-                .set_successful(Some(vec![]))
-                .failed(
-                    BatchResultErrorEntry::builder()
-                        .id("1")
-                        .code("InternalError")
-                        .sender_fault(false)
-                        .build()
-                        .expect("error entry"),
-                )
-                .build()
-                .expect("output")
+            let mut answer = ok_for(&["0".to_owned(), "2".to_owned()]);
+            answer.failed = vec![
+                BatchResultErrorEntry::builder()
+                    .id("1")
+                    .code("InternalError")
+                    .sender_fault(false)
+                    .build()
+                    .expect("error entry"),
+            ];
+            answer
         });
     let retry = mock!(aws_sdk_sqs::Client::send_message_batch)
         .match_requests(|r| r.entries().len() == 1 && r.entries()[0].id() == "1")
@@ -161,7 +166,7 @@ async fn an_entry_that_keeps_failing_fails_the_call_after_the_attempts() {
             .expect("output")
     });
     let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&failing]);
-    let sink = SqsDigestSink::new(client, "https://sqs/digest").with_policy(fast());
+    let sink = SqsPackedDigestSink::new(client, "https://sqs/digest").with_policy(fast());
     let entry = DigestEntry::new(DigestKind::New, &finding(0));
     let err = sink.send_entries(&[entry]).await.expect_err("must fail");
     assert!(
@@ -252,4 +257,21 @@ async fn an_alert_is_published_as_message_structure_json_with_its_subject() {
         .await
         .expect("published");
     assert_eq!(with_id.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_entry_the_answer_does_not_mention_is_not_reported_as_sent() {
+    let silent = mock!(aws_sdk_sqs::Client::send_message_batch).then_output(|| ok_for(&[]));
+    let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&silent]);
+    let sink = SqsTicketSink::new(client, "https://sqs/q.fifo").with_policy(fast());
+    let err = sink.send_tickets(&tickets(2)).await.expect_err("must fail");
+    assert!(
+        matches!(err, SinkError::Rejected { failed: 2, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("missing from the SendMessageBatch answer"),
+        "{err}"
+    );
 }

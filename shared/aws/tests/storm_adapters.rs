@@ -648,34 +648,39 @@ fn entries_are_packed_into_bounded_messages_and_a_single_entry_travels_as_itself
 
 #[tokio::test]
 async fn the_packed_sink_sends_full_batches_and_retries_what_sqs_refused() {
+    use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchInput;
     use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
+    use aws_sdk_sqs::types::SendMessageBatchResultEntry;
+    // SQS answers every entry, as done or as refused: here entry "3" is refused once.
+    fn answer(r: &SendMessageBatchInput, refuse: &str) -> SendMessageBatchOutput {
+        let done = r.entries().iter().filter(|e| e.id() != refuse).map(|e| {
+            SendMessageBatchResultEntry::builder()
+                .id(e.id())
+                .message_id("m")
+                .md5_of_message_body("x")
+                .build()
+                .expect("entry")
+        });
+        let refused = r.entries().iter().filter(|e| e.id() == refuse);
+        SendMessageBatchOutput::builder()
+            .set_successful(Some(done.collect()))
+            .set_failed(Some(
+                refused
+                    .map(|e| failed(e.id(), "InternalError", false))
+                    .collect(),
+            ))
+            .build()
+            .expect("output")
+    }
     let first = mock!(aws_sdk_sqs::Client::send_message_batch)
         .match_requests(|r| r.entries().len() == 10)
-        .then_output(|| {
-            SendMessageBatchOutput::builder()
-                .set_successful(Some(vec![]))
-                .failed(failed("3", "InternalError", false))
-                .build()
-                .expect("output")
-        });
+        .then_compute_output(|r| answer(r, "3"));
     let retry = mock!(aws_sdk_sqs::Client::send_message_batch)
         .match_requests(|r| r.entries().len() == 1 && r.entries()[0].id() == "3")
-        .then_output(|| {
-            SendMessageBatchOutput::builder()
-                .set_successful(Some(vec![]))
-                .set_failed(Some(vec![]))
-                .build()
-                .expect("output")
-        });
+        .then_compute_output(|r| answer(r, ""));
     let rest = mock!(aws_sdk_sqs::Client::send_message_batch)
         .match_requests(|r| r.entries().len() < 10)
-        .then_output(|| {
-            SendMessageBatchOutput::builder()
-                .set_successful(Some(vec![]))
-                .set_failed(Some(vec![]))
-                .build()
-                .expect("output")
-        });
+        .then_compute_output(|r| answer(r, ""));
     let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&first, &retry, &rest]);
     let sink =
         triage_aws::SqsPackedDigestSink::new(client, "https://sqs/digest").with_policy(fast());

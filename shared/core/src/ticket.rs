@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::finding::{Finding, Fingerprint, Source, Status};
+use crate::finding::{Finding, Fingerprint, Source};
 use crate::severity::Severity;
 use crate::text::{SafeText, sanitize};
 
@@ -297,9 +297,4 @@ fn alert_text(finding: &Finding, id: &str) -> String {
     lines.push(format!("Fingerprint: {}", finding.fingerprint));
     lines.push(format!("Alert id: {id}"));
     lines.join("\n")
-}
-
-/// Whether a finding still needs someone (used by the router for resolve handling).
-pub fn is_resolution(finding: &Finding) -> bool {
-    finding.status == Status::Resolved
 }

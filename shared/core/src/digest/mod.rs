@@ -332,11 +332,6 @@ impl DigestBuilder {
         true
     }
 
-    /// Counts a queue message that could not be read.
-    pub fn note_unreadable(&mut self) {
-        self.unreadable += 1;
-    }
-
     /// Distinct entries so far.
     pub fn entries(&self) -> u64 {
         self.seen.len() as u64
