@@ -13,7 +13,6 @@
 //! only count (a `repeat` digest entry), and a recurrence after it sends an `update` (see
 //! [`crate::dedup`] for the state and its failure semantics).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use tracing::{debug, info, instrument};
@@ -32,26 +31,30 @@ use crate::settings::RouterSettings;
 use crate::suppress::Suppressions;
 use crate::ticket::{Alert, DigestEntry, DigestKind, TicketAction, TicketEvent};
 
-/// An active finding that tickets or pages: its delivery depends on the dedup state.
+/// An active finding that tickets or pages: its delivery depends on the dedup state. Its
+/// messages are built once, here; a first occurrence sends them as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// After the severity policy.
     pub finding: Finding,
-    pub send_ticket: bool,
-    pub page: bool,
-    pub digest: bool,
+    /// The `open` ticket event, if the finding tickets.
+    pub ticket: Option<TicketEvent>,
+    /// The `new` digest entry, if the finding reaches the digest.
+    pub entry: Option<DigestEntry>,
+    /// The page, if the finding pages.
+    pub alert: Option<Alert>,
 }
 
-/// What the router would send if every active finding were a first occurrence, before the
-/// dedup state is consulted. Pure, so it is tested alone; [`Router::deliver`] then applies the
-/// dedup state to the [`Plan::candidates`].
+/// Where each finding goes before the dedup state is consulted. Pure, so it is tested alone;
+/// [`Router::deliver`] then applies the dedup state to the [`Plan::candidates`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     /// Distinct findings (after merging by fingerprint).
     pub findings: usize,
+    /// Messages that go out whatever the dedup state: resolves, digest-only findings and
+    /// `suppressed` entries.
     pub tickets: Vec<TicketEvent>,
     pub digest: Vec<DigestEntry>,
-    pub alerts: Vec<Alert>,
     /// Findings below every threshold: counted, not sent.
     pub counted_only: usize,
     /// Findings a suppression silenced: a `suppressed` digest entry each, no ticket, no page.
@@ -234,8 +237,8 @@ impl<T, D, A> Router<T, D, A> {
 }
 
 impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
-    /// Decides where each finding goes, as if every active finding were a first occurrence.
-    /// Findings with the same fingerprint are merged first.
+    /// Decides where each finding goes and builds its messages. Findings with the same
+    /// fingerprint are merged first.
     pub fn plan(&self, findings: Vec<Finding>) -> Result<Plan, RouteError> {
         let now = self.clock.now();
         let mut plan = Plan::default();
@@ -251,7 +254,6 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 plan.counted_only += 1;
                 continue;
             }
-            let resolved = finding.status == Status::Resolved;
             if let Some(s) = self.suppressions.find(&finding, now) {
                 info!(
                     fingerprint = %finding.fingerprint,
@@ -263,37 +265,34 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 plan.digest.push(DigestEntry::suppressed(&finding, &s.id));
                 continue;
             }
-            if to_digest {
-                let kind = if resolved {
-                    DigestKind::Resolved
-                } else {
-                    DigestKind::New
-                };
-                plan.digest.push(DigestEntry::new(kind, &finding));
-            }
-            let page = !resolved && severity >= self.thresholds.alert;
-            if page {
-                plan.alerts.push(Alert::for_finding(&finding)?);
-            }
-            if resolved {
+            if finding.status == Status::Resolved {
+                if to_digest {
+                    plan.digest
+                        .push(DigestEntry::new(DigestKind::Resolved, &finding));
+                }
                 plan.resolved.push(finding.fingerprint.clone());
+                if to_ticket {
+                    plan.tickets
+                        .push(TicketEvent::new(TicketAction::Resolve, finding));
+                }
+                continue;
             }
-            if to_ticket {
-                let action = if resolved {
-                    TicketAction::Resolve
+            let entry = to_digest.then(|| DigestEntry::new(DigestKind::New, &finding));
+            let page = severity >= self.thresholds.alert;
+            if !to_ticket && !page {
+                plan.digest.extend(entry);
+                continue;
+            }
+            plan.candidates.push(Candidate {
+                alert: if page {
+                    Some(Alert::for_finding(&finding)?)
                 } else {
-                    TicketAction::Open
-                };
-                plan.tickets.push(TicketEvent::new(action, finding.clone()));
-            }
-            if !resolved && (to_ticket || page) {
-                plan.candidates.push(Candidate {
-                    finding,
-                    send_ticket: to_ticket,
-                    page,
-                    digest: to_digest,
-                });
-            }
+                    None
+                },
+                ticket: to_ticket.then(|| TicketEvent::new(TicketAction::Open, finding.clone())),
+                entry,
+                finding,
+            });
         }
         Ok(plan)
     }
@@ -303,31 +302,11 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
     /// pending deliveries done and clears the state of resolved problems. A failure at any step
     /// fails the call; the retried invocation re-sends the same bodies (FIFO deduplication ids,
     /// digest entry ids) and the stored pending messages.
-    pub async fn deliver(&self, plan: &Plan) -> Result<RouteReport, RouteError> {
+    pub async fn deliver(&self, plan: Plan) -> Result<RouteReport, RouteError> {
         let now = self.clock.now();
-        let deduped: HashSet<&Fingerprint> = plan
-            .candidates
-            .iter()
-            .map(|c| &c.finding.fingerprint)
-            .collect();
-        let mut tickets: Vec<TicketEvent> = plan
-            .tickets
-            .iter()
-            .filter(|t| !deduped.contains(&t.fingerprint))
-            .cloned()
-            .collect();
-        let mut digest: Vec<DigestEntry> = plan
-            .digest
-            .iter()
-            .filter(|d| !deduped.contains(&d.fingerprint))
-            .cloned()
-            .collect();
-        let mut alerts: Vec<Alert> = plan
-            .alerts
-            .iter()
-            .filter(|a| !deduped.contains(&a.fingerprint))
-            .cloned()
-            .collect();
+        let mut tickets = plan.tickets;
+        let mut digest = plan.digest;
+        let mut alerts: Vec<Alert> = Vec::new();
         let mut report = RouteReport {
             findings: plan.findings,
             counted_only: plan.counted_only,
@@ -336,7 +315,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         };
         let mut marks = Vec::new();
 
-        for c in &plan.candidates {
+        for c in plan.candidates {
             let finding = &c.finding;
             let obs = Observation {
                 finding,
@@ -344,9 +323,9 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 now,
                 window: self.windows.window_for(finding),
                 options: self.dedup_options,
-                send_ticket: c.send_ticket,
-                page: c.page,
-                digest: c.digest,
+                send_ticket: c.ticket.is_some(),
+                page: c.alert.is_some(),
+                digest: c.entry.is_some(),
             };
             let outcome = observe(&*self.dedup, &obs)
                 .await
@@ -357,40 +336,36 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                     generation,
                     why,
                 } => {
-                    // A fresh open sends the plan's own messages (the stored copies are the
-                    // same bytes); anything else sends what the state holds.
-                    let (event, entry) = if why == Why::Open {
-                        (
-                            TicketEvent::new(TicketAction::Open, finding.clone()),
-                            c.digest.then(|| DigestEntry::new(DigestKind::New, finding)),
-                        )
-                    } else {
-                        (
-                            pending.ticket_event().map_err(RouteError::Dedup)?,
-                            pending.digest_entry().map_err(RouteError::Dedup)?,
-                        )
-                    };
                     match why {
                         Why::Open => {}
                         Why::Update => report.updates += 1,
                         Why::Retry | Why::TakeOver => report.redelivered += 1,
                     }
-                    info!(fingerprint = %finding.fingerprint, ?why, action = event.action.as_str(), "delivering");
-                    if let Some(entry) = entry {
-                        digest.push(entry);
-                    }
-                    if why == Why::TakeOver {
-                        // This observation itself is a repeat of the problem taken over.
-                        report.repeats += 1;
-                        if c.digest {
-                            digest.push(DigestEntry::new(DigestKind::Repeat, finding));
+                    if why == Why::Open {
+                        // A fresh open sends the plan's own messages (the stored copies are
+                        // the same bytes).
+                        info!(fingerprint = %finding.fingerprint, ?why, action = "open", "delivering");
+                        tickets.extend(c.ticket.clone().filter(|_| pending.send_ticket));
+                        digest.extend(c.entry.clone());
+                        alerts.extend(c.alert.clone().filter(|_| pending.page));
+                    } else {
+                        // Anything else sends what the state holds.
+                        let event = pending.ticket_event().map_err(RouteError::Dedup)?;
+                        info!(fingerprint = %finding.fingerprint, ?why, action = event.action.as_str(), "delivering");
+                        digest.extend(pending.digest_entry().map_err(RouteError::Dedup)?);
+                        if why == Why::TakeOver {
+                            // This observation itself is a repeat of the problem taken over.
+                            report.repeats += 1;
+                            if c.entry.is_some() {
+                                digest.push(DigestEntry::new(DigestKind::Repeat, finding));
+                            }
                         }
-                    }
-                    if pending.page {
-                        alerts.push(Alert::for_finding(&event.finding)?);
-                    }
-                    if pending.send_ticket {
-                        tickets.push(event);
+                        if pending.page {
+                            alerts.push(Alert::for_finding(&event.finding)?);
+                        }
+                        if pending.send_ticket {
+                            tickets.push(event);
+                        }
                     }
                     marks.push(Write::MarkDelivered {
                         fingerprint: finding.fingerprint.clone(),
@@ -401,7 +376,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 Outcome::Repeat { total } => {
                     debug!(fingerprint = %finding.fingerprint, total, "repeat inside the window: counted, no ticket, no page");
                     report.repeats += 1;
-                    if c.digest {
+                    if c.entry.is_some() {
                         digest.push(DigestEntry::new(DigestKind::Repeat, finding));
                     }
                 }
@@ -453,7 +428,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
     #[instrument(skip_all, fields(findings = findings.len()))]
     pub async fn route(&self, findings: Vec<Finding>) -> Result<RouteReport, RouteError> {
         let plan = self.plan(findings)?;
-        let report = self.deliver(&plan).await?;
+        let report = self.deliver(plan).await?;
         info!(
             tickets = report.tickets,
             digest_entries = report.digest_entries,
