@@ -10,10 +10,8 @@
 
 use alarm_classifier::handler::{Handler, Summary};
 use alarm_classifier::{Settings, assemble};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use lambda_runtime::{Context, LambdaEvent};
-use sha2::{Digest, Sha256};
-use stack_tests::{function_env, stand_ins};
+use stack_tests::{function_env, stand_ins, ticket_of};
 use triage_aws::Aws;
 use triage_core::alarm::{AlarmClassifier, AlarmOptions};
 use triage_core::inbound::unwrap_envelopes;
@@ -46,28 +44,6 @@ fn expected_finding(name: &str) -> Finding {
         .collect();
     assert_eq!(found.len(), 1, "{name}");
     found.remove(0)
-}
-
-/// Checks the FIFO attributes of a ticket message and returns its ticket event.
-fn ticket(m: &Message) -> TicketEvent {
-    let body = m.body().expect("body");
-    let ticket: TicketEvent = serde_json::from_str(body).expect("ticket event JSON");
-    let attrs = m.attributes().expect("system attributes");
-    assert_eq!(
-        attrs
-            .get(&MessageSystemAttributeName::MessageGroupId)
-            .map(String::as_str),
-        Some(ticket.fingerprint.as_str()),
-        "MessageGroupId is the fingerprint"
-    );
-    assert_eq!(
-        attrs
-            .get(&MessageSystemAttributeName::MessageDeduplicationId)
-            .cloned(),
-        Some(hex::encode(Sha256::digest(body.as_bytes()))),
-        "MessageDeduplicationId is the SHA-256 of the body"
-    );
-    ticket
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -119,7 +95,7 @@ async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_th
         .drain(&q.ticket_queue_url)
         .await
         .iter()
-        .map(ticket)
+        .map(ticket_of)
         .collect();
     let want_open = TicketEvent::new(
         TicketAction::Open,
@@ -266,7 +242,7 @@ async fn six_state_changes_are_exactly_one_flapping_ticket_and_no_ticket_per_cha
         .drain(&q.ticket_queue_url)
         .await
         .iter()
-        .map(ticket)
+        .map(ticket_of)
         .collect();
     let flapping: Vec<&TicketEvent> = tickets
         .iter()
@@ -357,7 +333,7 @@ async fn the_same_alarm_twice_inside_its_dedup_window_is_one_ticket() {
     assert_eq!((first.tickets, second.tickets, second.repeats), (1, 0, 1));
     let tickets = q.drain(&q.ticket_queue_url).await;
     assert_eq!(tickets.len(), 1);
-    assert_eq!(ticket(&tickets[0]).action, TicketAction::Open);
+    assert_eq!(ticket_of(&tickets[0]).action, TicketAction::Open);
     let kinds: Vec<DigestKind> = digest_entries(&q).await.iter().map(|d| d.kind).collect();
     assert_eq!(kinds, [DigestKind::New, DigestKind::Repeat]);
 }

@@ -3,41 +3,14 @@
 //! what a ticket system and an inbox would read.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use config_classifier::handler::{Handler, Summary};
 use config_classifier::{Settings, assemble};
 use lambda_runtime::{Context, LambdaEvent};
-use sha2_free_hash::sha256_hex;
-use stack_tests::{function_env, stand_ins};
+use stack_tests::{function_env, stand_ins, ticket_of};
 use triage_aws::Aws;
 use triage_core::digest::parse_message;
 use triage_core::{DigestEntry, DigestKind, Severity, TicketAction, TicketEvent};
 use triage_testkit::{DedupTable, MotoServer, Queues, event};
-
-/// The dedup id is the SHA-256 of the body; recompute it independently of the code under test.
-mod sha2_free_hash {
-    pub fn sha256_hex(body: &str) -> String {
-        let out = std::process::Command::new("sha256sum")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(body.as_bytes())?;
-                child.wait_with_output()
-            })
-            .expect("sha256sum");
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
 
 /// The function as `main.rs` builds it, on these queues and table.
 async fn handler(moto: &MotoServer, q: &Queues, table: &DedupTable) -> Handler<Aws> {
@@ -90,25 +63,7 @@ async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the
 
     let tickets = q.drain(&q.ticket_queue_url).await;
     assert_eq!(tickets.len(), 2, "open + resolve; the retry sent nothing");
-    let mut events = Vec::new();
-    for m in &tickets {
-        let body = m.body().expect("body");
-        let ticket: TicketEvent = serde_json::from_str(body).expect("ticket event JSON");
-        let attrs = m.attributes().expect("system attributes");
-        assert_eq!(
-            attrs
-                .get(&MessageSystemAttributeName::MessageGroupId)
-                .map(String::as_str),
-            Some(ticket.fingerprint.as_str())
-        );
-        assert_eq!(
-            attrs
-                .get(&MessageSystemAttributeName::MessageDeduplicationId)
-                .cloned(),
-            Some(sha256_hex(body))
-        );
-        events.push(ticket);
-    }
+    let events: Vec<TicketEvent> = tickets.iter().map(ticket_of).collect();
     assert_eq!(
         events.iter().map(|t| t.action).collect::<Vec<_>>(),
         [TicketAction::Open, TicketAction::Resolve]

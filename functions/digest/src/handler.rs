@@ -345,48 +345,21 @@ impl<B: Backend + Sync> Function for Handler<B> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeZone, Utc};
     use lambda_runtime::Context;
-    use triage_core::fakes::{Memory, MemoryDigestQueue};
+    use triage_core::fakes::{Memory, MemoryDigestQueue, at, finding};
     use triage_core::settings::env_from_pairs;
-    use triage_core::{
-        DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
-    };
+    use triage_core::{DigestEntry, DigestKind, Finding};
 
     use super::*;
     use crate::settings::tests::REQUIRED;
     use crate::{Settings, assemble};
 
+    /// The `i`-th occurrence (minute `i`) of one problem.
     fn entry(kind: DigestKind, i: i64) -> DigestEntry {
-        let t = Utc
-            .with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
-            .single()
-            .expect("time")
-            + chrono::TimeDelta::minutes(i);
         let f = Finding {
-            fingerprint: Fingerprint::new(
-                Source::Config,
-                "restricted-ssh",
-                "1",
-                "us-east-1",
-                &["sg-1"],
-            ),
-            status: Status::Active,
-            severity: Severity::High,
-            source: Source::Config,
-            rule_id: SafeText::new("restricted-ssh"),
-            title: SafeText::new("Security group allows SSH from anywhere"),
-            description: SafeText::new("d"),
-            account: SafeText::new("111122223333"),
-            region: SafeText::new("us-east-1"),
-            resources: vec![],
-            principal: None,
-            first_seen: t,
-            last_seen: t,
-            count: 1,
-            evidence: Evidence::default(),
-            console_url: None,
-            remediation: SafeText::new("r"),
+            first_seen: at(i),
+            last_seen: at(i),
+            ..finding("restricted-ssh")
         };
         DigestEntry::new(kind, &f)
     }

@@ -14,11 +14,9 @@ use lambda_runtime::{Context, LambdaEvent};
 use stack_tests::{function_env, stand_ins};
 use triage_aws::Aws;
 use triage_core::clock::ManualClock;
+use triage_core::fakes::{at, finding};
 use triage_core::ports::{Backend, DigestSink};
-use triage_core::{
-    DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
-    TicketEvent,
-};
+use triage_core::{DigestEntry, DigestKind, Finding, TicketEvent};
 use triage_lambda::ErrorType;
 use triage_testkit::{DedupTable, MotoServer, Queues, TopicInbox, event, queue_depth, repo_root};
 
@@ -159,34 +157,14 @@ async fn a_storm_becomes_one_ticket_and_one_sns_digest_and_the_queue_is_emptied_
     );
 }
 
+/// A new-problem entry of `rule` at minute `i` (a rule of its own: a digest line of its own).
 fn entry(rule: &str, i: i64) -> DigestEntry {
-    let t = Utc
-        .with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
-        .single()
-        .expect("time")
-        + TimeDelta::minutes(i);
-    DigestEntry::new(
-        DigestKind::New,
-        &Finding {
-            fingerprint: Fingerprint::new(Source::Alarm, rule, "1", "us-east-1", &[]),
-            status: Status::Active,
-            severity: Severity::Medium,
-            source: Source::Alarm,
-            rule_id: SafeText::new(rule),
-            title: SafeText::new(&format!("CloudWatch alarm {rule}")),
-            description: SafeText::new("d"),
-            account: SafeText::new("111122223333"),
-            region: SafeText::new("us-east-1"),
-            resources: vec![],
-            principal: None,
-            first_seen: t,
-            last_seen: t,
-            count: 1,
-            evidence: Evidence::default(),
-            console_url: None,
-            remediation: SafeText::new("r"),
-        },
-    )
+    let f = Finding {
+        first_seen: at(i),
+        last_seen: at(i),
+        ..finding(rule)
+    };
+    DigestEntry::new(DigestKind::New, &f)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -209,10 +187,13 @@ async fn when_the_digest_topic_is_gone_the_run_fails_and_deletes_nothing() {
         .await
         .expect_err("publish fails");
     assert_eq!(err.error_type(), "PublishFailed");
+    let sent = triage_aws::pack_digest_entries(&entries, triage_aws::MAX_PACKED_MESSAGE_BYTES)
+        .expect("packed")
+        .len();
     let (visible, in_flight) = queue_depth(&q, &q.digest_queue_url).await;
     assert_eq!(
         visible + in_flight,
-        25,
+        sent,
         "nothing deleted: the entries are in the next digest"
     );
 }

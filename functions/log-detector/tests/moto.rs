@@ -4,12 +4,10 @@
 //! events, digest entries and pages, read back from the queues.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the failure
 
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use lambda_runtime::{Context, LambdaEvent};
 use log_detector::handler::{Handler, Summary};
 use log_detector::{Settings, assemble};
-use sha2::{Digest, Sha256};
-use stack_tests::{function_env, stand_ins};
+use stack_tests::{function_env, stand_ins, ticket_of};
 use triage_aws::Aws;
 use triage_core::cloudtrail::CloudTrailDetector;
 use triage_core::digest::parse_message;
@@ -38,28 +36,6 @@ fn expected_findings(name: &str) -> Vec<Finding> {
         .detect_lambda_event(&event(name))
         .expect("decodes")
         .findings
-}
-
-/// Checks the FIFO attributes of a ticket message and returns its ticket event.
-fn ticket(m: &Message) -> TicketEvent {
-    let body = m.body().expect("body");
-    let ticket: TicketEvent = serde_json::from_str(body).expect("ticket event JSON");
-    let attrs = m.attributes().expect("system attributes");
-    assert_eq!(
-        attrs
-            .get(&MessageSystemAttributeName::MessageGroupId)
-            .map(String::as_str),
-        Some(ticket.fingerprint.as_str()),
-        "MessageGroupId is the fingerprint"
-    );
-    assert_eq!(
-        attrs
-            .get(&MessageSystemAttributeName::MessageDeduplicationId)
-            .cloned(),
-        Some(hex::encode(Sha256::digest(body.as_bytes()))),
-        "MessageDeduplicationId is the SHA-256 of the body"
-    );
-    ticket
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,7 +89,7 @@ async fn the_seed_detections_among_benign_records_become_exactly_three_tickets_t
         .drain(&q.ticket_queue_url)
         .await
         .iter()
-        .map(ticket)
+        .map(ticket_of)
         .collect();
     assert_eq!(tickets, want_tickets, "exactly three opens, nothing else");
     let summary: Vec<(&str, Severity, Option<&str>)> = tickets

@@ -8,48 +8,17 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
 use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use chrono::{TimeZone, Utc};
 use triage_aws::{
     ALERT_ID_ATTRIBUTE, BatchPolicy, SnsAlertPublisher, SqsPackedDigestSink, SqsTicketSink,
     ticket_entries,
 };
 use triage_core::ports::{AlertPublisher, DigestSink, SinkError, TicketSink};
-use triage_core::{
-    Alert, DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source,
-    Status, TicketAction, TicketEvent,
-};
+use triage_core::{Alert, DigestEntry, DigestKind, Finding, TicketAction, TicketEvent};
+
+use triage_core::fakes::finding_about;
 
 fn finding(n: usize) -> Finding {
-    let t = Utc
-        .with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
-        .single()
-        .expect("time");
-    let id = format!("sg-{n:04}");
-    Finding {
-        fingerprint: Fingerprint::new(
-            Source::Config,
-            "restricted-ssh",
-            "111122223333",
-            "us-east-1",
-            &[&id],
-        ),
-        status: Status::Active,
-        severity: Severity::High,
-        source: Source::Config,
-        rule_id: SafeText::new("restricted-ssh"),
-        title: SafeText::new(&format!("Security group allows SSH from anywhere: {id}")),
-        description: SafeText::new("d"),
-        account: SafeText::new("111122223333"),
-        region: SafeText::new("us-east-1"),
-        resources: vec![],
-        principal: None,
-        first_seen: t,
-        last_seen: t,
-        count: 1,
-        evidence: Evidence::default(),
-        console_url: None,
-        remediation: SafeText::new("r"),
-    }
+    finding_about("restricted-ssh", &format!("sg-{n:04}"))
 }
 
 fn tickets(n: usize) -> Vec<TicketEvent> {

@@ -26,11 +26,9 @@ use triage_core::dedup::{
     decide, origin_of,
 };
 use triage_core::digest::{DigestBuilder, RenderOptions};
+use triage_core::fakes;
 use triage_core::ports::{DedupStore, DigestPublisher, DigestSource};
-use triage_core::{
-    DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
-    TicketAction,
-};
+use triage_core::{DigestEntry, DigestKind, Finding, SafeText, Severity, TicketAction};
 
 fn t(minutes: i64) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
@@ -41,29 +39,11 @@ fn t(minutes: i64) -> chrono::DateTime<Utc> {
 
 fn finding() -> Finding {
     Finding {
-        fingerprint: Fingerprint::new(
-            Source::Config,
-            "restricted-ssh",
-            "1",
-            "us-east-1",
-            &["sg-1"],
-        ),
-        status: Status::Active,
         severity: Severity::Critical,
-        source: Source::Config,
-        rule_id: SafeText::new("restricted-ssh"),
         title: SafeText::new("SSH open to the world"),
-        description: SafeText::new("d"),
-        account: SafeText::new("111122223333"),
-        region: SafeText::new("us-east-1"),
-        resources: vec![],
-        principal: None,
         first_seen: t(0) + TimeDelta::nanoseconds(123_456_789),
         last_seen: t(0) + TimeDelta::nanoseconds(123_456_789),
-        count: 1,
-        evidence: Evidence::default(),
-        console_url: None,
-        remediation: SafeText::new("r"),
+        ..fakes::finding("restricted-ssh")
     }
 }
 

@@ -22,8 +22,6 @@ pub mod router;
 pub mod settings;
 pub mod severity;
 pub mod suppress;
-#[cfg(test)]
-mod test_support;
 pub mod text;
 pub mod ticket;
 

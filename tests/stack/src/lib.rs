@@ -11,6 +11,9 @@ pub mod env_reads;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use sha2::{Digest, Sha256};
+use triage_core::TicketEvent;
 use triage_core::settings::{Env, env_from_map};
 pub use triage_template::*;
 use triage_testkit::{DedupTable, Queues};
@@ -46,4 +49,28 @@ pub fn function_vars(binary: &str, stand_ins: &BTreeMap<&str, String>) -> BTreeM
     template
         .function_env(binary, stand_ins)
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The ticket event of a message read from the FIFO ticket queue, after checking its FIFO
+/// attributes: `MessageGroupId` is the fingerprint, `MessageDeduplicationId` the SHA-256 of the
+/// body (recomputed here, not by the code under test). Test support: panics on a mismatch.
+pub fn ticket_of(m: &Message) -> TicketEvent {
+    let body = m.body().expect("body");
+    let ticket: TicketEvent = serde_json::from_str(body).expect("ticket event JSON");
+    let attrs = m.attributes().expect("system attributes");
+    assert_eq!(
+        attrs
+            .get(&MessageSystemAttributeName::MessageGroupId)
+            .map(String::as_str),
+        Some(ticket.fingerprint.as_str()),
+        "MessageGroupId is the fingerprint"
+    );
+    assert_eq!(
+        attrs
+            .get(&MessageSystemAttributeName::MessageDeduplicationId)
+            .cloned(),
+        Some(hex::encode(Sha256::digest(body.as_bytes()))),
+        "MessageDeduplicationId is the SHA-256 of the body"
+    );
+    ticket
 }

@@ -245,7 +245,7 @@ mod tests {
             60,
         )
         .expect("valid");
-        let mut f = crate::test_support::finding("restricted-ssh");
+        let mut f = crate::fakes::finding("restricted-ssh");
         assert_eq!(w.window_for(&f), TimeDelta::minutes(1440));
         f.source = Source::Alarm;
         assert_eq!(w.window_for(&f), TimeDelta::minutes(5));

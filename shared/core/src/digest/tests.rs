@@ -1,8 +1,8 @@
 //! Building and rendering digests.
 
 use super::*;
+use crate::fakes::{at, finding};
 use crate::finding::Finding;
-use crate::test_support::{at, finding};
 use crate::text::SafeText;
 
 fn entry(

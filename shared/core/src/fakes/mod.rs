@@ -5,6 +5,7 @@
 
 mod dedup;
 mod digest;
+mod findings;
 mod flap;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 pub use dedup::MemoryDedupStore;
 pub use digest::{MemoryDigestPublisher, MemoryDigestQueue};
+pub use findings::{at, finding, finding_about};
 pub use flap::MemoryTransitionLog;
 
 use crate::clock::{Clock, SystemClock};

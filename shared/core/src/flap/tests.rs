@@ -10,12 +10,12 @@ use serde_json::Value;
 use super::*;
 use crate::alarm::{AlarmClassifier, AlarmOptions, FLAPPING_RULE};
 use crate::fakes::MemoryTransitionLog;
+use crate::fakes::at;
 use crate::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use crate::finding::{Source, Status};
 use crate::policy::{SeverityPolicy, Thresholds};
 use crate::router::Router;
 use crate::severity::Severity;
-use crate::test_support::at;
 use crate::ticket::{DigestKind, TicketAction};
 
 fn alarm() -> Fingerprint {

@@ -10,11 +10,11 @@ use crate::clock::ManualClock;
 use crate::dedup::{DedupError, DedupOptions};
 use crate::fakes::MemoryDedupStore;
 use crate::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
+use crate::fakes::{at, finding};
 use crate::finding::{Finding, Status};
 use crate::policy::{SeverityPolicy, Thresholds};
 use crate::severity::Severity;
 use crate::suppress::Suppressions;
-use crate::test_support::{at, finding};
 use crate::text::SafeText;
 use crate::ticket::{DigestKind, TicketAction};
 

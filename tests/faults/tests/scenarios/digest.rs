@@ -12,52 +12,27 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, TimeZone, Utc};
 use digest::handler::{Handler, HandlerError, Summary};
 use digest::{Settings, assemble};
 use fault_tests::{Clients, make_visible};
 use serde_json::Value;
 use stack_tests::function_env;
 use triage_aws::Aws;
+use triage_core::fakes::{at, finding};
 use triage_core::ports::{Backend, DigestSink};
+use triage_core::{DigestEntry, DigestKind, Finding};
 use triage_lambda::ErrorType;
-use triage_core::{
-    DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
-};
 use triage_testkit::faults::{FaultPlan, FaultProxy};
 use triage_testkit::{MotoServer, Queues, TopicInbox, queue_depth};
 
-
 /// A digest entry with a rule of its own.
 fn entry(i: i64) -> DigestEntry {
-    let rule = format!("fault-rule-{i:03}");
-    let t = Utc
-        .with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
-        .single()
-        .expect("time")
-        + TimeDelta::minutes(i);
-    DigestEntry::new(
-        DigestKind::New,
-        &Finding {
-            fingerprint: Fingerprint::new(Source::Alarm, &rule, "111122223333", "us-east-1", &[]),
-            status: Status::Active,
-            severity: Severity::Medium,
-            source: Source::Alarm,
-            rule_id: SafeText::new(&rule),
-            title: SafeText::new(&format!("CloudWatch alarm {rule}")),
-            description: SafeText::new("injected"),
-            account: SafeText::new("111122223333"),
-            region: SafeText::new("us-east-1"),
-            resources: vec![],
-            principal: None,
-            first_seen: t,
-            last_seen: t,
-            count: 1,
-            evidence: Evidence::default(),
-            console_url: None,
-            remediation: SafeText::new("r"),
-        },
-    )
+    let f = Finding {
+        first_seen: at(i),
+        last_seen: at(i),
+        ..finding(&format!("fault-rule-{i:03}"))
+    };
+    DigestEntry::new(DigestKind::New, &f)
 }
 
 fn deadline() -> Instant {

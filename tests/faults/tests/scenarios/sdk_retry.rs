@@ -9,12 +9,13 @@ use fault_tests::{Clients, drain_and_delete};
 use triage_aws::{
     BatchPolicy, DynamoDbDedupStore, SqsTicketSink, WRITE_TOKEN_PREFIX, item_from_attributes,
 };
-use triage_core::dedup::{Applied, DedupError, DedupOptions, Observation, Outcome, Why, Write, decide, observe, origin_of};
+use triage_core::dedup::{
+    Applied, DedupError, DedupOptions, Observation, Outcome, Why, Write, decide, observe, origin_of,
+};
+use triage_core::fakes::finding;
 use triage_core::ports::DedupStore;
 use triage_core::ports::{SinkError, TicketSink};
-use triage_core::{
-    Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status, TicketAction, TicketEvent,
-};
+use triage_core::{Finding, TicketAction, TicketEvent};
 use triage_testkit::faults::{Fault, FaultPlan, FaultProxy, RANDOM_TOKEN_PREFIXES};
 use triage_testkit::{DedupTable, MotoServer, Queues};
 
@@ -106,30 +107,7 @@ async fn the_sdk_recognises_every_injected_fault_as_retryable_and_makes_three_at
 }
 
 fn ticket(i: usize) -> TicketEvent {
-    let rule = format!("sdk-rule-{i}");
-    let t = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-    TicketEvent::new(
-        TicketAction::Open,
-        Finding {
-            fingerprint: Fingerprint::new(Source::Alarm, &rule, "111122223333", "us-east-1", &[]),
-            status: Status::Active,
-            severity: Severity::High,
-            source: Source::Alarm,
-            rule_id: SafeText::new(&rule),
-            title: SafeText::new("t"),
-            description: SafeText::new("d"),
-            account: SafeText::new("111122223333"),
-            region: SafeText::new("us-east-1"),
-            resources: vec![],
-            principal: None,
-            first_seen: t,
-            last_seen: t,
-            count: 1,
-            evidence: Evidence::default(),
-            console_url: None,
-            remediation: SafeText::new("r"),
-        },
-    )
+    TicketEvent::new(TicketAction::Open, finding(&format!("sdk-rule-{i}")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

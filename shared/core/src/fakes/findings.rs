@@ -1,4 +1,4 @@
-//! Builders shared by the crate's unit tests.
+//! The test finding every crate's tests build on.
 
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -15,8 +15,13 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
 }
 
 /// An active, high Config finding of `rule` about security group `sg-1` in account
-/// 111122223333.
+/// 111122223333, at [`at`]`(0)`: the one test finding every crate's tests start from.
 pub fn finding(rule: &str) -> Finding {
+    finding_about(rule, "sg-1")
+}
+
+/// The same finding about security group `group` (a fingerprint of its own).
+pub fn finding_about(rule: &str, group: &str) -> Finding {
     let t = at(0);
     Finding {
         fingerprint: Fingerprint::new(
@@ -24,7 +29,7 @@ pub fn finding(rule: &str) -> Finding {
             rule,
             "111122223333",
             "us-east-1",
-            &["AWS::EC2::SecurityGroup", "sg-1"],
+            &["AWS::EC2::SecurityGroup", group],
         ),
         status: Status::Active,
         severity: Severity::High,
@@ -36,10 +41,10 @@ pub fn finding(rule: &str) -> Finding {
         region: SafeText::new("us-east-1"),
         resources: vec![Resource {
             kind: SafeText::new("AWS::EC2::SecurityGroup"),
-            id: SafeText::new("sg-1"),
-            arn: Some(SafeText::new(
-                "arn:aws:ec2:us-east-1:111122223333:security-group/sg-1",
-            )),
+            id: SafeText::new(group),
+            arn: Some(SafeText::new(&format!(
+                "arn:aws:ec2:us-east-1:111122223333:security-group/{group}"
+            ))),
         }],
         principal: None,
         first_seen: t,
