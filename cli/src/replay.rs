@@ -132,7 +132,8 @@ fn build() -> Result<Functions, String> {
     let clock = ManualClock::default();
     let memory = Memory::default().with_clock(clock.clone());
     let e = |e: &dyn std::fmt::Display| e.to_string();
-    let config = config_classifier::Settings::from(&env("config-classifier")?).map_err(|x| e(&x))?;
+    let config =
+        config_classifier::Settings::from(&env("config-classifier")?).map_err(|x| e(&x))?;
     let alarm = alarm_classifier::Settings::from(&env("alarm-classifier")?).map_err(|x| e(&x))?;
     let logs = log_detector::Settings::from(&env("log-detector")?).map_err(|x| e(&x))?;
     let digest_settings = digest::Settings::from(&env("digest")?).map_err(|x| e(&x))?;
@@ -313,7 +314,12 @@ fn replay_file(
             totals.rejected += 1;
             let why = peek_error(&functions.peek, target, &event)
                 .unwrap_or_else(|| "not a usable alarm event".to_owned());
-            note(format, out, &name, &format!("rejected{at}: {}", sanitize(&why, 300)));
+            note(
+                format,
+                out,
+                &name,
+                &format!("rejected{at}: {}", sanitize(&why, 300)),
+            );
             continue;
         }
         let memory = &functions.memory;
@@ -329,7 +335,10 @@ fn replay_file(
                 format,
                 out,
                 &name,
-                &format!("skipped{at}: {} has nothing to report for this event", target.name()),
+                &format!(
+                    "skipped{at}: {} has nothing to report for this event",
+                    target.name()
+                ),
             );
             continue;
         }
@@ -337,7 +346,11 @@ fn replay_file(
         totals.digest += sent.digest.len();
         totals.alerts += sent.alerts.len();
         totals.counted_only += counts.counted_only;
-        totals.repeats += sent.digest.iter().filter(|d| d.kind == DigestKind::Repeat).count();
+        totals.repeats += sent
+            .digest
+            .iter()
+            .filter(|d| d.kind == DigestKind::Repeat)
+            .count();
         totals.suppressed += sent
             .digest
             .iter()
@@ -442,7 +455,11 @@ fn event_time(peek: &Peek, target: Target, event: &Value) -> Option<DateTime<Utc
 fn peek_error(peek: &Peek, target: Target, event: &Value) -> Option<String> {
     match target {
         Target::Config => peek.config.findings(event).err().map(|e| e.to_string()),
-        Target::Alarm => peek.alarm.classify_record(event).err().map(|e| e.to_string()),
+        Target::Alarm => peek
+            .alarm
+            .classify_record(event)
+            .err()
+            .map(|e| e.to_string()),
         Target::Logs => peek.logs.findings(event).err().map(|e| e.to_string()),
     }
 }
