@@ -55,9 +55,12 @@ pub fn function_vars(binary: &str, stand_ins: &BTreeMap<&str, String>) -> BTreeM
 /// attributes: `MessageGroupId` is the fingerprint, `MessageDeduplicationId` the SHA-256 of the
 /// body (recomputed here, not by the code under test). Test support: panics on a mismatch.
 pub fn ticket_of(m: &Message) -> TicketEvent {
-    let body = m.body().expect("body");
-    let ticket: TicketEvent = serde_json::from_str(body).expect("ticket event JSON");
-    let attrs = m.attributes().expect("system attributes");
+    let body = m.body().unwrap_or_else(|| panic!("a ticket message without a body"));
+    let ticket: TicketEvent =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not a ticket event ({e}): {body}"));
+    let attrs = m
+        .attributes()
+        .unwrap_or_else(|| panic!("no system attributes on a ticket message"));
     assert_eq!(
         attrs
             .get(&MessageSystemAttributeName::MessageGroupId)

@@ -354,6 +354,7 @@ fn invocation(event: &Value) -> LambdaEvent<Value> {
 /// `assemble`) from the template's environment on a backend. The expectation is the function
 /// on the in-memory backend with no fault; the subject is the same function on the AWS backend
 /// through the proxy, on the same injected clock.
+#[allow(clippy::too_many_arguments)]
 async fn scenario<M, A>(
     function: &str,
     moto: &MotoServer,
