@@ -1,6 +1,6 @@
-//! API calls per finding on the ticket path: config-classifier's and log-detector's handlers,
-//! wired as their `main.rs` wires them (settings from the template's environment, the real
-//! SQS/SNS/DynamoDB adapters, suppressions and dedup state), against moto, with every request
+//! API calls per finding on the ticket path: config-classifier and log-detector as they ship
+//! (`assemble` on the AWS backend, the template's settings: the real SQS/SNS/DynamoDB adapters,
+//! the packed digest sink, suppressions and dedup state), against moto, with every request
 //! counted on the wire by [`WireCounter`].
 //!
 //! Every scenario runs three passes over fresh resources, in this order:
@@ -16,16 +16,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use stack_tests::Template;
-use triage_aws::{
-    DynamoDbDedupStore, SnsAlertPublisher, SqsDigestSink, SqsPackedDigestSink, SqsTicketSink,
-};
+use stack_tests::stand_ins;
+use triage_aws::Aws;
 use triage_core::cloudtrail::encode_lambda_event;
-use triage_core::router::Router;
-use triage_core::settings::Env;
 use triage_testkit::{DedupTable, MotoServer, Queues};
 
-use crate::template_env::{function, resolve_env};
+use crate::functions::{config_classifier_on, log_detector_on};
 use crate::wire::WireCounter;
 
 /// Config rule evaluations per config-classifier scenario (one finding per invocation).
@@ -176,30 +172,24 @@ struct Scenario {
     later: Vec<Value>,
 }
 
-type ConfigHandler =
-    config_classifier::handler::Handler<SqsTicketSink, SqsPackedDigestSink, SnsAlertPublisher>;
-type LogHandler = log_detector::handler::Handler<SqsTicketSink, SqsDigestSink, SnsAlertPublisher>;
-
 /// The handlers under test.
 struct Handlers {
-    config: ConfigHandler,
-    logs: LogHandler,
+    config: config_classifier::Handler<Aws>,
+    logs: log_detector::Handler<Aws>,
 }
 
 impl Handlers {
+    /// The handlers' futures are boxed: nested in the bench's own, they are deeper than the
+    /// compiler's layout computation goes by default.
     async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
         let event = LambdaEvent::new(event, Context::default());
         let fail = |e: &dyn std::fmt::Display| format!("{function}: {e}");
         match function {
-            "config-classifier" => self
-                .config
-                .handle(event)
+            "config-classifier" => Box::pin(self.config.handle(event))
                 .await
                 .map(|s| summary(&s))
                 .map_err(|e| fail(&e)),
-            _ => self
-                .logs
-                .handle(event)
+            _ => Box::pin(self.logs.handle(event))
                 .await
                 .map(|s| summary(&s))
                 .map_err(|e| fail(&e)),
@@ -266,63 +256,20 @@ fn scenarios() -> Result<Vec<Scenario>, String> {
 }
 
 pub async fn run() -> Result<Vec<Value>, String> {
-    let template = Template::load().map_err(|e| e.to_string())?;
     let moto = MotoServer::start();
     let counter = WireCounter::default();
-    let (sqs, sns, ddb) = counter.clients(&moto.sdk_config().await);
+    let (sqs, sns, dynamodb) = counter.clients(&moto.sdk_config().await);
+    let aws = Aws::from_clients(sqs, sns, dynamodb);
     let mut rows = Vec::new();
     for (n, scenario) in scenarios()?.into_iter().enumerate() {
         // Fresh queues and table: no scenario sees another's dedup state.
         let prefix = format!("apicalls{n}");
         let q = Queues::create(&moto, &prefix).await;
         let table = DedupTable::create(&moto, &format!("{prefix}-dedup")).await;
-        let stand_ins = BTreeMap::from([
-            ("TicketQueue", q.ticket_queue_url.clone()),
-            ("DigestQueue", q.digest_queue_url.clone()),
-            ("AlertTopic", q.alert_topic_arn.clone()),
-            ("DigestTopic", q.alert_topic_arn.clone()),
-            ("DedupTable", table.name.clone()),
-        ]);
-        let env = |binary: &str| -> Result<BTreeMap<String, String>, String> {
-            resolve_env(&template, &function(&template, binary)?, &stand_ins)
-        };
-        // As functions/config-classifier/src/main.rs wires it.
-        let ce = env("config-classifier")?;
-        let c = config_classifier::settings::Settings::from(&Env(|k: &str| ce.get(k).cloned()))
-            .map_err(|e| format!("config-classifier settings: {e}"))?;
-        // As functions/log-detector/src/main.rs wires it.
-        let le = env("log-detector")?;
-        let l = log_detector::settings::Settings::from(&Env(|k: &str| le.get(k).cloned()))
-            .map_err(|e| format!("log-detector settings: {e}"))?;
+        let stand_ins = stand_ins(&q, &table);
         let handlers = Handlers {
-            config: config_classifier::handler::Handler::new(
-                c.classifier,
-                Router::new(
-                    c.policy,
-                    c.routing.thresholds,
-                    SqsTicketSink::new(sqs.clone(), c.routing.ticket_queue_url),
-                    SqsPackedDigestSink::new(sqs.clone(), c.routing.digest_queue_url),
-                    SnsAlertPublisher::new(sns.clone(), c.routing.alert_topic_arn),
-                )
-                .with_suppressions(c.suppressions)
-                .with_dedup(DynamoDbDedupStore::new(ddb.clone(), c.dedup.table_name))
-                .with_dedup_windows(c.dedup.windows)
-                .with_dedup_options(c.dedup.options),
-            ),
-            logs: log_detector::handler::Handler::new(
-                l.detector,
-                Router::new(
-                    l.policy,
-                    l.routing.thresholds,
-                    SqsTicketSink::new(sqs.clone(), l.routing.ticket_queue_url),
-                    SqsDigestSink::new(sqs.clone(), l.routing.digest_queue_url),
-                    SnsAlertPublisher::new(sns.clone(), l.routing.alert_topic_arn),
-                )
-                .with_suppressions(l.suppressions)
-                .with_dedup(DynamoDbDedupStore::new(ddb.clone(), l.dedup.table_name))
-                .with_dedup_windows(l.dedup.windows)
-                .with_dedup_options(l.dedup.options),
-            ),
+            config: config_classifier_on(&aws, &stand_ins)?,
+            logs: log_detector_on(&aws, &stand_ins)?,
         };
         let mut passes = Vec::new();
         for (pass, events) in [

@@ -21,12 +21,12 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use stack_tests::Template;
+use stack_tests::{Template, memory_mb, resolve_env};
 use triage_testkit::{DedupTable, MotoServer, Queues, TopicInbox};
 
+use crate::rss::{kib_to_mb, peak_rss_kib};
 use crate::runtime_api::{Invocation, Report, RuntimeApi};
 use crate::stats::Stats;
-use crate::template_env::{function, memory_mb, resolve_env};
 
 /// Targets of issue 8.
 pub const READY_TARGET_MS: f64 = 20.0;
@@ -98,13 +98,9 @@ impl Resources {
     }
 
     fn stand_ins(&self) -> BTreeMap<&'static str, String> {
-        BTreeMap::from([
-            ("TicketQueue", self.q.ticket_queue_url.clone()),
-            ("DigestQueue", self.q.digest_queue_url.clone()),
-            ("AlertTopic", self.q.alert_topic_arn.clone()),
-            ("DigestTopic", self.digest_topic.topic_arn.clone()),
-            ("DedupTable", self.table.name.clone()),
-        ])
+        let mut stand_ins = stack_tests::stand_ins(&self.q, &self.table);
+        stand_ins.insert("DigestTopic", self.digest_topic.topic_arn.clone());
+        stand_ins
     }
 
     async fn seed_digest(&self, bodies: &[String]) -> Result<(), String> {
@@ -161,7 +157,7 @@ pub fn run(opts: &Options) -> Result<Vec<Value>, String> {
 
     for round in 0..=opts.runs {
         for case in &cases {
-            let f = function(&template, case.binary)?;
+            let f = template.function(case.binary)?;
             let resources = rt.block_on(Resources::create(
                 &moto,
                 &format!("cs{round}-{}", case.binary),
@@ -207,7 +203,7 @@ pub fn run(opts: &Options) -> Result<Vec<Value>, String> {
                 if round == 0 { " (warm-up)" } else { "" },
                 ms(start.ready),
                 ms(start.first_invocation),
-                mb(start.peak_rss_kib),
+                kib_to_mb(start.peak_rss_kib),
             );
             if round > 0 {
                 starts.entry(case.binary).or_default().push(start);
@@ -218,7 +214,7 @@ pub fn run(opts: &Options) -> Result<Vec<Value>, String> {
     Ok(cases
         .iter()
         .filter_map(|c| {
-            let f = function(&template, c.binary).ok()?;
+            let f = template.function(c.binary).ok()?;
             let mut r = row(c.binary, memory_mb(&template, &f), starts.get(c.binary)?);
             if let Some(note) = notes.get(c.binary) {
                 r["note"] = json!(note);
@@ -232,15 +228,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn mb(kib: u64) -> f64 {
-    kib as f64 * 1024.0 / 1e6
-}
-
 fn row(binary: &str, memory_size_mb: u64, starts: &[Start]) -> Value {
     let ready = Stats::of(starts.iter().map(|s| ms(s.ready)));
     let first = Stats::of(starts.iter().map(|s| ms(s.first_invocation)));
     let total = Stats::of(starts.iter().map(|s| ms(s.exec_to_response)));
-    let rss = Stats::of(starts.iter().map(|s| mb(s.peak_rss_kib)));
+    let rss = Stats::of(starts.iter().map(|s| kib_to_mb(s.peak_rss_kib)));
     let pass = ready.median < READY_TARGET_MS && rss.max < RSS_TARGET_MB;
     json!({
         "bench": "cold_start",
@@ -347,18 +339,6 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// `VmHWM` of a process, in KiB.
-fn peak_rss_kib(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("no VmHWM in /proc/{pid}/status"))
 }
 
 fn log_tail(log: &Path) -> String {
@@ -476,12 +456,5 @@ mod tests {
         assert_eq!(row("f", 256, &one_too_big)["pass"], json!(false));
         let slow = [start(25, 10_000), start(21, 10_000)];
         assert_eq!(row("f", 256, &slow)["pass"], json!(false));
-    }
-
-    #[test]
-    fn peak_rss_is_read_from_proc() {
-        let kib = peak_rss_kib(std::process::id());
-        assert!(kib.is_ok_and(|k| k > 0));
-        assert!(peak_rss_kib(u32::MAX).is_err());
     }
 }

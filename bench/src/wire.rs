@@ -1,5 +1,5 @@
-//! Counts every HTTP request the SDK clients put on the wire (retries included), by operation:
-//! the interceptor of `functions/digest/examples/digest_bench.rs`, for SQS, SNS and DynamoDB.
+//! Counts every HTTP request the SDK clients put on the wire (retries included), by operation,
+//! for SQS, SNS and DynamoDB.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
