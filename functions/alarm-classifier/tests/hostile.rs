@@ -23,26 +23,18 @@
 //! - whole invocations: an empty batch (`Records: []`), a bare string, JSON null, and bodies the
 //!   runtime refuses before the handler (100 000 nested `[`, invalid UTF-8 in an SNS message).
 //!
-//! Every case runs under `catch_unwind`: a panic fails the case, it is never an outcome.
+//! The harness is `triage_testkit::hostile`: every case runs under `catch_unwind` (a panic fails
+//! the case, it is never an outcome), and everything the sinks received is checked after it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
-
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use triage_core::text::is_hostile;
 
 use alarm_classifier::handler::{Handler, Summary};
 use alarm_classifier::{Settings, assemble};
-use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use stack_tests::{function_env, memory_stand_ins};
 use triage_core::alarm::REASON_MAX_CHARS;
 use triage_core::fakes::Memory;
-use triage_core::ticket::MAX_SUBJECT_CHARS;
-
-/// The function, and the backend to read back what it sent.
-struct Fakes {
-    handler: Handler<Memory>,
-    memory: Memory,
-}
+use triage_testkit::event as sample;
+use triage_testkit::hostile::{self, Harness, Invocation, NASTY, Outcome, case};
 
 /// The alarm names (rule ids) of the good records of each carrier.
 const GOOD_SNS: [&str; 2] = ["CIS-1.7-RootAccountUsage", "EXAMPLE"];
@@ -51,10 +43,6 @@ const GOOD_SQS: [&str; 2] = ["CIS-1.7-RootAccountUsage", "ServerCpuTooHigh"];
 const HOSTILE_ACCOUNT: &str = "444455556666";
 /// No string of a rendered ticket, alert or digest entry is longer.
 const MAX_STRING_CHARS: usize = 4096;
-/// No ticket event body is larger.
-const MAX_TICKET_BYTES: usize = 32 * 1024;
-/// Every kind of character that must never reach a reader.
-const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there";
 
 // ------------------------------------------------------------------------------------------
 // The table
@@ -90,19 +78,7 @@ enum Expect {
     Counted(Counts),
 }
 
-struct Case {
-    name: &'static str,
-    input: Input,
-    expect: Expect,
-}
-
-fn case(name: &'static str, input: Input, expect: Expect) -> Case {
-    Case {
-        name,
-        input,
-        expect,
-    }
-}
+type Case = hostile::Case<Input, Expect>;
 
 const fn invalid(n: usize) -> Expect {
     Expect::Counted(Counts {
@@ -131,11 +107,6 @@ const fn finding() -> Expect {
 // ------------------------------------------------------------------------------------------
 // Building inputs
 // ------------------------------------------------------------------------------------------
-
-fn sample(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample")).expect("json")
-}
 
 fn good_sns() -> [Value; 2] {
     [
@@ -205,46 +176,44 @@ fn sqs_of(e: &Value) -> Input {
 // ------------------------------------------------------------------------------------------
 
 /// The function as it ships, on the in-memory backend, with the template's settings.
-fn handler() -> Fakes {
-    let memory = Memory::default();
-    let env = function_env("alarm-classifier", &memory_stand_ins());
-    let handler = assemble(Settings::from(&env).expect("settings"), &memory);
-    Fakes { handler, memory }
+const HARNESS: Harness<Handler<Memory>, Input, Expect> = Harness {
+    assemble: |memory| {
+        let env = function_env("alarm-classifier", &memory_stand_ins());
+        assemble(Settings::from(&env).expect("settings"), memory)
+    },
+    invocation,
+    verdict,
+    string_chars: field_bound,
+};
+
+fn run(cases: Vec<Case>) {
+    HARNESS.run(cases);
 }
 
-/// What the handler made of one input (`Err` when the runtime refused the body first), and
-/// the good alarms that should have been delivered.
-type Outcome = Result<(Result<Summary, Diagnostic>, &'static [&'static str]), String>;
-
-fn invoke(h: &Fakes, input: Input) -> Outcome {
-    let batch = |records: Vec<Value>| json!({ "Records": records });
-    let (payload, good): (Value, &'static [&'static str]) = match input {
-        // What lambda_runtime does with the body before it calls the handler.
-        Input::Raw(body) => (
-            serde_json::from_slice(&body).map_err(|e| e.to_string())?,
-            &[],
-        ),
-        Input::Event(v) => (v, &[]),
+fn invocation(input: &Input, _: &Memory) -> Invocation {
+    let batch = |records: Vec<Value>| Invocation::Event(json!({ "Records": records }));
+    match input {
+        Input::Raw(body) => Invocation::Body(body.clone()),
+        Input::Event(v) => Invocation::Event(v.clone()),
         Input::Sns(hostile) => {
             let [a, b] = good_sns();
-            (batch([vec![a], hostile, vec![b]].concat()), &GOOD_SNS)
+            batch([vec![a], hostile.clone(), vec![b]].concat())
         }
-        Input::SnsFirst(hostile) => (batch([hostile, good_sns().to_vec()].concat()), &GOOD_SNS),
+        Input::SnsFirst(hostile) => batch([hostile.clone(), good_sns().to_vec()].concat()),
         Input::Sqs(hostile) => {
             let [a, b] = good_sqs();
-            (batch([vec![a], hostile, vec![b]].concat()), &GOOD_SQS)
+            batch([vec![a], hostile.clone(), vec![b]].concat())
         }
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    let result = rt
-        .block_on(
-            h.handler
-                .handle(LambdaEvent::new(payload, Context::default())),
-        )
-        .map_err(|e| triage_lambda::diagnostic(&e));
-    Ok((result, good))
+    }
+}
+
+/// The good alarms `input` places beside its hostile records.
+fn good(input: &Input) -> &'static [&'static str] {
+    match input {
+        Input::Raw(_) | Input::Event(_) => &[],
+        Input::Sns(_) | Input::SnsFirst(_) => &GOOD_SNS,
+        Input::Sqs(_) => &GOOD_SQS,
+    }
 }
 
 /// The bound of a field that carries event text, by its key.
@@ -257,71 +226,16 @@ fn field_bound(key: &str) -> usize {
     }
 }
 
-fn check_strings(what: &str, key: &str, v: &Value, problems: &mut Vec<String>) {
-    match v {
-        Value::String(s) => {
-            if s.chars().any(is_hostile) {
-                problems.push(format!("{what}.{key}: control characters in {s:.80?}"));
-            }
-            let chars = s.chars().count();
-            if chars > field_bound(key) {
-                problems.push(format!("{what}.{key}: {chars} chars"));
-            }
-        }
-        Value::Array(items) => items
-            .iter()
-            .for_each(|i| check_strings(what, key, i, problems)),
-        Value::Object(m) => {
-            for (k, item) in m {
-                if k.chars().any(is_hostile) || k.chars().count() > 256 {
-                    problems.push(format!("{what}: key {k:.80?}"));
-                }
-                check_strings(what, k, item, problems);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Everything the sinks received is clean and bounded.
-fn rendered_problems(h: &Fakes) -> Vec<String> {
-    let mut problems = Vec::new();
-    for t in h.memory.tickets.sent() {
-        let body = t.body().expect("ticket body");
-        if body.len() > MAX_TICKET_BYTES {
-            problems.push(format!("ticket body of {} bytes", body.len()));
-        }
-        let v = serde_json::from_str(&body).expect("json");
-        check_strings("ticket", "", &v, &mut problems);
-    }
-    for d in h.memory.digest.sent() {
-        let v = serde_json::from_str(&d.body().expect("digest body")).expect("json");
-        check_strings("digest entry", "", &v, &mut problems);
-    }
-    for a in h.memory.alerts.sent() {
-        if a.subject.len() > MAX_SUBJECT_CHARS
-            || !a.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-        {
-            problems.push(format!("alert subject {:?}", a.subject));
-        }
-        if a.text.chars().any(|c| c != '\n' && is_hostile(c)) {
-            problems.push("alert text holds control characters".into());
-        }
-        let v = serde_json::from_str(&a.json).expect("json");
-        check_strings("alert json", "", &v, &mut problems);
-    }
-    problems
-}
-
-fn verdict(h: &Fakes, expect: &Expect, outcome: Outcome) -> Result<(), String> {
-    let tickets = h.memory.tickets.sent();
+fn verdict(
+    input: &Input,
+    expect: &Expect,
+    outcome: Outcome<Summary>,
+    memory: &Memory,
+) -> Result<(), String> {
     match (expect, outcome) {
-        (Expect::RuntimeRejects(want), Err(reason)) => {
-            if !reason.contains(want) {
-                return Err(format!("runtime refused it, but: {reason}"));
-            }
-        }
-        (Expect::Counted(want), Ok((Ok(s), good))) => {
+        (Expect::RuntimeRejects(want), Err(reason)) => hostile::refused(&reason, want),
+        (Expect::Counted(want), Ok(Ok(s))) => {
+            let good = good(input);
             let got = Counts {
                 invalid: s.invalid,
                 skipped: s.skipped,
@@ -330,57 +244,15 @@ fn verdict(h: &Fakes, expect: &Expect, outcome: Outcome) -> Result<(), String> {
             if got != *want {
                 return Err(format!("counted {got:?}, want {want:?} ({s:?})"));
             }
-            for alarm in good {
-                let delivered = tickets
-                    .iter()
-                    .filter(|t| t.finding.rule_id.as_str() == *alarm)
-                    .count();
-                if delivered != 1 {
-                    return Err(format!("good alarm {alarm}: {delivered} tickets ({s:?})"));
-                }
+            hostile::ticketed_once(memory, good, None).map_err(|e| format!("{e} ({s:?})"))?;
+            let sent = memory.tickets.sent().len();
+            if sent != good.len() + want.findings {
+                return Err(format!("{sent} tickets sent ({s:?})"));
             }
-            if tickets.len() != good.len() + want.findings {
-                return Err(format!("{} tickets sent ({s:?})", tickets.len()));
-            }
+            Ok(())
         }
-        (_, Err(reason)) => return Err(format!("the runtime refused it: {reason}")),
-        (_, Ok((Ok(s), _))) => return Err(format!("Ok({s:?})")),
-        (_, Ok((Err(d), _))) => return Err(format!("{}: {}", d.error_type, d.error_message)),
+        (_, outcome) => Err(hostile::unexpected(outcome)),
     }
-    let problems = rendered_problems(h);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-/// Runs every case (each under `catch_unwind`) and reports all failures at once.
-fn run(cases: Vec<Case>) {
-    let total = cases.len();
-    let mut failures = Vec::new();
-    for Case {
-        name,
-        input,
-        expect,
-    } in cases
-    {
-        let h = handler();
-        let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&h, input)));
-        let result = match outcome {
-            Err(_) => Err("PANICKED".to_owned()),
-            Ok(outcome) => verdict(&h, &expect, outcome),
-        };
-        if let Err(why) = result {
-            failures.push(format!("{name}: {why:.600}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {total} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 // ------------------------------------------------------------------------------------------

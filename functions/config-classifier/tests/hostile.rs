@@ -18,29 +18,22 @@
 //! - control characters, ANSI, bidi and zero-width marks in every string;
 //! - bodies the runtime refuses before the handler: 100 000 nested `[`, invalid UTF-8.
 //!
-//! Every case runs under `catch_unwind`: a panic fails the case, it is never an outcome.
+//! The harness is `triage_testkit::hostile`: every case runs under `catch_unwind` (a panic fails
+//! the case, it is never an outcome), and everything the sinks received is checked after it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
-
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use triage_core::text::is_hostile;
 
 use config_classifier::handler::{Handler, Summary};
 use config_classifier::{Settings, assemble};
-use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use stack_tests::{function_env, memory_stand_ins};
 use triage_core::fakes::Memory;
-use triage_core::ticket::MAX_SUBJECT_CHARS;
-
-type Fakes = Handler<Memory>;
-type Sent = Memory;
+use triage_testkit::event as sample;
+use triage_testkit::hostile::{self, Harness, Invocation, NASTY, Outcome, case};
 
 /// No string of a rendered ticket, alert or digest entry is longer.
 const MAX_STRING_CHARS: usize = 4096;
-/// No ticket event body is larger.
-const MAX_TICKET_BYTES: usize = 32 * 1024;
-/// Every kind of character that must never reach a reader.
-const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there";
+/// No `InvalidEvent` message is longer, in bytes.
+const MAX_ERROR_BYTES: usize = 1024;
 
 enum Input {
     /// The invocation body as the Lambda runtime receives it.
@@ -61,24 +54,7 @@ enum Expect {
     Ticket,
 }
 
-struct Case {
-    name: &'static str,
-    input: Input,
-    expect: Expect,
-}
-
-fn case(name: &'static str, input: Input, expect: Expect) -> Case {
-    Case {
-        name,
-        input,
-        expect,
-    }
-}
-
-fn sample(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample")).expect("json")
-}
+type Case = hostile::Case<Input, Expect>;
 
 /// The restricted-ssh NON_COMPLIANT event changed by `edit`.
 fn event(edit: impl FnOnce(&mut Value)) -> Input {
@@ -110,25 +86,21 @@ fn both(e: &mut Value, field: &str, value: Value) {
 // ------------------------------------------------------------------------------------------
 
 /// The function as it ships, on the in-memory backend, with the template's settings.
-fn handler(sent: &Sent) -> Fakes {
-    let env = function_env("config-classifier", &memory_stand_ins());
-    assemble(Settings::from(&env).expect("settings"), sent)
-}
+const HARNESS: Harness<Handler<Memory>, Input, Expect> = Harness {
+    assemble: |memory| {
+        let env = function_env("config-classifier", &memory_stand_ins());
+        assemble(Settings::from(&env).expect("settings"), memory)
+    },
+    invocation: |input, _| match input {
+        Input::Raw(body) => Invocation::Body(body.clone()),
+        Input::Event(v) => Invocation::Event(v.clone()),
+    },
+    verdict,
+    string_chars: field_bound,
+};
 
-type Outcome = Result<Result<Summary, Diagnostic>, String>;
-
-fn invoke(h: &Fakes, input: Input) -> Outcome {
-    let payload = match input {
-        // What lambda_runtime does with the body before it calls the handler.
-        Input::Raw(body) => serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())?,
-        Input::Event(v) => v,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    Ok(rt
-        .block_on(h.handle(LambdaEvent::new(payload, Context::default())))
-        .map_err(|e| triage_lambda::diagnostic(&e)))
+fn run(cases: Vec<Case>) {
+    HARNESS.run(cases);
 }
 
 /// The bound of a field that carries event text, by its key.
@@ -142,130 +114,32 @@ fn field_bound(key: &str) -> usize {
     }
 }
 
-fn check_strings(what: &str, key: &str, v: &Value, problems: &mut Vec<String>) {
-    match v {
-        Value::String(s) => {
-            if s.chars().any(is_hostile) {
-                problems.push(format!("{what}.{key}: control characters in {s:.80?}"));
-            }
-            let chars = s.chars().count();
-            if chars > field_bound(key) {
-                problems.push(format!("{what}.{key}: {chars} chars"));
-            }
-        }
-        Value::Array(items) => items
-            .iter()
-            .for_each(|i| check_strings(what, key, i, problems)),
-        Value::Object(m) => {
-            for (k, item) in m {
-                if k.chars().any(is_hostile) || k.chars().count() > 256 {
-                    problems.push(format!("{what}: key {k:.80?}"));
-                }
-                check_strings(what, k, item, problems);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Everything the sinks received is clean and bounded.
-fn rendered_problems(h: &Sent) -> Vec<String> {
-    let mut problems = Vec::new();
-    for t in h.tickets.sent() {
-        let body = t.body().expect("ticket body");
-        if body.len() > MAX_TICKET_BYTES {
-            problems.push(format!("ticket body of {} bytes", body.len()));
-        }
-        let v = serde_json::from_str(&body).expect("json");
-        check_strings("ticket", "", &v, &mut problems);
-    }
-    for d in h.digest.sent() {
-        let v = serde_json::from_str(&d.body().expect("digest body")).expect("json");
-        check_strings("digest entry", "", &v, &mut problems);
-    }
-    for a in h.alerts.sent() {
-        if a.subject.len() > MAX_SUBJECT_CHARS
-            || !a.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-        {
-            problems.push(format!("alert subject {:?}", a.subject));
-        }
-        if a.text.chars().any(|c| c != '\n' && is_hostile(c)) {
-            problems.push("alert text holds control characters".into());
-        }
-        let v = serde_json::from_str(&a.json).expect("json");
-        check_strings("alert json", "", &v, &mut problems);
-    }
-    problems
-}
-
-fn verdict(h: &Sent, expect: &Expect, outcome: Outcome) -> Result<(), String> {
-    let tickets = h.tickets.sent();
+fn verdict(
+    _: &Input,
+    expect: &Expect,
+    outcome: Outcome<Summary>,
+    memory: &Memory,
+) -> Result<(), String> {
+    let tickets = memory.tickets.sent();
     match (expect, outcome) {
-        (Expect::RuntimeRejects(want), Err(reason)) => {
-            if !reason.contains(want) {
-                return Err(format!("runtime refused it, but: {reason}"));
-            }
-        }
+        (Expect::RuntimeRejects(want), Err(reason)) => hostile::refused(&reason, want),
         (Expect::Invalid(want), Ok(Err(d))) => {
-            if d.error_type != "InvalidEvent" || !d.error_message.contains(want) {
-                return Err(format!("{}: {}", d.error_type, d.error_message));
-            }
-            if d.error_message.chars().any(is_hostile) || d.error_message.len() > 1024 {
-                return Err(format!("unsafe error message {:.200?}", d.error_message));
-            }
-            if !tickets.is_empty() {
-                return Err("an invalid event sent tickets".into());
-            }
+            hostile::typed_error(&d, "InvalidEvent", want, MAX_ERROR_BYTES, memory)
         }
         (Expect::Nothing, Ok(Ok(s))) => {
             if s != Summary::default() || !tickets.is_empty() {
                 return Err(format!("{s:?}"));
             }
+            Ok(())
         }
         (Expect::Ticket, Ok(Ok(s))) => {
             if s.findings != 1 || s.tickets != 1 || tickets.len() != 1 {
                 return Err(format!("{s:?}, {} tickets", tickets.len()));
             }
+            Ok(())
         }
-        (_, Err(reason)) => return Err(format!("the runtime refused it: {reason}")),
-        (_, Ok(Ok(s))) => return Err(format!("Ok({s:?})")),
-        (_, Ok(Err(d))) => return Err(format!("{}: {}", d.error_type, d.error_message)),
+        (_, outcome) => Err(hostile::unexpected(outcome)),
     }
-    let problems = rendered_problems(h);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-/// Runs every case (each under `catch_unwind`) and reports all failures at once.
-fn run(cases: Vec<Case>) {
-    let total = cases.len();
-    let mut failures = Vec::new();
-    for Case {
-        name,
-        input,
-        expect,
-    } in cases
-    {
-        let sent = Sent::default();
-        let h = handler(&sent);
-        let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&h, input)));
-        let result = match outcome {
-            Err(_) => Err("PANICKED".to_owned()),
-            Ok(outcome) => verdict(&sent, &expect, outcome),
-        };
-        if let Err(why) = result {
-            failures.push(format!("{name}: {why:.600}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {total} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 // ------------------------------------------------------------------------------------------

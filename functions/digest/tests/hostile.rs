@@ -23,43 +23,36 @@
 //! - hostile scheduled events (the handler ignores all but `execution_id`): JSON null, a 1 MB
 //!   `execution_id` with control characters.
 //!
-//! Every case runs under `catch_unwind`: a panic fails the case, it is never an outcome.
+//! The harness is `triage_testkit::hostile`: every case runs under `catch_unwind` (a panic fails
+//! the case, it is never an outcome), and everything published is checked after it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use triage_core::text::is_hostile;
-
-use chrono::{TimeZone, Utc};
 use digest::handler::{Handler, Summary};
 use digest::{Settings, assemble};
-use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use stack_tests::{function_env, memory_stand_ins};
-use triage_core::digest::{MAX_ENTRY_COUNT, MAX_SNS_MESSAGE_BYTES};
-use triage_core::fakes::Memory;
-use triage_core::ticket::MAX_SUBJECT_CHARS;
-use triage_core::{
-    DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
-    TicketAction, TicketEvent,
-};
-
-/// The function, and the backend to read back what it did.
-struct Fakes {
-    handler: Handler<Memory>,
-    memory: Memory,
-}
+use triage_core::digest::MAX_ENTRY_COUNT;
+use triage_core::fakes::{Memory, at, finding_about};
+use triage_core::{DigestEntry, DigestKind, TicketAction, TicketEvent};
+use triage_testkit::hostile::{self, Harness, Invocation, NASTY, Outcome};
 
 /// Good entries on the queue of every case, in this many messages.
 const GOOD_ENTRIES: u64 = 4;
 const GOOD_MESSAGES: usize = 3;
 /// No string of the published JSON is longer (`SafeText`'s bound for text read back).
 const MAX_STRING_CHARS: usize = 8192;
-/// Every kind of character that must never reach a reader.
-const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there";
 
 // ------------------------------------------------------------------------------------------
 // The table
 // ------------------------------------------------------------------------------------------
+
+/// One run of the digest.
+struct Drain {
+    /// The scheduled event; `None` for the sample.
+    event: Option<Value>,
+    /// Bodies placed between the good messages.
+    messages: Vec<String>,
+}
 
 enum Expect {
     /// This many messages counted unreadable and left on the queue.
@@ -68,20 +61,15 @@ enum Expect {
     Entries(u64),
 }
 
-struct Case {
-    name: &'static str,
-    /// The scheduled event; `None` for the sample.
-    event: Option<Value>,
-    /// Bodies placed between the good messages.
-    messages: Vec<String>,
-    expect: Expect,
-}
+type Case = hostile::Case<Drain, Expect>;
 
 fn case(name: &'static str, messages: Vec<String>, expect: Expect) -> Case {
     Case {
         name,
-        event: None,
-        messages,
+        input: Drain {
+            event: None,
+            messages,
+        },
         expect,
     }
 }
@@ -90,44 +78,12 @@ fn case(name: &'static str, messages: Vec<String>, expect: Expect) -> Case {
 // Building inputs
 // ------------------------------------------------------------------------------------------
 
-fn finding(rule: &str, resource: &str, minute: i64) -> Finding {
-    let t = Utc
-        .with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
-        .single()
-        .expect("time")
-        + chrono::TimeDelta::minutes(minute);
-    Finding {
-        fingerprint: Fingerprint::new(
-            Source::Config,
-            rule,
-            "111122223333",
-            "us-east-1",
-            &[resource],
-        ),
-        status: Status::Active,
-        severity: Severity::High,
-        source: Source::Config,
-        rule_id: SafeText::new(rule),
-        title: SafeText::new("Security group allows SSH from anywhere"),
-        description: SafeText::new("d"),
-        account: SafeText::new("111122223333"),
-        region: SafeText::new("us-east-1"),
-        resources: vec![],
-        principal: None,
-        first_seen: t,
-        last_seen: t,
-        count: 1,
-        evidence: Evidence::default(),
-        console_url: None,
-        remediation: SafeText::new("r"),
-    }
-}
-
+/// A new entry about security group `sg-{minute}`, seen at minute `minute`.
 fn entry(minute: i64) -> DigestEntry {
-    DigestEntry::new(
-        DigestKind::New,
-        &finding("restricted-ssh", &format!("sg-{minute}"), minute),
-    )
+    let mut finding = finding_about("restricted-ssh", &format!("sg-{minute}"));
+    finding.first_seen = at(minute);
+    finding.last_seen = at(minute);
+    DigestEntry::new(DigestKind::New, &finding)
 }
 
 fn body(e: &DigestEntry) -> String {
@@ -154,101 +110,52 @@ fn packed(entries: &[String]) -> String {
 // ------------------------------------------------------------------------------------------
 
 /// The function as it ships, on the in-memory backend, with the template's settings.
-fn handler() -> Fakes {
-    let memory = Memory::default();
-    let env = function_env("digest", &memory_stand_ins());
-    let handler = assemble(Settings::from(&env).expect("settings"), &memory);
-    Fakes { handler, memory }
+const HARNESS: Harness<Handler<Memory>, Drain, Expect> = Harness {
+    assemble: |memory| {
+        let env = function_env("digest", &memory_stand_ins());
+        assemble(Settings::from(&env).expect("settings"), memory)
+    },
+    invocation,
+    verdict,
+    string_chars: |_| MAX_STRING_CHARS,
+};
+
+fn run(cases: Vec<Case>) {
+    HARNESS.run(cases);
 }
 
-fn scheduled_event() -> Value {
-    let path = format!(
-        "{}/../../events/scheduled-digest.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
-}
-
-fn invoke(h: &Fakes, event: Option<Value>, messages: Vec<String>) -> Result<Summary, Diagnostic> {
-    let q = &h.memory.digest_queue;
+/// Puts the good messages and the case's on the queue; the scheduled event.
+fn invocation(drain: &Drain, memory: &Memory) -> Invocation {
+    let q = &memory.digest_queue;
     q.push(body(&entry(1)));
-    for m in messages {
-        q.push(m);
+    for m in &drain.messages {
+        q.push(m.clone());
     }
     q.push(body(&entry(2)));
     q.push(packed(&[body(&entry(3)), body(&entry(4))]));
-    let payload = event.unwrap_or_else(scheduled_event);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("runtime");
-    rt.block_on(
-        h.handler
-            .handle(LambdaEvent::new(payload, Context::default())),
+    Invocation::Event(
+        drain
+            .event
+            .clone()
+            .unwrap_or_else(|| triage_testkit::event("scheduled-digest.json")),
     )
-    .map_err(|e| triage_lambda::diagnostic(&e))
 }
 
-fn check_strings(v: &Value, problems: &mut Vec<String>) {
-    match v {
-        Value::String(s) => {
-            if s.chars().any(is_hostile) {
-                problems.push(format!("json: control characters in {s:.80?}"));
-            }
-            if s.chars().count() > MAX_STRING_CHARS {
-                problems.push(format!("json: a string of {} chars", s.chars().count()));
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|i| check_strings(i, problems)),
-        Value::Object(m) => {
-            for (k, item) in m {
-                if k.chars().any(is_hostile) {
-                    problems.push(format!("json: key {k:.80?}"));
-                }
-                check_strings(item, problems);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Every published part is clean and bounded.
-fn published_problems(h: &Fakes) -> Vec<String> {
-    let mut problems = Vec::new();
-    for m in h.memory.digest_topic.published() {
-        if m.subject.len() > MAX_SUBJECT_CHARS
-            || !m.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-        {
-            problems.push(format!("subject {:?}", m.subject));
-        }
-        if m.text.chars().any(|c| c != '\n' && is_hostile(c)) {
-            problems.push("text holds control characters".into());
-        }
-        if let Some(line) = m.text.lines().find(|l| l.chars().count() > 400) {
-            problems.push(format!("a text line of {} chars", line.chars().count()));
-        }
-        match m.sns_message() {
-            Ok(sns) if sns.len() > MAX_SNS_MESSAGE_BYTES => {
-                problems.push(format!("an SNS message of {} bytes", sns.len()));
-            }
-            Ok(_) => {}
-            Err(e) => problems.push(format!("SNS message: {e}")),
-        }
-        match serde_json::from_str::<Value>(&m.json) {
-            Ok(v) => check_strings(&v, &mut problems),
-            Err(e) => problems.push(format!("json: {e}")),
-        }
-    }
-    problems
-}
-
-fn verdict(h: &Fakes, expect: &Expect, outcome: Result<Summary, Diagnostic>) -> Result<(), String> {
-    let s = outcome.map_err(|d| format!("{}: {}", d.error_type, d.error_message))?;
+fn verdict(
+    _: &Drain,
+    expect: &Expect,
+    outcome: Outcome<Summary>,
+    memory: &Memory,
+) -> Result<(), String> {
+    let s = match outcome {
+        Ok(Ok(s)) => s,
+        other => return Err(hostile::unexpected(other)),
+    };
     let (unreadable, extra) = match expect {
         Expect::Unreadable(n) => (*n, 0),
         Expect::Entries(n) => (0, *n),
     };
-    let left = h.memory.digest_queue.len();
+    let left = memory.digest_queue.len();
     if s.unreadable != unreadable as u64
         || s.entries != GOOD_ENTRIES + extra
         || s.published == 0
@@ -260,41 +167,7 @@ fn verdict(h: &Fakes, expect: &Expect, outcome: Result<Summary, Diagnostic>) -> 
     if s.received < GOOD_MESSAGES {
         return Err(format!("good messages not received: {s:?}"));
     }
-    let problems = published_problems(h);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-/// Runs every case (each under `catch_unwind`) and reports all failures at once.
-fn run(cases: Vec<Case>) {
-    let total = cases.len();
-    let mut failures = Vec::new();
-    for Case {
-        name,
-        event,
-        messages,
-        expect,
-    } in cases
-    {
-        let h = handler();
-        let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&h, event, messages)));
-        let result = match outcome {
-            Err(_) => Err("PANICKED".to_owned()),
-            Ok(outcome) => verdict(&h, &expect, outcome),
-        };
-        if let Err(why) = result {
-            failures.push(format!("{name}: {why:.600}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {total} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -304,7 +177,7 @@ fn run(cases: Vec<Case>) {
 fn unreadable_messages() -> Vec<Case> {
     use Expect::Unreadable;
     let one = |s: String| vec![s];
-    let ticket = TicketEvent::new(TicketAction::Open, finding("restricted-ssh", "sg-9", 9))
+    let ticket = TicketEvent::new(TicketAction::Open, finding_about("restricted-ssh", "sg-9"))
         .body()
         .expect("ticket");
     let sns = json!({"Type": "Notification", "Message": body(&entry(9))}).to_string();
@@ -533,14 +406,18 @@ fn hostile_entries() -> Vec<Case> {
         ),
         Case {
             name: "a scheduled event that is JSON null",
-            event: Some(Value::Null),
-            messages: vec![],
+            input: Drain {
+                event: Some(Value::Null),
+                messages: vec![],
+            },
             expect: Entries(0),
         },
         Case {
             name: "a 1 MB execution_id with control characters",
-            event: Some(json!({"execution_id": hostile})),
-            messages: vec![],
+            input: Drain {
+                event: Some(json!({"execution_id": hostile})),
+                messages: vec![],
+            },
             expect: Entries(0),
         },
     ]

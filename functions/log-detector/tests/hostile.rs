@@ -26,36 +26,30 @@
 //!   event id (no console link is built from it) — the rendered ticket, digest entry and alert
 //!   must hold no control characters and stay bounded.
 //!
-//! Every case runs under `catch_unwind`: a panic fails the case, it is never an outcome.
+//! The harness is `triage_testkit::hostile`: every case runs under `catch_unwind` (a panic fails
+//! the case, it is never an outcome), and everything the sinks received is checked after it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use triage_core::text::is_hostile;
-
-use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use log_detector::handler::{Handler, Summary};
 use log_detector::{Settings, assemble};
 use serde_json::{Value, json};
 use stack_tests::{function_env, memory_stand_ins};
 use triage_core::cloudtrail::{DEFAULT_MAX_LOG_EVENTS, encode_data};
 use triage_core::fakes::Memory;
-use triage_core::ticket::MAX_SUBJECT_CHARS;
-
-/// The function, and the backend to read back what it sent.
-struct Fakes {
-    handler: Handler<Memory>,
-    memory: Memory,
-}
+use triage_testkit::event as sample;
+use triage_testkit::hostile::{self, Harness, Invocation, NASTY, Outcome, case};
 
 /// The rules of the two good records placed around every hostile log event.
 const GOOD_RULES: [&str; 2] = ["root-account-usage", "unauthorized-api-calls"];
+/// The account of the good records.
+const GOOD_ACCOUNT: &str = "111122223333";
 /// The account of hostile records that match a detection: a finding of their own.
 const HOSTILE_ACCOUNT: &str = "444455556666";
 /// No string of a rendered ticket, alert or digest entry is longer (the largest field bound,
 /// a finding's description, is 4096 characters).
 const MAX_STRING_CHARS: usize = 4096;
-/// No ticket event body is larger.
-const MAX_TICKET_BYTES: usize = 32 * 1024;
+/// No `InvalidPayload` message is longer, in bytes.
+const MAX_ERROR_BYTES: usize = 2048;
 
 // ------------------------------------------------------------------------------------------
 // The table
@@ -108,28 +102,11 @@ enum Expect {
     Quiet(usize),
 }
 
-struct Case {
-    name: &'static str,
-    input: Input,
-    expect: Expect,
-}
-
-fn case(name: &'static str, input: Input, expect: Expect) -> Case {
-    Case {
-        name,
-        input,
-        expect,
-    }
-}
+type Case = hostile::Case<Input, Expect>;
 
 // ------------------------------------------------------------------------------------------
 // Building inputs
 // ------------------------------------------------------------------------------------------
-
-fn sample(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample")).expect("json")
-}
 
 /// The `message` of the first log event of a decoded subscription sample.
 fn first_message(name: &str) -> String {
@@ -197,9 +174,6 @@ fn root_record(edit: impl FnOnce(&mut Value)) -> Value {
 fn record_event(id: usize, record: &Value) -> Value {
     log_event(id, record.to_string())
 }
-
-/// Every kind of character that must never reach a reader.
-const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there";
 
 /// Deterministic, incompressible text (xorshift over the base64 alphabet).
 fn noise(len: usize, mut seed: u64) -> String {
@@ -286,119 +260,43 @@ fn around_with_raw_event(bytes: &[u8]) -> Vec<u8> {
 // ------------------------------------------------------------------------------------------
 
 /// The function as it ships, on the in-memory backend, with the template's settings.
-fn handler() -> Fakes {
-    let memory = Memory::default();
-    let env = function_env("log-detector", &memory_stand_ins());
-    let handler = assemble(Settings::from(&env).expect("settings"), &memory);
-    Fakes { handler, memory }
+const HARNESS: Harness<Handler<Memory>, Input, Expect> = Harness {
+    assemble: |memory| {
+        let env = function_env("log-detector", &memory_stand_ins());
+        assemble(Settings::from(&env).expect("settings"), memory)
+    },
+    invocation,
+    verdict,
+    string_chars: |_| MAX_STRING_CHARS,
+};
+
+fn run(cases: Vec<Case>) {
+    HARNESS.run(cases);
 }
 
-/// What the handler made of one input: `Err` when the runtime refused the body first.
-type Outcome = Result<Result<Summary, Diagnostic>, String>;
-
-fn invoke(h: &Fakes, input: Input) -> Outcome {
-    let payload = match input {
-        // What lambda_runtime does with the body before it calls the handler.
-        Input::Raw(body) => serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string())?,
-        Input::Event(v) => v,
-        Input::Data(data) => lambda_event(data),
-        Input::Inflated(bytes) => lambda_event(encode_data(&bytes).expect("encode")),
+fn invocation(input: &Input, _: &Memory) -> Invocation {
+    let data = |data: String| Invocation::Event(lambda_event(data));
+    match input {
+        Input::Raw(body) => Invocation::Body(body.clone()),
+        Input::Event(v) => Invocation::Event(v.clone()),
+        Input::Data(d) => data(d.clone()),
+        Input::Inflated(bytes) => data(encode_data(bytes).expect("encode")),
         Input::LogEvents(events) => {
-            lambda_event(encode_data(&inflated(&around(events))).expect("encode"))
+            data(encode_data(&inflated(&around(events.clone()))).expect("encode"))
         }
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    Ok(rt
-        .block_on(
-            h.handler
-                .handle(LambdaEvent::new(payload, Context::default())),
-        )
-        .map_err(|e| triage_lambda::diagnostic(&e)))
-}
-
-fn check_strings(what: &str, v: &Value, problems: &mut Vec<String>) {
-    match v {
-        Value::String(s) => {
-            if s.chars().any(is_hostile) {
-                problems.push(format!("{what}: control characters in {s:.80?}"));
-            }
-            if s.chars().count() > MAX_STRING_CHARS {
-                problems.push(format!("{what}: a string of {} chars", s.chars().count()));
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|i| check_strings(what, i, problems)),
-        Value::Object(m) => {
-            for (k, item) in m {
-                if k.chars().any(is_hostile) || k.chars().count() > 256 {
-                    problems.push(format!("{what}: key {k:.80?}"));
-                }
-                check_strings(what, item, problems);
-            }
-        }
-        _ => {}
     }
 }
 
-/// Everything the sinks received is clean and bounded.
-fn rendered_problems(h: &Fakes) -> Vec<String> {
-    let mut problems = Vec::new();
-    for t in h.memory.tickets.sent() {
-        let body = t.body().expect("ticket body");
-        if body.len() > MAX_TICKET_BYTES {
-            problems.push(format!("ticket body of {} bytes", body.len()));
-        }
-        check_strings(
-            "ticket",
-            &serde_json::from_str(&body).expect("json"),
-            &mut problems,
-        );
-    }
-    for d in h.memory.digest.sent() {
-        let body = d.body().expect("digest body");
-        check_strings(
-            "digest entry",
-            &serde_json::from_str(&body).expect("json"),
-            &mut problems,
-        );
-    }
-    for a in h.memory.alerts.sent() {
-        if a.subject.len() > MAX_SUBJECT_CHARS
-            || !a.subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-        {
-            problems.push(format!("alert subject {:?}", a.subject));
-        }
-        if a.text.chars().any(|c| c != '\n' && is_hostile(c)) {
-            problems.push("alert text holds control characters".into());
-        }
-        check_strings(
-            "alert json",
-            &serde_json::from_str(&a.json).expect("json"),
-            &mut problems,
-        );
-    }
-    problems
-}
-
-fn verdict(h: &Fakes, expect: &Expect, outcome: Outcome) -> Result<(), String> {
-    let tickets = h.memory.tickets.sent();
+fn verdict(
+    _: &Input,
+    expect: &Expect,
+    outcome: Outcome<Summary>,
+    memory: &Memory,
+) -> Result<(), String> {
     match (expect, outcome) {
-        (Expect::RuntimeRejects(want), Err(reason)) => {
-            if !reason.contains(want) {
-                return Err(format!("runtime refused it, but: {reason}"));
-            }
-        }
+        (Expect::RuntimeRejects(want), Err(reason)) => hostile::refused(&reason, want),
         (Expect::Invalid(want), Ok(Err(d))) => {
-            if d.error_type != "InvalidPayload" || !d.error_message.contains(want) {
-                return Err(format!("{}: {}", d.error_type, d.error_message));
-            }
-            if d.error_message.chars().any(is_hostile) || d.error_message.len() > 2048 {
-                return Err(format!("unsafe error message {:.200?}", d.error_message));
-            }
-            if !tickets.is_empty() {
-                return Err("an invalid payload sent tickets".into());
-            }
+            hostile::typed_error(&d, "InvalidPayload", want, MAX_ERROR_BYTES, memory)
         }
         (Expect::Delivered(want), Ok(Ok(s))) => {
             let got = Counts {
@@ -412,63 +310,21 @@ fn verdict(h: &Fakes, expect: &Expect, outcome: Outcome) -> Result<(), String> {
             if got != *want {
                 return Err(format!("counted {got:?}, want {want:?} ({s:?})"));
             }
-            for rule in GOOD_RULES {
-                let delivered = tickets
-                    .iter()
-                    .filter(|t| t.finding.rule_id.as_str() == rule)
-                    .filter(|t| t.finding.account.as_str() == "111122223333")
-                    .count();
-                if delivered != 1 {
-                    return Err(format!("good record {rule}: {delivered} tickets"));
-                }
+            hostile::ticketed_once(memory, &GOOD_RULES, Some(GOOD_ACCOUNT))?;
+            let sent = memory.tickets.sent().len();
+            if sent != s.tickets || s.tickets != 2 + want.findings {
+                return Err(format!("{sent} tickets sent, summary {s:?}"));
             }
-            if tickets.len() != s.tickets || s.tickets != 2 + want.findings {
-                return Err(format!("{} tickets sent, summary {s:?}", tickets.len()));
-            }
+            Ok(())
         }
         (Expect::Quiet(records), Ok(Ok(s))) => {
-            if s.records != *records || s.findings != 0 || !tickets.is_empty() {
+            if s.records != *records || s.findings != 0 || !memory.tickets.sent().is_empty() {
                 return Err(format!("{s:?}"));
             }
+            Ok(())
         }
-        (_, Err(reason)) => return Err(format!("the runtime refused it: {reason}")),
-        (_, Ok(Ok(s))) => return Err(format!("Ok({s:?})")),
-        (_, Ok(Err(d))) => return Err(format!("{}: {}", d.error_type, d.error_message)),
+        (_, outcome) => Err(hostile::unexpected(outcome)),
     }
-    let problems = rendered_problems(h);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
-/// Runs every case (each under `catch_unwind`) and reports all failures at once.
-fn run(cases: Vec<Case>) {
-    let total = cases.len();
-    let mut failures = Vec::new();
-    for Case {
-        name,
-        input,
-        expect,
-    } in cases
-    {
-        let h = handler();
-        let outcome = catch_unwind(AssertUnwindSafe(|| invoke(&h, input)));
-        let result = match outcome {
-            Err(_) => Err("PANICKED".to_owned()),
-            Ok(outcome) => verdict(&h, &expect, outcome),
-        };
-        if let Err(why) = result {
-            failures.push(format!("{name}: {why:.600}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {total} cases failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 // ------------------------------------------------------------------------------------------

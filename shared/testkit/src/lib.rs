@@ -2,6 +2,7 @@
 //! and stopped when dropped, SDK clients pointed at it, and the repository's sample events.
 
 pub mod faults;
+pub mod hostile;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
