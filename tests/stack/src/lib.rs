@@ -55,7 +55,9 @@ pub fn function_vars(binary: &str, stand_ins: &BTreeMap<&str, String>) -> BTreeM
 /// attributes: `MessageGroupId` is the fingerprint, `MessageDeduplicationId` the SHA-256 of the
 /// body (recomputed here, not by the code under test). Test support: panics on a mismatch.
 pub fn ticket_of(m: &Message) -> TicketEvent {
-    let body = m.body().unwrap_or_else(|| panic!("a ticket message without a body"));
+    let body = m
+        .body()
+        .unwrap_or_else(|| panic!("a ticket message without a body"));
     let ticket: TicketEvent =
         serde_json::from_str(body).unwrap_or_else(|e| panic!("not a ticket event ({e}): {body}"));
     let attrs = m
