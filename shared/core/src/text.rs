@@ -61,19 +61,32 @@ impl<'de> Deserialize<'de> for SafeText {
 }
 
 /// True for characters that must never reach a reader: C0/C1 controls (newlines, ESC for ANSI
-/// sequences, DEL…), bidirectional embeddings/overrides/isolates and marks, zero-width
-/// characters, line/paragraph separators and the BOM. Public so that tests and fuzz targets
-/// check rendered output against the very set [`SafeText`] removes.
+/// sequences, DEL…), bidirectional embeddings/overrides/isolates and marks, zero-width and
+/// other invisible characters (soft hyphen, joiners, the deprecated format characters, Hangul
+/// and Khmer fillers, variation selectors, the tag block that can smuggle hidden text),
+/// line/paragraph separators and the BOM. Public so that tests and fuzz targets check rendered
+/// output against the very set [`SafeText`] removes.
 pub fn is_hostile(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061C}'
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
                 | '\u{200B}'..='\u{200F}'
                 | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
                 | '\u{FEFF}'
+                | '\u{FFA0}'
                 | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E007F}'
+                | '\u{E0100}'..='\u{E01EF}'
         )
 }
 
@@ -130,6 +143,25 @@ mod tests {
     fn bidi_overrides_and_zero_width_characters_are_removed() {
         let t = SafeText::new("invoice\u{202E}fdp.exe\u{200B}\u{2066}x\u{FEFF}");
         assert_eq!(t.as_str(), "invoice fdp.exe x");
+    }
+
+    #[test]
+    fn invisible_characters_that_hide_or_smuggle_text_are_removed() {
+        // Soft hyphen, the deprecated format characters, Hangul fillers, a variation selector,
+        // tag characters spelling "evil" (invisible, read by some language models) and a
+        // supplementary variation selector.
+        let raw = "ad\u{00AD}min\u{206A}\u{206F} \u{3164}\u{115F}\u{FFA0}ok\u{FE0F} \
+                   x\u{E0065}\u{E0076}\u{E0069}\u{E006C}y\u{E0100}";
+        let t = SafeText::new(raw);
+        assert_eq!(t.as_str(), "ad min ok x y");
+        assert!(!t.as_str().chars().any(is_hostile));
+    }
+
+    #[test]
+    fn the_bound_counts_characters_so_four_byte_text_is_at_most_four_times_the_bound_in_bytes() {
+        let t = SafeText::bounded(&"😀".repeat(10_000), 100);
+        assert_eq!(t.as_str().chars().count(), 100);
+        assert!(t.as_str().len() <= 4 * 100);
     }
 
     #[test]

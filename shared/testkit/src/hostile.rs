@@ -18,7 +18,7 @@ use triage_core::ticket::MAX_SUBJECT_CHARS;
 use triage_lambda::Function;
 
 /// Every kind of character that must never reach a reader.
-pub const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there";
+pub const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there ad\u{ad}min\u{206a}\u{3164}\u{fe0f}\u{e0065}\u{e0076}\u{e0069}\u{e006c}\u{e0100}😀";
 /// No ticket event body is larger, in bytes.
 pub const MAX_TICKET_BYTES: usize = 32 * 1024;
 /// No key of a JSON document the sinks received is longer, in characters.
