@@ -46,6 +46,11 @@ pub struct NameRule {
     pub severity: Option<Severity>,
     #[serde(default)]
     pub detection: Option<String>,
+    /// Whether a `severity=` token in the alarm's description may lower a high or critical
+    /// severity this entry decides (by default it may not: anyone who can edit an alarm could
+    /// otherwise silence it).
+    #[serde(default)]
+    pub token_may_lower: bool,
     pub reason: String,
 }
 
@@ -61,6 +66,9 @@ pub struct MetricRule {
     pub severity: Option<Severity>,
     #[serde(default)]
     pub detection: Option<String>,
+    /// As [`NameRule::token_may_lower`].
+    #[serde(default)]
+    pub token_may_lower: bool,
     pub reason: String,
 }
 
@@ -82,6 +90,9 @@ struct PolicyFile {
 pub enum SeverityBasis {
     /// `severity=<level>` in the alarm description.
     DescriptionToken,
+    /// A `severity=<level>` token that would have lowered a high or critical severity the
+    /// policy decided was ignored; the policy's basis follows.
+    TokenRefused(Severity, Box<SeverityBasis>),
     /// `triage:detection=<id>` in the description, with a known detection.
     DetectionToken(String),
     /// `[[alarm]]` entry number (1-based) matched the alarm name.
@@ -98,6 +109,10 @@ impl fmt::Display for SeverityBasis {
             SeverityBasis::DescriptionToken => {
                 f.write_str("severity token in the alarm description")
             }
+            SeverityBasis::TokenRefused(token, basis) => write!(
+                f,
+                "{basis}; the description's severity={token} was ignored: a description may not lower a high or critical alarm unless the policy entry sets token_may_lower"
+            ),
             SeverityBasis::DetectionToken(id) => {
                 write!(f, "{DETECTION_TOKEN}{id} in the alarm description")
             }
@@ -256,23 +271,39 @@ impl AlarmPolicy {
             let d = detection.as_deref().and_then(|id| self.detection(id));
             (severity.or(d.map(|d| d.severity)).unwrap_or(default), d)
         };
-        let (severity, basis, detection) = if let Some(severity) = tokens.severity {
-            let d = token_detection.or_else(|| self.rule_detection(alarm_name, metrics.clone()));
-            (severity, SeverityBasis::DescriptionToken, d)
-        } else if let Some(d) = token_detection {
-            (
-                d.severity,
-                SeverityBasis::DetectionToken(d.id.clone()),
-                Some(d),
-            )
-        } else if let Some((i, r)) = self.name_rule(alarm_name) {
-            let (s, d) = from_rule(r.severity, &r.detection);
-            (s, SeverityBasis::AlarmName(i + 1), d)
-        } else if let Some((i, r)) = self.metric_rule(metrics) {
-            let (s, d) = from_rule(r.severity, &r.detection);
-            (s, SeverityBasis::Metric(i + 1), d)
-        } else {
-            (default, SeverityBasis::Default, None)
+        // What the policy decides without the severity token, and whether the token may lower it.
+        let (policy_severity, policy_basis, policy_detection, may_lower) =
+            if let Some(d) = token_detection {
+                (
+                    d.severity,
+                    SeverityBasis::DetectionToken(d.id.clone()),
+                    Some(d),
+                    false,
+                )
+            } else if let Some((i, r)) = self.name_rule(alarm_name) {
+                let (s, d) = from_rule(r.severity, &r.detection);
+                (s, SeverityBasis::AlarmName(i + 1), d, r.token_may_lower)
+            } else if let Some((i, r)) = self.metric_rule(metrics.clone()) {
+                let (s, d) = from_rule(r.severity, &r.detection);
+                (s, SeverityBasis::Metric(i + 1), d, r.token_may_lower)
+            } else {
+                (default, SeverityBasis::Default, None, false)
+            };
+        let (severity, basis, detection) = match tokens.severity {
+            Some(token)
+                if token < policy_severity && policy_severity >= Severity::High && !may_lower =>
+            {
+                (
+                    policy_severity,
+                    SeverityBasis::TokenRefused(token, Box::new(policy_basis)),
+                    policy_detection,
+                )
+            }
+            Some(token) => {
+                let d = token_detection.or_else(|| self.rule_detection(alarm_name, metrics));
+                (token, SeverityBasis::DescriptionToken, d)
+            }
+            None => (policy_severity, policy_basis, policy_detection),
         };
         Verdict {
             severity,
@@ -470,7 +501,8 @@ mod tests {
     }
 
     #[test]
-    fn the_description_token_wins_over_everything() {
+    fn a_description_token_cannot_downgrade_an_alarm_the_policy_rates_critical() {
+        // Anyone with cloudwatch:PutMetricAlarm could otherwise silence the root-usage page.
         let p = shipped();
         let v = p.decide(
             "CIS-1.7-RootAccountUsage",
@@ -478,11 +510,63 @@ mod tests {
             [("CISBenchmark", "RootAccountUsageCount")],
             Severity::Medium,
         );
-        assert_eq!(v.severity, Severity::Low);
-        assert_eq!(v.basis, SeverityBasis::DescriptionToken);
+        assert_eq!(v.severity, Severity::Critical);
+        assert!(
+            matches!(v.basis, SeverityBasis::TokenRefused(Severity::Low, _)),
+            "{:?}",
+            v.basis
+        );
+        assert!(
+            v.basis.to_string().contains("severity=low was ignored"),
+            "{}",
+            v.basis
+        );
         assert_eq!(
             v.detection.map(|d| d.id.as_str()),
             Some("root-account-usage")
+        );
+        // Nor through the detection token of the template's own seed alarms.
+        let v = p.decide(
+            "anything",
+            Some("triage:detection=root-account-usage severity=info"),
+            [],
+            Severity::Medium,
+        );
+        assert_eq!(v.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn a_description_token_raises_any_alarm_and_lowers_one_rated_below_high() {
+        let p = shipped();
+        let raised = p.decide("x", Some("severity=critical"), [], Severity::Medium);
+        assert_eq!(
+            (raised.severity, raised.basis),
+            (Severity::Critical, SeverityBasis::DescriptionToken)
+        );
+        let lowered = p.decide("x", Some("severity=low"), [], Severity::Medium);
+        assert_eq!(
+            (lowered.severity, lowered.basis),
+            (Severity::Low, SeverityBasis::DescriptionToken)
+        );
+    }
+
+    #[test]
+    fn a_policy_entry_may_let_the_token_lower_its_alarms() {
+        let p = AlarmPolicy::from_toml(
+            r#"
+version = 1
+[[alarm]]
+name = "sandbox-*"
+severity = "high"
+token_may_lower = true
+reason = "sandbox accounts: owners tune their own alarms"
+"#,
+        )
+        .expect("policy");
+        let v = p.decide("sandbox-cpu", Some("severity=low"), [], Severity::Medium);
+        assert_eq!(
+            (v.severity, v.basis),
+            (Severity::Low, SeverityBasis::DescriptionToken)
         );
     }
 
