@@ -198,7 +198,7 @@ async fn an_alert_is_published_as_message_structure_json_with_its_subject() {
             r.message_structure() == Some("json")
                 && r.topic_arn() == Some("arn:aws:sns:us-east-1:111122223333:alerts")
                 && r.subject()
-                    .is_some_and(|s| s.starts_with("[HIGH] Security group"))
+                    .is_some_and(|s| s.starts_with("[HIGH] restricted-ssh is not compliant"))
                 && r.message().is_some_and(|m| {
                     serde_json::from_str::<serde_json::Value>(m)
                         .is_ok_and(|v| v["default"].is_string() && v["email"].is_string())
