@@ -237,10 +237,13 @@ impl<B: Backend> Handler<B> {
     }
 
     /// Several receivers, each receiving batches of ten until the queue answers empty, the
-    /// message cap is reached or it is time to stop.
+    /// message cap or the byte budget (the bodies are held until the publish) is reached, or it
+    /// is time to stop.
     async fn drain(&self, stop_at: Instant, visibility: Duration) -> Drained {
         let collected: Mutex<Vec<Received>> = Mutex::new(Vec::new());
         let count = AtomicUsize::new(0);
+        let bytes = AtomicUsize::new(0);
+        let bytes = &bytes;
         let errors: Mutex<Vec<QueueError>> = Mutex::new(Vec::new());
         let stopped_early = AtomicUsize::new(0);
         let (collected_ref, count, errors_ref, stopped) =
@@ -249,6 +252,7 @@ impl<B: Backend> Handler<B> {
             loop {
                 if Instant::now() >= stop_at
                     || count.load(Ordering::SeqCst) >= self.options.max_messages
+                    || bytes.load(Ordering::SeqCst) >= self.options.max_bytes
                 {
                     stopped.fetch_add(1, Ordering::SeqCst);
                     return;
@@ -257,6 +261,7 @@ impl<B: Backend> Handler<B> {
                     Ok(batch) if batch.is_empty() => return,
                     Ok(batch) => {
                         count.fetch_add(batch.len(), Ordering::SeqCst);
+                        bytes.fetch_add(batch.iter().map(|m| m.body.len()).sum(), Ordering::SeqCst);
                         if let Ok(mut c) = collected_ref.lock() {
                             c.extend(batch);
                         }
@@ -526,6 +531,23 @@ mod tests {
         assert!(summary.stopped_early);
         assert_eq!((summary.received, summary.deleted), (30, 30));
         assert_eq!(memory.digest_queue.len(), 70);
+    }
+
+    #[tokio::test]
+    async fn the_byte_budget_bounds_one_run_and_leaves_the_rest_queued() {
+        let (h, memory) = handler_with(&[("DIGEST_MAX_BYTES", "65536"), ("DIGEST_RECEIVERS", "1")]);
+        storm(&memory.digest_queue, 1000);
+        let summary = h.run(soon()).await.expect("run");
+        assert!(summary.stopped_early);
+        assert!(summary.received < 1000, "{summary:?}");
+        let entry_bytes = entry(DigestKind::Repeat, 1).body().expect("body").len();
+        // It stops at the first receive past the budget: at most one batch of ten over it.
+        assert!(
+            summary.received * entry_bytes <= 65536 + 10 * entry_bytes,
+            "{summary:?}"
+        );
+        assert_eq!(summary.deleted, summary.received);
+        assert_eq!(memory.digest_queue.len(), 1000 - summary.received);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 //! | `DIGEST_RECEIVERS` | concurrent receivers (and deleters), 1…20 | 4 |
 //! | `DIGEST_TIME_MARGIN_SECONDS` | time kept before the deadline for publishing and deleting, 5…300 | 30 |
 //! | `DIGEST_MAX_MESSAGES` | messages summarised per run at most (the rest waits for the next), 10…1000000 | 250000 |
+//! | `DIGEST_MAX_BYTES` | message bytes held per run at most (the bodies wait in memory for the publish; the rest waits for the next run), 65536…1073741824 | 134217728 (128 MiB) |
 //! | `DIGEST_TOP_N` | lines per section of the email, 1…200 | 20 |
 //! | `DIGEST_WHEN_EMPTY` | `skip` (no message when nothing happened) or `publish` ("all quiet") | `skip` |
 //! | `DIGEST_RECEIVE_WAIT_SECONDS` | long-poll wait of a receive, 0…20 | 1 |
@@ -43,6 +44,8 @@ pub struct Options {
     /// Kept before the invocation's deadline for rendering, publishing and deleting.
     pub margin: Duration,
     pub max_messages: usize,
+    /// Bytes of message bodies one run holds at most.
+    pub max_bytes: usize,
     pub wait: Duration,
     pub when_empty: WhenEmpty,
     pub render: RenderOptions,
@@ -56,6 +59,7 @@ impl Default for Options {
             receivers: 4,
             margin: Duration::from_secs(30),
             max_messages: 250_000,
+            max_bytes: 128 * 1024 * 1024,
             wait: Duration::from_secs(1),
             when_empty: WhenEmpty::Skip,
             render: RenderOptions::default(),
@@ -82,6 +86,11 @@ impl Settings {
             receivers: as_usize(env.bounded("DIGEST_RECEIVERS", 4, 1..=20)?),
             margin: Duration::from_secs(env.bounded("DIGEST_TIME_MARGIN_SECONDS", 30, 5..=300)?),
             max_messages: as_usize(env.bounded("DIGEST_MAX_MESSAGES", 250_000, 10..=1_000_000)?),
+            max_bytes: as_usize(env.bounded(
+                "DIGEST_MAX_BYTES",
+                128 * 1024 * 1024,
+                65_536..=1024 * 1024 * 1024,
+            )?),
             wait: Duration::from_secs(env.bounded("DIGEST_RECEIVE_WAIT_SECONDS", 1, 0..=20)?),
             when_empty: env.parsed_or("DIGEST_WHEN_EMPTY", WhenEmpty::Skip)?,
             render: RenderOptions {
