@@ -30,7 +30,8 @@ use triage_core::{Alert, DigestEntry, TicketEvent};
 use triage_testkit::faults::FaultProxy;
 
 /// Lambda's asynchronous retries: the first about a minute after the failure, the second about
-/// two minutes after the first. Past the dedup claim (60 s by default), as in production.
+/// two minutes after the first; both past every function's dedup claim (its Timeout, at most
+/// 60 s), as in production.
 pub fn retry_delays() -> [TimeDelta; 2] {
     [TimeDelta::seconds(61), TimeDelta::seconds(121)]
 }
