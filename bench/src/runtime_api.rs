@@ -4,15 +4,12 @@
 //! `202`, and every later `next` is held until the server is dropped (the function is then idle,
 //! as it is between invocations on Lambda). Each step is reported, time-stamped, on a channel.
 //!
-//! A hyper HTTP/1.1 server on a tokio runtime of its own, on a thread of its own: dropping the
-//! server ends the runtime and with it every connection.
+//! A hyper HTTP/1.1 server on a [`LoopbackServer`]: dropping it ends every connection.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
@@ -23,6 +20,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use triage_testkit::loopback::LoopbackServer;
 
 const PREFIX: &str = "/2018-06-01/runtime";
 
@@ -51,10 +49,8 @@ pub enum Report {
 
 /// The server; stops and releases held requests when dropped.
 pub struct RuntimeApi {
-    addr: SocketAddr,
     reports: Receiver<Report>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: LoopbackServer,
 }
 
 struct Shared {
@@ -65,63 +61,26 @@ struct Shared {
 
 impl RuntimeApi {
     pub fn start(invocation: Invocation) -> io::Result<RuntimeApi> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let (tx, reports) = mpsc::channel();
         let shared = Arc::new(Shared {
             invocation,
             nexts: AtomicUsize::new(0),
             reports: tx,
         });
-        let (stop, stopped) = oneshot::channel();
-        let (ready, started) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .and_then(|rt| {
-                    let listener = rt.block_on(async { TcpListener::from_std(listener) })?;
-                    Ok((rt, listener))
-                });
-            match runtime {
-                Ok((rt, listener)) => {
-                    let _ = ready.send(Ok(()));
-                    rt.block_on(accept(shared, listener, stopped));
-                }
-                Err(e) => {
-                    let _ = ready.send(Err(e));
-                }
-            }
-        });
-        started
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the runtime API's thread ended")))?;
-        Ok(RuntimeApi {
-            addr,
-            reports,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let server = LoopbackServer::start("runtime-api", move |listener, stopped| {
+            accept(shared, listener, stopped)
+        })?;
+        Ok(RuntimeApi { reports, server })
     }
 
     /// `host:port`, what `AWS_LAMBDA_RUNTIME_API` is set to.
     pub fn address(&self) -> String {
-        self.addr.to_string()
+        self.server.addr().to_string()
     }
 
     /// The next report, if one comes within `timeout`.
     pub fn report(&self, timeout: Duration) -> Result<Report, RecvTimeoutError> {
         self.reports.recv_timeout(timeout)
-    }
-}
-
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -135,25 +135,17 @@ impl Function {
                 .get(name)
                 .or_else(|| globals.and_then(|g| g.get(name)))
         };
-        let env = props
-            .get("Environment")
-            .and_then(|e| e.get("Variables"))
-            .and_then(Value::as_mapping)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let events = props
-            .get("Events")
-            .and_then(Value::as_mapping)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let by_name = |v: Option<&Value>| -> BTreeMap<String, Value> {
+            v.and_then(Value::as_mapping)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let env = by_name(props.get("Environment").and_then(|e| e.get("Variables")));
+        let events = by_name(props.get("Events"));
         Function {
             logical_id: id.to_owned(),
             binary: r

@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod hostile;
+pub mod loopback;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -128,22 +129,28 @@ impl MotoServer {
         &self.endpoint
     }
 
-    /// SDK configuration pointed at this server, with fixed test credentials and region — the
-    /// same settings `AWS_ENDPOINT_URL` gives a function's `aws_config::load_from_env`.
+    /// SDK configuration pointed at this server: see [`sdk_config_for`].
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "triage-testkit",
-            ))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint).await
     }
+}
+
+/// SDK configuration pointed at a local `endpoint`, with fixed test credentials and region — the
+/// same settings `AWS_ENDPOINT_URL` gives a function's `aws_config::load_from_env` (and the
+/// SDK's default standard retry of three attempts).
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "triage-testkit",
+        ))
+        .load()
+        .await
 }
 
 impl Drop for MotoServer {

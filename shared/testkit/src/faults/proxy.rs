@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -24,6 +23,7 @@ use super::plan::draw;
 use super::protocol::{self, Call};
 use super::{Fault, FaultPlan, FaultStats};
 use crate::MotoServer;
+use crate::loopback::LoopbackServer;
 
 /// How long the proxy waits for moto's answer.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,8 +32,8 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct FaultProxy {
     shared: Arc<Shared>,
     endpoint: String,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// Dropped last: ends the accept loop and every connection.
+    _server: LoopbackServer,
 }
 
 struct Shared {
@@ -69,9 +69,17 @@ impl FaultProxy {
                     format!("upstream {upstream_endpoint:?} is not http://ip:port: {e}"),
                 )
             })?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let own = listener.local_addr()?;
+        let live = Arc::new(AtomicUsize::new(0));
+        let alive = Alive::new(&live);
+        // The state names the proxy's own address, known once the server is bound.
+        let (tx, rx) = oneshot::channel::<Arc<Shared>>();
+        let server = LoopbackServer::start("fault-proxy", move |listener, stopped| async move {
+            let _alive = alive;
+            if let Ok(shared) = rx.await {
+                accept(shared, listener, stopped).await;
+            }
+        })?;
+        let own = server.addr();
         let shared = Arc::new(Shared {
             upstream,
             own,
@@ -79,42 +87,13 @@ impl FaultProxy {
             seen: Mutex::new(HashMap::new()),
             stats: Mutex::new(FaultStats::default()),
             receipt_handles: Mutex::new(Vec::new()),
-            live: Arc::new(AtomicUsize::new(0)),
+            live,
         });
-        let (stop, stopped) = oneshot::channel();
-        let (ready, started) = mpsc::channel();
-        let alive = Alive::new(&shared.live);
-        let server = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("fault-proxy".into())
-            .spawn(move || {
-                let _alive = alive;
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .and_then(|rt| {
-                        let listener = rt.block_on(async { TcpListener::from_std(listener) })?;
-                        Ok((rt, listener))
-                    });
-                match runtime {
-                    Ok((rt, listener)) => {
-                        let _ = ready.send(Ok(()));
-                        rt.block_on(accept(server, listener, stopped));
-                        // Dropping the runtime here ends every connection task.
-                    }
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
-                    }
-                }
-            })?;
-        started
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the fault proxy's thread ended")))?;
+        let _ = tx.send(shared.clone());
         Ok(FaultProxy {
             shared,
             endpoint: format!("http://{own}"),
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         })
     }
 
@@ -124,21 +103,9 @@ impl FaultProxy {
     }
 
     /// SDK configuration pointed at the proxy: the same settings as
-    /// [`MotoServer::sdk_config`] (fixed test credentials, us-east-1, the default standard
-    /// retry of three attempts).
+    /// [`MotoServer::sdk_config`].
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "triage-testkit",
-            ))
-            .load()
-            .await
+        crate::sdk_config_for(&self.endpoint).await
     }
 
     /// Replaces the plan; requests already being handled keep the old one.
@@ -171,16 +138,6 @@ impl FaultProxy {
     /// dropped.
     pub fn live_threads(&self) -> Arc<AtomicUsize> {
         self.shared.live.clone()
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        // Ends the accept loop; the runtime, dropped on its thread, ends every connection.
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

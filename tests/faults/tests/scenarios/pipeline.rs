@@ -426,82 +426,16 @@ async fn scenario<M, A>(
     .await;
 }
 
-async fn config_scenario(
-    moto: &MotoServer,
-    proxy: &FaultProxy,
-    name: &str,
-    plan: FaultPlan,
-    events: &[Value],
-) {
-    use config_classifier::{Handler, Settings, assemble};
-    fn build<B: Backend>(vars: &Vars, backend: &B) -> Handler<B> {
-        let settings = Settings::from(&env_from_map(vars.clone())).expect("settings");
-        assemble(settings, backend)
-    }
-    let f = "config-classifier";
-    scenario(
-        f,
-        moto,
-        proxy,
-        name,
-        plan,
-        events,
-        build::<Memory>,
-        build::<Aws>,
-    )
-    .await;
-}
-
-async fn log_detector_scenario(
-    moto: &MotoServer,
-    proxy: &FaultProxy,
-    name: &str,
-    plan: FaultPlan,
-    payloads: &[Value],
-) {
-    use log_detector::{Handler, Settings, assemble};
-    fn build<B: Backend>(vars: &Vars, backend: &B) -> Handler<B> {
-        let settings = Settings::from(&env_from_map(vars.clone())).expect("settings");
-        assemble(settings, backend)
-    }
-    let f = "log-detector";
-    scenario(
-        f,
-        moto,
-        proxy,
-        name,
-        plan,
-        payloads,
-        build::<Memory>,
-        build::<Aws>,
-    )
-    .await;
-}
-
-async fn alarm_scenario(
-    moto: &MotoServer,
-    proxy: &FaultProxy,
-    name: &str,
-    plan: FaultPlan,
-    events: &[Value],
-) {
-    use alarm_classifier::{Handler, Settings, assemble};
-    fn build<B: Backend>(vars: &Vars, backend: &B) -> Handler<B> {
-        let settings = Settings::from(&env_from_map(vars.clone())).expect("settings");
-        assemble(settings, backend)
-    }
-    let f = "alarm-classifier";
-    scenario(
-        f,
-        moto,
-        proxy,
-        name,
-        plan,
-        events,
-        build::<Memory>,
-        build::<Aws>,
-    )
-    .await;
+/// A function crate's `assemble`, from the template's variables, on the memory backend (the
+/// expectation) and on the AWS backend (the subject).
+macro_rules! assembled {
+    ($krate:ident) => {{
+        fn build<B: Backend>(vars: &Vars, backend: &B) -> $krate::Handler<B> {
+            let settings = $krate::Settings::from(&env_from_map(vars.clone())).expect("settings");
+            $krate::assemble(settings, backend)
+        }
+        (build::<Memory>, build::<Aws>)
+    }};
 }
 
 /// One moto, one proxy, the scenarios one after the other over `events` distinct Config events.
@@ -510,14 +444,10 @@ async fn config_classifier_under(scenarios: &[&str], events: usize) {
     let proxy = FaultProxy::start(&moto, FaultPlan::none());
     let events = config_events(events);
     for scenario in scenarios {
-        config_scenario(
-            &moto,
-            &proxy,
-            scenario,
-            plan(scenario, CONFIG_SEED),
-            &events,
-        )
-        .await;
+        let (memory, aws) = assembled!(config_classifier);
+        let plan = plan(scenario, CONFIG_SEED);
+        let f = "config-classifier";
+        self::scenario(f, &moto, &proxy, scenario, plan, &events, memory, aws).await;
     }
 }
 
@@ -527,7 +457,19 @@ async fn log_detector_under(scenario: &str) {
     let moto = MotoServer::start();
     let proxy = FaultProxy::start(&moto, FaultPlan::none());
     let payloads = cloudtrail_payloads(20, 10);
-    log_detector_scenario(&moto, &proxy, scenario, plan(scenario, LOG_SEED), &payloads).await;
+    let (memory, aws) = assembled!(log_detector);
+    let plan = plan(scenario, LOG_SEED);
+    self::scenario(
+        "log-detector",
+        &moto,
+        &proxy,
+        scenario,
+        plan,
+        &payloads,
+        memory,
+        aws,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -575,7 +517,19 @@ async fn alarm_classifier_under(scenario: &str, events: usize) {
     let moto = MotoServer::start();
     let proxy = FaultProxy::start(&moto, FaultPlan::none());
     let events = alarm_events(events);
-    alarm_scenario(&moto, &proxy, scenario, plan(scenario, ALARM_SEED), &events).await;
+    let (memory, aws) = assembled!(alarm_classifier);
+    let plan = plan(scenario, ALARM_SEED);
+    self::scenario(
+        "alarm-classifier",
+        &moto,
+        &proxy,
+        scenario,
+        plan,
+        &events,
+        memory,
+        aws,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
