@@ -7,10 +7,11 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use triage_aws::{DynamoDbDedupStore, item_from_attributes};
 use triage_core::clock::ManualClock;
-use triage_core::dedup::DedupError;
+use triage_core::dedup::{Applied, DedupError, DedupItem, Write};
 use triage_core::fakes::MemoryDedupStore;
 use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use triage_core::policy::{SeverityPolicy, Thresholds};
+use triage_core::ports::DedupStore;
 use triage_core::router::{RouteError, Router};
 use triage_core::{
     DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status, TicketAction,
@@ -69,14 +70,44 @@ fn router(clock: &ManualClock) -> MemoryRouter {
     .with_clock(clock.clone())
 }
 
+/// One store call at a time. DynamoDB applies each conditional write atomically; moto's
+/// threaded server checks a condition and writes in two steps, so two concurrent creates can
+/// both pass there. The invocations' read–decide–write sequences still interleave freely,
+/// which is the race under test.
+struct OneRequestAtATime(DynamoDbDedupStore, tokio::sync::Mutex<()>);
+
+impl OneRequestAtATime {
+    fn new(table: &DedupTable) -> Self {
+        OneRequestAtATime(
+            DynamoDbDedupStore::new(table.client.clone(), &table.name),
+            tokio::sync::Mutex::new(()),
+        )
+    }
+}
+
+impl DedupStore for OneRequestAtATime {
+    async fn load(&self, fingerprint: &Fingerprint) -> Result<Option<DedupItem>, DedupError> {
+        let _turn = self.1.lock().await;
+        self.0.load(fingerprint).await
+    }
+
+    async fn write(&self, write: &Write) -> Result<Applied, DedupError> {
+        let _turn = self.1.lock().await;
+        self.0.write(write).await
+    }
+
+    async fn clear(&self, fingerprint: &Fingerprint) -> Result<(), DedupError> {
+        let _turn = self.1.lock().await;
+        self.0.clear(fingerprint).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_invocations_observing_a_new_problem_open_exactly_one_ticket() {
     let moto = MotoServer::start();
     let table = DedupTable::create(&moto, "dedup-concurrent").await;
     let clock = ManualClock::new(t(0));
-    let r = Arc::new(
-        router(&clock).with_dedup(DynamoDbDedupStore::new(table.client.clone(), &table.name)),
-    );
+    let r = Arc::new(router(&clock).with_dedup(OneRequestAtATime::new(&table)));
     let mut tasks = Vec::new();
     for i in 0..20 {
         let r = Arc::clone(&r);
@@ -112,9 +143,7 @@ async fn twenty_concurrent_deliveries_of_the_same_event_open_once_and_the_others
     let moto = MotoServer::start();
     let table = DedupTable::create(&moto, "dedup-duplicates").await;
     let clock = ManualClock::new(t(0));
-    let r = Arc::new(
-        router(&clock).with_dedup(DynamoDbDedupStore::new(table.client.clone(), &table.name)),
-    );
+    let r = Arc::new(router(&clock).with_dedup(OneRequestAtATime::new(&table)));
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let r = Arc::clone(&r);

@@ -109,13 +109,35 @@ async fn the_dynamodb_log_decides_like_the_memory_log_and_keeps_its_item_beside_
     assert_eq!(dedup.load(&a).await, Ok(None));
 }
 
+/// One request at a time. DynamoDB applies each conditional write atomically; moto's threaded
+/// server checks a condition and writes in two steps, so two writers can both pass (seen once
+/// in CI: 11 of 12 changes kept, none failed). The writers' read–decide–write sequences still
+/// interleave freely, which is the contention under test.
+struct OneRequestAtATime<L>(L, tokio::sync::Mutex<()>);
+
+impl<L: TransitionLog> TransitionLog for OneRequestAtATime<L> {
+    async fn load(&self, key: &str) -> Result<Option<FlapState>, DedupError> {
+        let _turn = self.1.lock().await;
+        self.0.load(key).await
+    }
+
+    async fn store(
+        &self,
+        state: &FlapState,
+        expected_version: Option<u64>,
+    ) -> Result<Applied, DedupError> {
+        let _turn = self.1.lock().await;
+        self.0.store(state, expected_version).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_invocations_recording_changes_of_one_alarm_lose_none() {
     let moto = MotoServer::start();
     let table = DedupTable::create(&moto, "flap-concurrent").await;
-    let log = Arc::new(DynamoDbTransitionLog::new(
-        table.client.clone(),
-        &table.name,
+    let log = Arc::new(OneRequestAtATime(
+        DynamoDbTransitionLog::new(table.client.clone(), &table.name),
+        tokio::sync::Mutex::new(()),
     ));
     let settings = FlapSettings::new(100, 24 * 60);
     let a = alarm("Busy");
