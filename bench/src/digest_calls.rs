@@ -13,14 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use serde_json::{Value, json};
 use triage_aws::{Aws, MAX_PACKED_MESSAGE_BYTES, pack_digest_entries};
-use triage_core::fakes::Memory;
+use triage_core::fakes::{Memory, at, finding_about};
 use triage_core::ports::{Backend, DigestSink};
-use triage_core::{
-    DigestEntry, DigestKind, Evidence, Finding, Fingerprint, SafeText, Severity, Source, Status,
-};
+use triage_core::{DigestEntry, DigestKind, Finding, SafeText, Severity};
 use triage_testkit::{MotoServer, Queues, TopicInbox};
 
 use crate::functions::{StandIns, digest_on};
@@ -40,57 +38,30 @@ const FILLERS: usize = 8;
 /// The `i`-th entry of a storm shaped like real life: 40 rules, 500 resources, 1 in 20
 /// occurrences new.
 fn entry(i: usize) -> DigestEntry {
-    let t = Utc
-        .with_ymd_and_hms(2026, 11, 24, 3, 0, 0)
-        .single()
-        .unwrap_or_default()
-        + TimeDelta::milliseconds(i64::try_from(i).unwrap_or(0));
     let rule = format!("rule-{:02}", i % 40);
-    let resource = format!(
-        "arn:aws:ec2:us-east-1:111122223333:security-group/sg-{:04}",
-        i % 500
-    );
+    let group = format!("sg-{:04}", i % 500);
+    let t = at(0) + TimeDelta::milliseconds(i64::try_from(i).unwrap_or(0));
     let finding = Finding {
-        fingerprint: Fingerprint::new(
-            Source::Cloudtrail,
-            &rule,
-            "111122223333",
-            "us-east-1",
-            &[&resource],
-        ),
-        status: Status::Active,
         severity: [
             Severity::Critical,
             Severity::High,
             Severity::Medium,
             Severity::Low,
         ][i % 4],
-        source: Source::Cloudtrail,
-        rule_id: SafeText::new(&rule),
-        title: SafeText::new(&format!("Detection {rule} on {resource}")),
-        description: SafeText::new("d"),
-        account: SafeText::new("111122223333"),
-        region: SafeText::new("us-east-1"),
-        resources: vec![],
         principal: Some(SafeText::new(&format!(
             "arn:aws:iam::111122223333:role/app-{}",
             i % 50
         ))),
         first_seen: t,
         last_seen: t,
-        count: 1,
-        evidence: Evidence::default(),
-        console_url: None,
-        remediation: SafeText::new("r"),
+        ..finding_about(&rule, &group)
     };
     let kind = if i % 20 == 0 {
         DigestKind::New
     } else {
         DigestKind::Repeat
     };
-    let mut e = DigestEntry::new(kind, &finding);
-    e.resource = Some(SafeText::new(&resource));
-    e
+    DigestEntry::new(kind, &finding)
 }
 
 fn entries(o: &Options) -> Vec<DigestEntry> {
