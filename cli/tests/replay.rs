@@ -65,7 +65,11 @@ fn jsonl_prints_each_message_as_it_would_be_sent_with_its_route() {
         ]
     );
     assert_eq!(lines[0]["action"], "open");
-    assert_eq!(lines[0]["schema_version"], 1);
+    assert_eq!(lines[0]["schema_version"], 2);
+    assert!(
+        lines[0]["sequence"].as_u64() < lines[3]["sequence"].as_u64(),
+        "the resolve follows the open"
+    );
     assert_eq!(lines[0]["sqs"]["message_group_id"], lines[0]["fingerprint"]);
     assert_eq!(lines[3]["action"], "resolve");
     assert_eq!(lines[3]["fingerprint"], lines[0]["fingerprint"]);

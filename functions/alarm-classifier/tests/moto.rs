@@ -97,13 +97,20 @@ async fn an_sns_alarm_batch_then_its_ok_is_one_ticket_opened_and_resolved_and_th
         .iter()
         .map(ticket_of)
         .collect();
+    let sequence = |i: usize| tickets.get(i).map_or(0, |t| t.sequence);
+    assert!(
+        sequence(0) < sequence(1),
+        "the resolve comes after the open"
+    );
     let want_open = TicketEvent::new(
         TicketAction::Open,
         expected_finding("sns-alarm-batch-with-bad-records.json"),
+        sequence(0),
     );
     let want_resolve = TicketEvent::new(
         TicketAction::Resolve,
         expected_finding("sns-alarm-cis-root-usage-ok.json"),
+        sequence(1),
     );
     assert_eq!(
         tickets,

@@ -90,9 +90,16 @@ async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the
 
     let pages = q.drain(&q.alert_inbox_url).await;
     assert_eq!(pages.len(), 1, "one page: the retry was already delivered");
+    let items = table.items().await;
     assert!(
-        table.items().await.is_empty(),
-        "the resolve cleared the problem's dedup state"
+        items.len() == 1
+            && items[0].contains_key("resolved_at")
+            && items[0].get("delivered").and_then(|d| d.as_bool().ok()) == Some(&true),
+        "the resolve left a delivered tombstone: {items:?}"
+    );
+    assert!(
+        events[0].sequence < events[1].sequence,
+        "the resolve's sequence follows the open's"
     );
     let notification: serde_json::Value =
         serde_json::from_str(pages[0].body().expect("body")).expect("SNS JSON");

@@ -177,9 +177,13 @@ fn verdict(
 fn unreadable_messages() -> Vec<Case> {
     use Expect::Unreadable;
     let one = |s: String| vec![s];
-    let ticket = TicketEvent::new(TicketAction::Open, finding_about("restricted-ssh", "sg-9"))
-        .body()
-        .expect("ticket");
+    let ticket = TicketEvent::new(
+        TicketAction::Open,
+        finding_about("restricted-ssh", "sg-9"),
+        1,
+    )
+    .body()
+    .expect("ticket");
     let sns = json!({"Type": "Notification", "Message": body(&entry(9))}).to_string();
     let nulls: serde_json::Map<String, Value> = serde_json::from_str::<Value>(&body(&entry(9)))
         .expect("json")

@@ -80,16 +80,18 @@ async fn the_seed_detections_among_benign_records_become_exactly_three_tickets_t
     );
 
     let want = expected_findings("cwlogs-mixed-batch.json");
-    let want_tickets: Vec<TicketEvent> = want
-        .iter()
-        .cloned()
-        .map(|f| TicketEvent::new(TicketAction::Open, f))
-        .collect();
     let tickets: Vec<TicketEvent> = q
         .drain(&q.ticket_queue_url)
         .await
         .iter()
         .map(ticket_of)
+        .collect();
+    assert_eq!(tickets.len(), want.len(), "{tickets:?}");
+    // Each event carries the sequence the dedup state gave it.
+    let want_tickets: Vec<TicketEvent> = want
+        .iter()
+        .zip(&tickets)
+        .map(|(f, t)| TicketEvent::new(TicketAction::Open, f.clone(), t.sequence))
         .collect();
     assert_eq!(tickets, want_tickets, "exactly three opens, nothing else");
     let summary: Vec<(&str, Severity, Option<&str>)> = tickets

@@ -10,9 +10,11 @@
 //! | `window_start`, `window_end` | N | epoch milliseconds |
 //! | `first_seen`, `last_seen` | S | RFC 3339 |
 //! | `total` | N | occurrences since the open |
+//! | `sequence` | N | sequence of the last ticket event (absent in items of version 1: 0) |
+//! | `resolved_at` | N | epoch milliseconds of the resolving event: the item is a tombstone |
 //! | `delivered` | BOOL | false while a pending delivery is stored |
 //! | `delivered_origin` | S | origin of the last delivered pending |
-//! | `pending_origin`, `pending_action`, `pending_event`, `pending_send_ticket`, `pending_page`, `pending_digest`, `claimed_until` | S/S/S/BOOL/BOOL/S/N | the outbox, present while `delivered` is false |
+//! | `pending_origin`, `pending_action`, `pending_event`, `pending_send_ticket`, `pending_ticket_sent`, `pending_page`, `pending_digest`, `claimed_until` | S/S/S/BOOL/BOOL/BOOL/S/N | the outbox, present while `delivered` is false |
 //! | `expires_at` | N | epoch seconds: the table's TTL attribute |
 //! | `write_token` | S | the attempt token of the last write applied (see below) |
 //!
@@ -109,6 +111,10 @@ pub fn item_to_attributes(item: &DedupItem) -> Attributes {
     a.insert("first_seen".into(), rfc3339(item.first_seen));
     a.insert("last_seen".into(), rfc3339(item.last_seen));
     a.insert("total".into(), n(item.total));
+    a.insert("sequence".into(), n(item.sequence));
+    if let Some(t) = item.resolved_at {
+        a.insert("resolved_at".into(), ms(t));
+    }
     a.insert(
         "delivered".into(),
         AttributeValue::Bool(item.pending.is_none()),
@@ -123,6 +129,10 @@ pub fn item_to_attributes(item: &DedupItem) -> Attributes {
         a.insert(
             "pending_send_ticket".into(),
             AttributeValue::Bool(p.send_ticket),
+        );
+        a.insert(
+            "pending_ticket_sent".into(),
+            AttributeValue::Bool(p.ticket_sent),
         );
         a.insert("pending_page".into(), AttributeValue::Bool(p.page));
         if let Some(d) = &p.digest {
@@ -190,6 +200,7 @@ pub fn item_from_attributes(a: &Attributes) -> Result<DedupItem, DedupError> {
             action,
             event: get_s("pending_event")?,
             send_ticket: get_b("pending_send_ticket")?,
+            ticket_sent: a.contains_key("pending_ticket_sent") && get_b("pending_ticket_sent")?,
             page: get_b("pending_page")?,
             digest: a.get("pending_digest").and_then(|v| v.as_s().ok()).cloned(),
             claimed_until: get_ms("claimed_until")?,
@@ -206,6 +217,16 @@ pub fn item_from_attributes(a: &Attributes) -> Result<DedupItem, DedupError> {
         first_seen: get_time("first_seen")?,
         last_seen: get_time("last_seen")?,
         total: get_u("total")?,
+        sequence: if a.contains_key("sequence") {
+            get_u("sequence")?
+        } else {
+            0
+        },
+        resolved_at: if a.contains_key("resolved_at") {
+            Some(get_ms("resolved_at")?)
+        } else {
+            None
+        },
         pending,
         delivered_origin: a
             .get("delivered_origin")
@@ -283,6 +304,29 @@ pub fn update_for(write: &Write, token: &str) -> Option<Update> {
                 values,
             })
         }
+        Write::MarkTicketSent {
+            generation, origin, ..
+        } => {
+            let names = names(&[
+                ("#gen", "generation"),
+                ("#v", "version"),
+                ("#po", "pending_origin"),
+                ("#pts", "pending_ticket_sent"),
+                ("#wt", WRITE_TOKEN_ATTRIBUTE),
+            ]);
+            let mut values: Attributes = HashMap::new();
+            values.insert(":gen".into(), n(generation));
+            values.insert(":origin".into(), s(origin.clone()));
+            values.insert(":true".into(), AttributeValue::Bool(true));
+            values.insert(":one".into(), n(1));
+            values.insert(":wt".into(), s(token));
+            Some(Update {
+                update: "SET #pts = :true, #wt = :wt ADD #v :one".into(),
+                condition: "#gen = :gen AND #po = :origin".into(),
+                names,
+                values,
+            })
+        }
         Write::MarkDelivered {
             generation, origin, ..
         } => {
@@ -295,6 +339,7 @@ pub fn update_for(write: &Write, token: &str) -> Option<Update> {
                 ("#pa", "pending_action"),
                 ("#pe", "pending_event"),
                 ("#pst", "pending_send_ticket"),
+                ("#pts", "pending_ticket_sent"),
                 ("#pp", "pending_page"),
                 ("#pd", "pending_digest"),
                 ("#cu", "claimed_until"),
@@ -307,7 +352,7 @@ pub fn update_for(write: &Write, token: &str) -> Option<Update> {
             values.insert(":one".into(), n(1));
             values.insert(":wt".into(), s(token));
             Some(Update {
-                update: "SET #del = :true, #do = :origin, #wt = :wt REMOVE #po, #pa, #pe, #pst, #pp, #pd, #cu ADD #v :one".into(),
+                update: "SET #del = :true, #do = :origin, #wt = :wt REMOVE #po, #pa, #pe, #pst, #pts, #pp, #pd, #cu ADD #v :one".into(),
                 condition: "#gen = :gen AND #po = :origin".into(),
                 names,
                 values,
@@ -385,7 +430,7 @@ impl DynamoDbDedupStore {
                     },
                 }
             }
-            Write::Count { .. } | Write::MarkDelivered { .. } => {
+            Write::Count { .. } | Write::MarkTicketSent { .. } | Write::MarkDelivered { .. } => {
                 let Some(u) = update_for(write, token) else {
                     return Sent::Refused(None);
                 };
@@ -450,16 +495,5 @@ impl DedupStore for DynamoDbDedupStore {
                 _ => Err(error),
             },
         }
-    }
-
-    async fn clear(&self, fingerprint: &Fingerprint) -> Result<(), DedupError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PARTITION_KEY, s(fingerprint.as_str()))
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
-        Ok(())
     }
 }

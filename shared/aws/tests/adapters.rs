@@ -23,7 +23,7 @@ fn finding(n: usize) -> Finding {
 
 fn tickets(n: usize) -> Vec<TicketEvent> {
     (0..n)
-        .map(|i| TicketEvent::new(TicketAction::Open, finding(i)))
+        .map(|i| TicketEvent::new(TicketAction::Open, finding(i), i as u64 + 1))
         .collect()
 }
 

@@ -95,11 +95,6 @@ impl DedupStore for OneRequestAtATime {
         let _turn = self.1.lock().await;
         self.0.write(write).await
     }
-
-    async fn clear(&self, fingerprint: &Fingerprint) -> Result<(), DedupError> {
-        let _turn = self.1.lock().await;
-        self.0.clear(fingerprint).await
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -208,6 +203,17 @@ async fn the_dynamodb_store_and_the_memory_store_decide_alike() {
             );
         }
     }
+    // The problem is fixed at minute 75; an older occurrence and an older resolve arrive late.
+    for (r, clock) in [(&with_memory, &memory_clock), (&with_dynamo, &dynamo_clock)] {
+        clock.set(t(80));
+        let mut fixed = occurrence("e7", 75);
+        fixed.status = Status::Resolved;
+        let resolved = r.route(vec![fixed]).await.expect("resolve");
+        assert_eq!(resolved.tickets, 1);
+        clock.set(t(90));
+        let late = r.route(vec![occurrence("e8", 74)]).await.expect("late");
+        assert_eq!((late.stale, late.tickets), (1, 0), "older than the resolve");
+    }
     let summary = |r: &MemoryRouter| {
         (
             r.tickets()
@@ -228,13 +234,14 @@ async fn the_dynamodb_store_and_the_memory_store_decide_alike() {
     assert_eq!(
         a.1.iter().map(|d| d.0).collect::<Vec<_>>(),
         [
-            DigestKind::Repeat, // e1
-            DigestKind::New,    // e0's stored entry, on its retry
-            DigestKind::Repeat, // e2
-            DigestKind::Repeat, // e3's stored entry, delivered by e4
-            DigestKind::Repeat, // e4 itself
-            DigestKind::Repeat, // e5
-            DigestKind::Repeat, // e6
+            DigestKind::Repeat,   // e1
+            DigestKind::New,      // e0's stored entry, on its retry
+            DigestKind::Repeat,   // e2
+            DigestKind::Repeat,   // e3's stored entry, delivered by e4
+            DigestKind::Repeat,   // e4 itself
+            DigestKind::Repeat,   // e5
+            DigestKind::Repeat,   // e6
+            DigestKind::Resolved, // e7
         ]
     );
     assert_eq!(
@@ -244,14 +251,15 @@ async fn the_dynamodb_store_and_the_memory_store_decide_alike() {
         [
             (TicketAction::Open, 1),
             (TicketAction::Update, 4),
-            (TicketAction::Update, 4)
+            (TicketAction::Resolve, 1),
         ],
-        "the open once, then the update (re-sent byte for byte by the taker: FIFO keeps one)"
+        "the open once, the update once (its ticket event was marked sent before the digest send failed: the taker sent only the rest), the resolve; the stale events nothing"
     );
     let in_memory = memory.items().pop().expect("memory item");
     let in_dynamo = item_from_attributes(&table.items().await[0]).expect("dynamo item");
     assert_eq!(in_memory, in_dynamo);
-    assert_eq!((in_dynamo.generation, in_dynamo.total), (2, 7));
+    assert_eq!((in_dynamo.generation, in_dynamo.total), (3, 7));
+    assert_eq!(in_dynamo.resolved_at, Some(t(75)));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -284,17 +292,33 @@ async fn an_unreachable_table_fails_the_invocation_and_sends_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_resolution_deletes_the_state() {
+async fn a_resolution_leaves_a_tombstone_that_drops_late_events_and_a_newer_occurrence_reopens() {
     let moto = MotoServer::start();
     let table = DedupTable::create(&moto, "dedup-resolve").await;
     let clock = ManualClock::new(t(0));
-    let r = router(&clock).with_dedup(DynamoDbDedupStore::new(table.client.clone(), &table.name));
+    let store = DynamoDbDedupStore::new(table.client.clone(), &table.name);
+    let r = router(&clock).with_dedup(store.clone());
     r.route(vec![occurrence("e0", 0)]).await.expect("open");
     assert_eq!(table.items().await.len(), 1);
-    let mut resolved = occurrence("e1", 1);
+    let mut resolved = occurrence("e1", 2);
     resolved.status = Status::Resolved;
+    clock.set(t(2));
     r.route(vec![resolved]).await.expect("resolve");
-    assert!(table.items().await.is_empty());
+    let tombstone = store
+        .load(&occurrence("e0", 0).fingerprint)
+        .await
+        .expect("load")
+        .expect("kept");
+    assert_eq!(tombstone.resolved_at, Some(t(2)));
+    assert!(tombstone.pending.is_none(), "the resolve was delivered");
+    clock.set(t(300));
+    let late = r.route(vec![occurrence("e-late", 1)]).await.expect("late");
+    assert_eq!((late.stale, late.tickets), (1, 0));
+    let again = r.route(vec![occurrence("e2", 299)]).await.expect("reopen");
+    assert_eq!(again.tickets, 1);
+    let sequences: Vec<u64> = r.tickets().sent().iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences.len(), 3, "open, resolve, reopen");
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
     let ttl = table
         .client
         .describe_time_to_live()

@@ -28,4 +28,7 @@ pub mod ticket;
 pub use finding::{Evidence, Finding, Fingerprint, Resource, Source, Status};
 pub use severity::Severity;
 pub use text::SafeText;
-pub use ticket::{Alert, DigestEntry, DigestKind, SCHEMA_VERSION, TicketAction, TicketEvent};
+pub use ticket::{
+    Alert, DigestEntry, DigestKind, SCHEMA_VERSION, TICKET_EVENT_SCHEMA_VERSION, TicketAction,
+    TicketEvent,
+};

@@ -128,12 +128,6 @@ pub trait DedupStore: Send + Sync {
 
     /// Applies a conditional write.
     fn write(&self, write: &Write) -> impl Future<Output = Result<Applied, DedupError>> + Send;
-
-    /// Forgets a fingerprint (the problem was resolved).
-    fn clear(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> impl Future<Output = Result<(), DedupError>> + Send;
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -146,10 +140,6 @@ pub trait DynDedupStore: Send + Sync {
         fingerprint: &'a Fingerprint,
     ) -> BoxFuture<'a, Result<Option<DedupItem>, DedupError>>;
     fn write_boxed<'a>(&'a self, write: &'a Write) -> BoxFuture<'a, Result<Applied, DedupError>>;
-    fn clear_boxed<'a>(
-        &'a self,
-        fingerprint: &'a Fingerprint,
-    ) -> BoxFuture<'a, Result<(), DedupError>>;
 }
 
 impl<S: DedupStore> DynDedupStore for S {
@@ -163,13 +153,6 @@ impl<S: DedupStore> DynDedupStore for S {
     fn write_boxed<'a>(&'a self, write: &'a Write) -> BoxFuture<'a, Result<Applied, DedupError>> {
         Box::pin(self.write(write))
     }
-
-    fn clear_boxed<'a>(
-        &'a self,
-        fingerprint: &'a Fingerprint,
-    ) -> BoxFuture<'a, Result<(), DedupError>> {
-        Box::pin(self.clear(fingerprint))
-    }
 }
 
 impl DedupStore for dyn DynDedupStore + '_ {
@@ -179,10 +162,6 @@ impl DedupStore for dyn DynDedupStore + '_ {
 
     async fn write(&self, write: &Write) -> Result<Applied, DedupError> {
         self.write_boxed(write).await
-    }
-
-    async fn clear(&self, fingerprint: &Fingerprint) -> Result<(), DedupError> {
-        self.clear_boxed(fingerprint).await
     }
 }
 
@@ -197,13 +176,6 @@ impl<S: DedupStore + ?Sized> DedupStore for Arc<S> {
 
     fn write(&self, write: &Write) -> impl Future<Output = Result<Applied, DedupError>> + Send {
         (**self).write(write)
-    }
-
-    fn clear(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> impl Future<Output = Result<(), DedupError>> + Send {
-        (**self).clear(fingerprint)
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! ```text
 //! plan (pure)     merge by fingerprint · severity policy · suppressions · thresholds
-//! deliver (I/O)   dedup state per active finding that tickets or pages (open / repeat / update)
-//!                 → send tickets → digest entries → alerts → mark delivered → clear resolved
+//! deliver (I/O)   dedup state per finding that tickets or pages (open / repeat / update /
+//!                 resolve / stale) → send tickets → mark them sent → digest entries → alerts
+//!                 → mark delivered
 //! ```
 //!
 //! Without a dedup store ([`Router::with_dedup`]) every active finding is a first occurrence:
@@ -19,8 +20,8 @@ use tracing::{debug, info, instrument};
 
 use crate::clock::{Clock, SystemClock};
 use crate::dedup::{
-    DedupError, DedupOptions, DedupWindows, NoDedup, Observation, Outcome, Why, Write, observe,
-    origin_of,
+    DedupError, DedupOptions, DedupWindows, NoDedup, Observation, Outcome, Pending, Why, Write,
+    observe, origin_of,
 };
 use crate::finding::{Finding, Fingerprint, Status, merge_by_fingerprint};
 use crate::policy::{SeverityPolicy, Thresholds};
@@ -29,19 +30,20 @@ use crate::ports::{
 };
 use crate::settings::RouterSettings;
 use crate::suppress::Suppressions;
-use crate::ticket::{Alert, DigestEntry, DigestKind, TicketAction, TicketEvent};
+use crate::ticket::{Alert, DigestEntry, DigestKind, TicketEvent};
 
-/// An active finding that tickets or pages: its delivery depends on the dedup state. Its
-/// messages are built once, here; a first occurrence sends them as they are.
+/// A finding that tickets or pages (or resolves one that does): its delivery depends on the
+/// dedup state, which numbers its ticket event. Its digest entry and page are built once, here;
+/// a first occurrence sends them as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// After the severity policy.
     pub finding: Finding,
-    /// The `open` ticket event, if the finding tickets.
-    pub ticket: Option<TicketEvent>,
-    /// The `new` digest entry, if the finding reaches the digest.
+    /// Whether the finding tickets (an `open`, or a `resolve` for a resolved finding).
+    pub ticket: bool,
+    /// The `new` (or `resolved`) digest entry, if the finding reaches the digest.
     pub entry: Option<DigestEntry>,
-    /// The page, if the finding pages.
+    /// The page, if the finding pages (never for a resolve).
     pub alert: Option<Alert>,
 }
 
@@ -51,18 +53,15 @@ pub struct Candidate {
 pub struct Plan {
     /// Distinct findings (after merging by fingerprint).
     pub findings: usize,
-    /// Messages that go out whatever the dedup state: resolves, digest-only findings and
+    /// Digest entries that go out whatever the dedup state: digest-only findings and
     /// `suppressed` entries.
-    pub tickets: Vec<TicketEvent>,
     pub digest: Vec<DigestEntry>,
     /// Findings below every threshold: counted, not sent.
     pub counted_only: usize,
     /// Findings a suppression silenced: a `suppressed` digest entry each, no ticket, no page.
     pub suppressed: usize,
-    /// Active findings that ticket or page, subject to dedup.
+    /// Findings that ticket or page, and resolves of them, subject to dedup.
     pub candidates: Vec<Candidate>,
-    /// Resolved fingerprints: their dedup state is cleared once the resolve is delivered.
-    pub resolved: Vec<Fingerprint>,
 }
 
 /// What was delivered.
@@ -83,6 +82,9 @@ pub struct RouteReport {
     pub redelivered: usize,
     /// Observations already delivered by an earlier attempt (a retried invocation).
     pub already_delivered: usize,
+    /// Out-of-date observations dropped: a resolve older than the problem's last occurrence,
+    /// an occurrence no newer than its resolve, a resolve of a resolved problem.
+    pub stale: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,21 +267,24 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 plan.digest.push(DigestEntry::suppressed(&finding, &s.id));
                 continue;
             }
+            let page = severity >= self.thresholds.alert;
+            let tracked = to_ticket || page;
             if finding.status == Status::Resolved {
-                if to_digest {
-                    plan.digest
-                        .push(DigestEntry::new(DigestKind::Resolved, &finding));
-                }
-                plan.resolved.push(finding.fingerprint.clone());
-                if to_ticket {
-                    plan.tickets
-                        .push(TicketEvent::new(TicketAction::Resolve, finding));
+                let entry = to_digest.then(|| DigestEntry::new(DigestKind::Resolved, &finding));
+                if tracked {
+                    plan.candidates.push(Candidate {
+                        ticket: to_ticket,
+                        entry,
+                        alert: None,
+                        finding,
+                    });
+                } else {
+                    plan.digest.extend(entry);
                 }
                 continue;
             }
             let entry = to_digest.then(|| DigestEntry::new(DigestKind::New, &finding));
-            let page = severity >= self.thresholds.alert;
-            if !to_ticket && !page {
+            if !tracked {
                 plan.digest.extend(entry);
                 continue;
             }
@@ -289,7 +294,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 } else {
                     None
                 },
-                ticket: to_ticket.then(|| TicketEvent::new(TicketAction::Open, finding.clone())),
+                ticket: to_ticket,
                 entry,
                 finding,
             });
@@ -297,131 +302,197 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         Ok(plan)
     }
 
-    /// Applies the dedup state to the plan's candidates, then sends: tickets first, then digest
-    /// entries, then alerts — so that a page is never sent before its ticket — then marks the
-    /// pending deliveries done and clears the state of resolved problems. A failure at any step
-    /// fails the call; the retried invocation re-sends the same bodies (FIFO deduplication ids,
-    /// digest entry ids) and the stored pending messages.
+    /// Applies the dedup state to the plan's candidates, then sends: tickets first (and marks
+    /// them sent), then digest entries, then alerts — so that a page is never sent before its
+    /// ticket — then marks the pending deliveries done. A failure at any step fails the call;
+    /// the retried invocation re-sends the stored pending messages not marked sent (same bodies:
+    /// FIFO deduplication ids, sequences, digest entry ids, alert ids).
     pub async fn deliver(&self, plan: Plan) -> Result<RouteReport, RouteError> {
         let now = self.clock.now();
-        let mut tickets = plan.tickets;
-        let mut digest = plan.digest;
-        let mut alerts: Vec<Alert> = Vec::new();
+        let mut out = Outbox {
+            digest: plan.digest,
+            ..Outbox::default()
+        };
         let mut report = RouteReport {
             findings: plan.findings,
             counted_only: plan.counted_only,
             suppressed: plan.suppressed,
             ..RouteReport::default()
         };
-        let mut marks = Vec::new();
 
         for c in plan.candidates {
-            let finding = &c.finding;
-            let obs = Observation {
+            let Candidate {
                 finding,
-                origin: origin_of(finding),
+                ticket,
+                entry,
+                alert,
+            } = c;
+            let obs = Observation {
+                finding: &finding,
+                origin: origin_of(&finding),
                 now,
-                window: self.windows.window_for(finding),
+                window: self.windows.window_for(&finding),
                 options: self.dedup_options,
-                send_ticket: c.ticket.is_some(),
-                page: c.alert.is_some(),
-                digest: c.entry.is_some(),
+                send_ticket: ticket,
+                page: alert.is_some(),
+                digest: entry.is_some(),
             };
-            let outcome = observe(&*self.dedup, &obs)
-                .await
-                .map_err(RouteError::Dedup)?;
-            match outcome {
+            match self.observe_in_order(&obs, &mut report).await? {
                 Outcome::Deliver {
                     pending,
                     generation,
                     why,
                 } => {
                     match why {
-                        Why::Open => {}
+                        Why::Open | Why::Resolve => {}
                         Why::Update => report.updates += 1,
                         Why::Retry | Why::TakeOver => report.redelivered += 1,
                     }
-                    if why == Why::Open {
-                        // A fresh open sends the plan's own messages (the stored copies are
-                        // the same bytes).
-                        info!(fingerprint = %finding.fingerprint, ?why, action = "open", "delivering");
-                        tickets.extend(c.ticket.clone().filter(|_| pending.send_ticket));
-                        digest.extend(c.entry.clone());
-                        alerts.extend(c.alert.clone().filter(|_| pending.page));
+                    let event = pending.ticket_event().map_err(RouteError::Dedup)?;
+                    info!(fingerprint = %finding.fingerprint, ?why, action = event.action.as_str(), sequence = event.sequence, "delivering");
+                    if matches!(why, Why::Open | Why::Resolve) {
+                        // A fresh open or resolve sends the plan's own digest entry and page
+                        // (the stored copies are the same bytes).
+                        let alert = alert.filter(|_| pending.page);
+                        out.push(generation, &pending, event, entry.clone(), alert);
                     } else {
-                        // Anything else sends what the state holds.
-                        let event = pending.ticket_event().map_err(RouteError::Dedup)?;
-                        info!(fingerprint = %finding.fingerprint, ?why, action = event.action.as_str(), "delivering");
-                        digest.extend(pending.digest_entry().map_err(RouteError::Dedup)?);
-                        if why == Why::TakeOver {
-                            // This observation itself is a repeat of the problem taken over.
-                            report.repeats += 1;
-                            if c.entry.is_some() {
-                                digest.push(DigestEntry::new(DigestKind::Repeat, finding));
-                            }
-                        }
-                        if pending.page {
-                            alerts.push(Alert::for_finding(&event.finding)?);
-                        }
-                        if pending.send_ticket {
-                            tickets.push(event);
+                        let stored_entry = pending.digest_entry().map_err(RouteError::Dedup)?;
+                        let stored_alert = if pending.page {
+                            Some(Alert::for_finding(&event.finding)?)
+                        } else {
+                            None
+                        };
+                        out.push(generation, &pending, event, stored_entry, stored_alert);
+                    }
+                    if why == Why::TakeOver {
+                        // This observation itself is a repeat of the problem taken over.
+                        report.repeats += 1;
+                        if entry.is_some() {
+                            out.digest
+                                .push(DigestEntry::new(DigestKind::Repeat, &finding));
                         }
                     }
-                    marks.push(Write::MarkDelivered {
-                        fingerprint: finding.fingerprint.clone(),
-                        generation,
-                        origin: pending.origin,
-                    });
                 }
                 Outcome::Repeat { total } => {
                     debug!(fingerprint = %finding.fingerprint, total, "repeat inside the window: counted, no ticket, no page");
                     report.repeats += 1;
-                    if c.entry.is_some() {
-                        digest.push(DigestEntry::new(DigestKind::Repeat, finding));
+                    if entry.is_some() {
+                        out.digest
+                            .push(DigestEntry::new(DigestKind::Repeat, &finding));
                     }
                 }
                 Outcome::AlreadyDelivered => {
                     debug!(fingerprint = %finding.fingerprint, "already delivered by an earlier attempt");
                     report.already_delivered += 1;
                 }
+                Outcome::Stale(why) => {
+                    info!(fingerprint = %finding.fingerprint, status = ?finding.status, last_seen = %finding.last_seen, ?why, "out of date: dropped");
+                    report.stale += 1;
+                }
+                // observe_in_order delivers earlier pendings itself; one still ahead after its
+                // rounds is contention.
+                Outcome::Earlier { .. } => {
+                    return Err(RouteError::Dedup(DedupError::Contention {
+                        fingerprint: finding.fingerprint.clone(),
+                        attempts: 0,
+                    }));
+                }
             }
         }
 
-        if !tickets.is_empty() {
+        let sent = self.flush(out).await?;
+        report.tickets += sent.tickets;
+        report.digest_entries += sent.digest_entries;
+        report.alerts += sent.alerts;
+        Ok(report)
+    }
+
+    /// Observes, first delivering the stale pending of another invocation that must reach the
+    /// ticket system before this observation ([`Outcome::Earlier`]).
+    async fn observe_in_order(
+        &self,
+        obs: &Observation<'_>,
+        report: &mut RouteReport,
+    ) -> Result<Outcome, RouteError> {
+        const ROUNDS: u32 = 3;
+        for _ in 0..ROUNDS {
+            match observe(&*self.dedup, obs)
+                .await
+                .map_err(RouteError::Dedup)?
+            {
+                Outcome::Earlier {
+                    pending,
+                    generation,
+                } => {
+                    let event = pending.ticket_event().map_err(RouteError::Dedup)?;
+                    info!(fingerprint = %obs.finding.fingerprint, action = event.action.as_str(), sequence = event.sequence, "delivering an earlier undelivered event first");
+                    let entry = pending.digest_entry().map_err(RouteError::Dedup)?;
+                    let alert = if pending.page {
+                        Some(Alert::for_finding(&event.finding)?)
+                    } else {
+                        None
+                    };
+                    let mut out = Outbox::default();
+                    out.push(generation, &pending, event, entry, alert);
+                    let sent = self.flush(out).await?;
+                    report.redelivered += 1;
+                    report.tickets += sent.tickets;
+                    report.digest_entries += sent.digest_entries;
+                    report.alerts += sent.alerts;
+                }
+                other => return Ok(other),
+            }
+        }
+        Err(RouteError::Dedup(DedupError::Contention {
+            fingerprint: obs.finding.fingerprint.clone(),
+            attempts: ROUNDS,
+        }))
+    }
+
+    /// Sends what `out` holds: tickets, then marks them sent (delivered, when nothing else of
+    /// theirs is to go), then digest entries, then alerts, then marks the rest delivered.
+    async fn flush(&self, out: Outbox) -> Result<Sent, RouteError> {
+        if !out.tickets.is_empty() {
             self.tickets
-                .send_tickets(&tickets)
+                .send_tickets(&out.tickets)
                 .await
                 .map_err(RouteError::Tickets)?;
         }
-        if !digest.is_empty() {
+        for mark in out.marks.iter().filter(|m| m.ticket) {
+            // A conflict means another invocation marked it (or moved the state on): fine.
+            let write = if mark.rest {
+                mark.ticket_sent()
+            } else {
+                mark.delivered()
+            };
+            self.dedup
+                .write_boxed(&write)
+                .await
+                .map_err(RouteError::Dedup)?;
+        }
+        if !out.digest.is_empty() {
             self.digest
-                .send_entries(&digest)
+                .send_entries(&out.digest)
                 .await
                 .map_err(RouteError::Digest)?;
         }
-        for alert in &alerts {
+        for alert in &out.alerts {
             self.alerts
                 .publish(alert)
                 .await
                 .map_err(RouteError::Alert)?;
         }
-        for mark in &marks {
-            // A conflict means another invocation marked it (or moved the state on): fine.
+        for mark in out.marks.iter().filter(|m| !m.ticket || m.rest) {
             self.dedup
-                .write_boxed(mark)
+                .write_boxed(&mark.delivered())
                 .await
                 .map_err(RouteError::Dedup)?;
         }
-        for fingerprint in &plan.resolved {
-            self.dedup
-                .clear_boxed(fingerprint)
-                .await
-                .map_err(RouteError::Dedup)?;
-        }
-        report.tickets = tickets.len();
-        report.digest_entries = digest.len();
-        report.alerts = alerts.len();
-        Ok(report)
+        Ok(Sent {
+            tickets: out.tickets.len(),
+            digest_entries: out.digest.len(),
+            alerts: out.alerts.len(),
+        })
     }
 
     /// Plans and delivers.
@@ -438,6 +509,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             repeats = report.repeats,
             updates = report.updates,
             redelivered = report.redelivered,
+            stale = report.stale,
             "findings routed"
         );
         Ok(report)
@@ -477,6 +549,80 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         report.digest_entries = entries.len();
         Ok(report)
     }
+}
+
+/// What one delivery sends, in order, and the marks that follow.
+#[derive(Default)]
+struct Outbox {
+    tickets: Vec<TicketEvent>,
+    digest: Vec<DigestEntry>,
+    alerts: Vec<Alert>,
+    marks: Vec<Mark>,
+}
+
+impl Outbox {
+    /// A stored pending's messages: its ticket event unless it was sent already, its digest
+    /// entry and its page.
+    fn push(
+        &mut self,
+        generation: u64,
+        pending: &Pending,
+        event: TicketEvent,
+        entry: Option<DigestEntry>,
+        alert: Option<Alert>,
+    ) {
+        let ticket = pending.send_ticket && !pending.ticket_sent;
+        let rest = entry.is_some() || alert.is_some();
+        let fingerprint = event.fingerprint.clone();
+        if ticket {
+            self.tickets.push(event);
+        }
+        self.digest.extend(entry);
+        self.alerts.extend(alert);
+        self.marks.push(Mark {
+            fingerprint,
+            generation,
+            origin: pending.origin.clone(),
+            ticket,
+            rest,
+        });
+    }
+}
+
+/// The marks owed to one pending.
+struct Mark {
+    fingerprint: Fingerprint,
+    generation: u64,
+    origin: String,
+    /// Its ticket event is in this delivery.
+    ticket: bool,
+    /// Its digest entry or page is in this delivery.
+    rest: bool,
+}
+
+impl Mark {
+    fn ticket_sent(&self) -> Write {
+        Write::MarkTicketSent {
+            fingerprint: self.fingerprint.clone(),
+            generation: self.generation,
+            origin: self.origin.clone(),
+        }
+    }
+
+    fn delivered(&self) -> Write {
+        Write::MarkDelivered {
+            fingerprint: self.fingerprint.clone(),
+            generation: self.generation,
+            origin: self.origin.clone(),
+        }
+    }
+}
+
+/// How many messages a delivery sent.
+struct Sent {
+    tickets: usize,
+    digest_entries: usize,
+    alerts: usize,
 }
 
 #[cfg(test)]

@@ -10,8 +10,13 @@ use crate::finding::{Finding, Fingerprint, Source};
 use crate::severity::Severity;
 use crate::text::{SafeText, sanitize};
 
-/// The version of the ticket-event and digest-entry JSON. Bumped on any incompatible change.
+/// The version of the digest-entry, digest-batch and alert JSON. Bumped on any incompatible
+/// change.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The version of the ticket-event JSON. 2: every event carries its fingerprint's `sequence`
+/// and the `event_time` it reflects (version 1 had neither).
+pub const TICKET_EVENT_SCHEMA_VERSION: u32 = 2;
 
 /// What a ticket system should do with the ticket keyed by the fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,15 +46,26 @@ pub struct TicketEvent {
     pub schema_version: u32,
     pub action: TicketAction,
     pub fingerprint: Fingerprint,
+    /// Strictly greater than the sequence of every earlier ticket event of the fingerprint (not
+    /// consecutive). A consumer applies an event only if its sequence is greater than the last
+    /// one it applied for the fingerprint: a copy or an overtaken event changes nothing.
+    pub sequence: u64,
+    /// When the event this ticket event reflects happened (the finding's last sighting; for a
+    /// resolve, the time of the resolving event).
+    pub event_time: DateTime<Utc>,
     pub finding: Finding,
 }
 
 impl TicketEvent {
-    pub fn new(action: TicketAction, finding: Finding) -> Self {
+    /// The ticket event number `sequence` of the finding's fingerprint (the dedup state hands
+    /// out sequences: [`crate::dedup::next_sequence`]).
+    pub fn new(action: TicketAction, finding: Finding, sequence: u64) -> Self {
         TicketEvent {
-            schema_version: SCHEMA_VERSION,
+            schema_version: TICKET_EVENT_SCHEMA_VERSION,
             action,
             fingerprint: finding.fingerprint.clone(),
+            sequence,
+            event_time: finding.last_seen,
             finding,
         }
     }

@@ -5,9 +5,15 @@
 mod common;
 
 use common::{repo_path, sample};
+use std::sync::Arc;
+
+use chrono::{TimeDelta, Utc};
 use futures_executor::block_on;
+use triage_core::clock::ManualClock;
 use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
-use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
+use triage_core::fakes::{
+    MemoryAlertPublisher, MemoryDedupStore, MemoryDigestSink, MemoryTicketSink,
+};
 use triage_core::policy::{SeverityPolicy, Thresholds};
 use triage_core::router::{RouteError, Router};
 use triage_core::ticket::MAX_SUBJECT_CHARS;
@@ -130,8 +136,12 @@ fn low_goes_to_the_digest_only_and_info_is_counted_only() {
 }
 
 #[test]
-fn a_failed_sink_fails_the_route_and_a_retry_sends_identical_messages() {
-    let r = router(SeverityPolicy::default());
+fn a_failed_sink_fails_the_route_and_the_retry_sends_what_is_left_with_identical_bodies() {
+    let clock = ManualClock::new(Utc::now());
+    let store = Arc::new(MemoryDedupStore::new());
+    let r = router(SeverityPolicy::default())
+        .with_dedup(Arc::clone(&store))
+        .with_clock(clock.clone());
     r.digest().fail_next(1);
     let first = block_on(r.route(findings("config-noncompliant-s3-public-read.json")));
     assert!(matches!(first, Err(RouteError::Digest(_))), "{first:?}");
@@ -139,16 +149,27 @@ fn a_failed_sink_fails_the_route_and_a_retry_sends_identical_messages() {
         r.alerts().sent().is_empty(),
         "no page before everything else was delivered"
     );
+    let stored = store
+        .items()
+        .pop()
+        .and_then(|i| i.pending)
+        .expect("the pending open");
+    assert!(
+        stored.ticket_sent,
+        "the ticket event went out and is marked so"
+    );
+    // Lambda's retry, after the claim ran out.
+    clock.advance(TimeDelta::minutes(2));
     block_on(r.route(findings("config-noncompliant-s3-public-read.json"))).expect("retry");
     let tickets = r.tickets().sent();
-    assert_eq!(tickets.len(), 2, "the ticket was sent on both attempts…");
-    let bodies: Vec<String> = tickets.iter().map(|t| t.body().expect("body")).collect();
-    assert_eq!(bodies[0], bodies[1], "…with the same body");
+    assert_eq!(tickets.len(), 1, "the ticket event is not sent again…");
     assert_eq!(
-        tickets[0].deduplication_id(&bodies[0]),
-        tickets[1].deduplication_id(&bodies[1]),
-        "…so FIFO dedup drops the copy"
+        tickets[0].body().expect("body"),
+        stored.event,
+        "…it is the stored one"
     );
+    assert_eq!(r.digest().sent().len(), 1, "the digest entry, once");
+    assert_eq!(r.alerts().sent().len(), 1, "the page, once");
 }
 
 #[test]

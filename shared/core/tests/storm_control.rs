@@ -95,7 +95,9 @@ fn a_stored_ticket_body_is_re_sent_byte_for_byte_so_its_fifo_deduplication_id_is
     assert!(findings.len() >= 40, "only {} findings", findings.len());
     for f in findings {
         for action in [TicketAction::Open, TicketAction::Update] {
-            let stored = TicketEvent::new(action, f.clone()).body().expect("body");
+            let stored = TicketEvent::new(action, f.clone(), 1_768_478_400_001)
+                .body()
+                .expect("body");
             let again: TicketEvent = serde_json::from_str(&stored).expect("parse");
             let resent = again.body().expect("body");
             assert_eq!(resent, stored, "{}", f.rule_id);
@@ -238,7 +240,7 @@ fn assert_clean_json(what: &str, json: &str) {
 fn hostile_strings_are_bounded_and_stripped_in_tickets_alerts_and_digests() {
     let f = hostile_finding();
 
-    let ticket = TicketEvent::new(TicketAction::Open, f.clone())
+    let ticket = TicketEvent::new(TicketAction::Open, f.clone(), 1)
         .body()
         .expect("body");
     assert!(
@@ -321,7 +323,7 @@ fn the_huge_annotation_sample_stays_bounded_through_every_rendering() {
     let f = &findings[0];
     assert_clean_json(
         "ticket",
-        &TicketEvent::new(TicketAction::Open, f.clone())
+        &TicketEvent::new(TicketAction::Open, f.clone(), 1)
             .body()
             .expect("body"),
     );

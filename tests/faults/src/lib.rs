@@ -385,6 +385,14 @@ pub struct Accounting {
     pub findings_in: usize,
     /// Messages received from the FIFO ticket queue.
     pub ticket_events_out: usize,
+    /// Distinct (fingerprint, sequence) pairs among them: the ticket events a consumer applies.
+    pub distinct_ticket_events: usize,
+    /// Received ticket events whose (fingerprint, sequence) came before: a consumer drops them.
+    /// moto's FIFO deduplication window runs on wall time while the scenarios compress hours
+    /// into seconds, so this, not the FIFO deduplication, is what holds after a late redrive.
+    pub ticket_event_copies: usize,
+    /// (fingerprint, sequence) pairs received with different bodies. Must be 0.
+    pub sequence_conflicts: usize,
     /// Deduplication ids received more than once (FIFO deduplication failed to absorb).
     pub duplicate_dedup_ids: usize,
     /// Ticket messages whose `MessageGroupId` is not their fingerprint.
@@ -416,9 +424,12 @@ impl Accounting {
     /// `findings_in=… ticket_events_out=… dlq=… lost=…` and the rest.
     pub fn line(&self) -> String {
         format!(
-            "findings_in={} ticket_events_out={} dlq={} lost={} dlq_invocations={} dlq_findings_ticketed_anyway={} lost_tickets={} lost_digest={} lost_alerts={} fifo_duplicate_dedup_ids={} digest_entries_out={} digest_extra_copies={} alerts_out={} alert_extra_copies={} alerts_without_one_id={}",
+            "findings_in={} ticket_events_out={} distinct_ticket_events={} ticket_event_copies={} sequence_conflicts={} dlq={} lost={} dlq_invocations={} dlq_findings_ticketed_anyway={} lost_tickets={} lost_digest={} lost_alerts={} fifo_duplicate_dedup_ids={} digest_entries_out={} digest_extra_copies={} alerts_out={} alert_extra_copies={} alerts_without_one_id={}",
             self.findings_in,
             self.ticket_events_out,
+            self.distinct_ticket_events,
+            self.ticket_event_copies,
+            self.sequence_conflicts,
             self.dlq_findings,
             self.lost,
             self.dlq_events,
@@ -481,6 +492,7 @@ pub fn account(
 
     let mut dedup_ids: HashMap<String, usize> = HashMap::new();
     let mut ticketed: HashSet<String> = HashSet::new();
+    let mut sequences: HashMap<(String, u64), String> = HashMap::new();
     for m in tickets {
         let body = m.body().unwrap_or_default();
         let event: TicketEvent = serde_json::from_str(body)
@@ -494,7 +506,16 @@ pub fn account(
             attribute(m, &MessageSystemAttributeName::MessageDeduplicationId).unwrap_or_default();
         *dedup_ids.entry(id).or_default() += 1;
         ticketed.insert(event.fingerprint.as_str().to_owned());
+        let key = (event.fingerprint.as_str().to_owned(), event.sequence);
+        match sequences.get(&key) {
+            Some(first) if first == body => a.ticket_event_copies += 1,
+            Some(_) => a.sequence_conflicts += 1,
+            None => {
+                sequences.insert(key, body.to_owned());
+            }
+        }
     }
+    a.distinct_ticket_events = sequences.len();
     a.duplicate_dedup_ids = dedup_ids.values().filter(|n| **n > 1).count();
 
     let mut entries: HashMap<String, usize> = HashMap::new();

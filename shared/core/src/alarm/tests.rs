@@ -621,7 +621,7 @@ fn every_alarm_finding_is_a_valid_ticket_event() {
     let mut checked = 0;
     for (name, _) in table() {
         for f in findings(name) {
-            let body = TicketEvent::new(TicketAction::Open, f)
+            let body = TicketEvent::new(TicketAction::Open, f, 1_768_478_400_001)
                 .body()
                 .unwrap_or_default();
             let instance: Value = serde_json::from_str(&body).unwrap_or_default();

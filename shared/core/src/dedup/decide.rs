@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use super::{Applied, DedupError, DedupItem, DedupOptions, DedupStore, Pending, TakeOver, Write};
-use crate::finding::Finding;
+use crate::finding::{Finding, Status};
 use crate::ticket::{DigestEntry, DigestKind, TicketAction, TicketEvent};
 
 /// How many times a conflicting conditional write is re-decided before giving up.
@@ -36,11 +36,23 @@ pub enum Why {
     Open,
     /// Recurrence after the window.
     Update,
+    /// The problem went away.
+    Resolve,
     /// This observation's own pending, left undelivered by an earlier attempt.
     Retry,
     /// Someone else's pending, left undelivered past its claim: delivered on its behalf (this
     /// observation also counts as a repeat).
     TakeOver,
+}
+
+/// Why an observation changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// A resolve older than the last occurrence of the open problem, or an occurrence no newer
+    /// than the resolve of the resolved problem.
+    Older,
+    /// A resolve of a problem already resolved.
+    AlreadyResolved,
 }
 
 /// What the router does for an observation.
@@ -52,10 +64,16 @@ pub enum Outcome {
         generation: u64,
         why: Why,
     },
+    /// Someone else's pending, left undelivered past its claim, must reach the ticket system
+    /// before this observation (a resolve after an open, an open after a resolve): deliver it
+    /// and mark it delivered, then observe again.
+    Earlier { pending: Pending, generation: u64 },
     /// Inside the window: counted, nothing sent but a `repeat` digest entry.
     Repeat { total: u64 },
     /// This very observation was delivered before (a retried invocation): nothing to do.
     AlreadyDelivered,
+    /// Out of date: dropped, counted.
+    Stale(Stale),
 }
 
 /// The decision: the conditional write to make (if any) and what follows if it applies.
@@ -69,6 +87,14 @@ pub struct Step {
 pub fn origin_of(finding: &Finding) -> String {
     let json = serde_json::to_vec(finding).unwrap_or_default();
     hex::encode(&Sha256::digest(&json)[..16])
+}
+
+/// The sequence of a fingerprint's next ticket event after `last`: the larger of `last + 1` and
+/// `now` in epoch milliseconds. Strictly increasing while the state lives, and still greater than
+/// every earlier one after the state expired (the clock has moved on by then).
+pub fn next_sequence(last: u64, now: DateTime<Utc>) -> u64 {
+    let clock = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    last.saturating_add(1).max(clock)
 }
 
 fn millis(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -88,6 +114,10 @@ impl Observation<'_> {
         self.finding.count.max(1)
     }
 
+    fn resolving(&self) -> bool {
+        self.finding.status == Status::Resolved
+    }
+
     fn expires_at(&self) -> DateTime<Utc> {
         let keep = self
             .options
@@ -100,15 +130,16 @@ impl Observation<'_> {
         self.now() + self.options.claim
     }
 
-    /// The messages to store: a ticket event about `ticket_finding` and a digest entry of `kind`
-    /// about the observed finding.
+    /// The messages to store: ticket event number `sequence` about `ticket_finding` and a digest
+    /// entry of `kind` about the observed finding.
     fn pending(
         &self,
         action: TicketAction,
         ticket_finding: Finding,
+        sequence: u64,
         kind: DigestKind,
     ) -> Result<Pending, DedupError> {
-        let event = TicketEvent::new(action, ticket_finding)
+        let event = TicketEvent::new(action, ticket_finding, sequence)
             .body()
             .map_err(|e| DedupError::Encode(e.to_string()))?;
         let digest = if self.digest {
@@ -125,44 +156,87 @@ impl Observation<'_> {
             action,
             event,
             send_ticket: self.send_ticket,
-            page: self.page,
+            ticket_sent: false,
+            page: self.page && action != TicketAction::Resolve,
             digest,
             claimed_until: self.claim_until(),
         })
     }
 
-    fn count_write(&self, item: &DedupItem, add: u64, take_over: Option<TakeOver>) -> Write {
+    fn count_write(
+        &self,
+        item: &DedupItem,
+        add: u64,
+        last_seen: DateTime<Utc>,
+        take_over: Option<TakeOver>,
+    ) -> Write {
         Write::Count {
             fingerprint: item.fingerprint.clone(),
             generation: item.generation,
             add,
-            last_seen: self.finding.last_seen,
+            last_seen,
             expires_at: self.expires_at(),
             take_over,
         }
     }
-}
 
-/// Decides, from the stored item (`None` when absent), what to write and to send.
-pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step, DedupError> {
-    let now = obs.now();
-    let finding = obs.finding;
-    let Some(item) = current.filter(|i| i.expires_at > now) else {
-        // First occurrence, or the state expired: open.
-        let pending = obs.pending(TicketAction::Open, finding.clone(), DigestKind::New)?;
+    /// A repeat: counted into the current window.
+    fn repeat(&self, item: &DedupItem) -> Step {
+        let last_seen = item.last_seen.max(self.finding.last_seen);
+        Step {
+            write: Some(self.count_write(item, self.count(), last_seen, None)),
+            outcome: Outcome::Repeat {
+                total: item.total.saturating_add(self.count()),
+            },
+        }
+    }
+
+    /// Why this observation is out of date against `item`, if it is.
+    fn stale(&self, item: &DedupItem) -> Option<Stale> {
+        let seen = self.finding.last_seen;
+        match (item.resolved_at, self.resolving()) {
+            (Some(_), true) => Some(Stale::AlreadyResolved),
+            (Some(resolved), false) => (seen <= resolved).then_some(Stale::Older),
+            (None, true) => (seen < item.last_seen).then_some(Stale::Older),
+            (None, false) => None,
+        }
+    }
+
+    /// A new state that opens (an active finding) or resolves (a resolve with nothing open
+    /// known), replacing `current` (absent, expired or a tombstone).
+    fn first(&self, current: Option<&DedupItem>) -> Result<Step, DedupError> {
+        let now = self.now();
+        let finding = self.finding;
+        let sequence = next_sequence(current.map_or(0, |c| c.sequence), now);
+        let (action, kind, why, total, resolved_at) = if self.resolving() {
+            let r = TicketAction::Resolve;
+            (
+                r,
+                DigestKind::Resolved,
+                Why::Resolve,
+                0,
+                Some(finding.last_seen),
+            )
+        } else {
+            let o = TicketAction::Open;
+            (o, DigestKind::New, Why::Open, self.count(), None)
+        };
+        let pending = self.pending(action, finding.clone(), sequence, kind)?;
         let item = DedupItem {
             fingerprint: finding.fingerprint.clone(),
             version: current.map_or(1, |c| c.version + 1),
             generation: current.map_or(1, |c| c.generation + 1),
             rule_id: finding.rule_id.as_str().to_owned(),
             window_start: now,
-            window_end: now + obs.window,
+            window_end: now + self.window,
             first_seen: finding.first_seen,
             last_seen: finding.last_seen,
-            total: obs.count(),
+            total,
+            sequence,
+            resolved_at,
             pending: Some(pending.clone()),
-            delivered_origin: None,
-            expires_at: obs.expires_at(),
+            delivered_origin: current.and_then(|c| c.delivered_origin.clone()),
+            expires_at: self.expires_at(),
         };
         let generation = item.generation;
         let write = match current {
@@ -172,14 +246,97 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
                 expected_version: old.version,
             },
         };
-        return Ok(Step {
+        Ok(Step {
             write: Some(write),
             outcome: Outcome::Deliver {
                 pending,
                 generation,
-                why: Why::Open,
+                why,
             },
-        });
+        })
+    }
+
+    /// The open problem of `item` went away: a tombstone that remembers when.
+    fn resolve(&self, item: &DedupItem) -> Result<Step, DedupError> {
+        let sequence = next_sequence(item.sequence, self.now());
+        let pending = self.pending(
+            TicketAction::Resolve,
+            self.finding.clone(),
+            sequence,
+            DigestKind::Resolved,
+        )?;
+        let generation = item.generation + 1;
+        let next = DedupItem {
+            version: item.version + 1,
+            generation,
+            last_seen: item.last_seen.max(self.finding.last_seen),
+            sequence,
+            resolved_at: Some(self.finding.last_seen),
+            pending: Some(pending.clone()),
+            expires_at: self.expires_at(),
+            ..item.clone()
+        };
+        Ok(Step {
+            write: Some(Write::Replace {
+                item: next,
+                expected_version: item.version,
+            }),
+            outcome: Outcome::Deliver {
+                pending,
+                generation,
+                why: Why::Resolve,
+            },
+        })
+    }
+
+    /// A recurrence after the window: update the ticket with the running total, new window.
+    fn update(&self, item: &DedupItem) -> Result<Step, DedupError> {
+        let now = self.now();
+        let finding = self.finding;
+        let total = item.total.saturating_add(self.count());
+        let first_seen = item.first_seen.min(finding.first_seen);
+        let mut updated = finding.clone();
+        updated.count = total;
+        updated.first_seen = first_seen;
+        let sequence = next_sequence(item.sequence, now);
+        let pending = self.pending(TicketAction::Update, updated, sequence, DigestKind::Repeat)?;
+        let generation = item.generation + 1;
+        let next = DedupItem {
+            fingerprint: item.fingerprint.clone(),
+            version: item.version + 1,
+            generation,
+            rule_id: finding.rule_id.as_str().to_owned(),
+            window_start: now,
+            window_end: now + self.window,
+            first_seen,
+            last_seen: item.last_seen.max(finding.last_seen),
+            total,
+            sequence,
+            resolved_at: None,
+            pending: Some(pending.clone()),
+            delivered_origin: item.delivered_origin.clone(),
+            expires_at: self.expires_at(),
+        };
+        Ok(Step {
+            write: Some(Write::Replace {
+                item: next,
+                expected_version: item.version,
+            }),
+            outcome: Outcome::Deliver {
+                pending,
+                generation,
+                why: Why::Update,
+            },
+        })
+    }
+}
+
+/// Decides, from the stored item (`None` when absent), what to write and to send.
+pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step, DedupError> {
+    let now = obs.now();
+    let Some(item) = current.filter(|i| i.expires_at > now) else {
+        // Nothing known (never seen, or the state expired): open, or record the resolve.
+        return obs.first(current);
     };
 
     if item.delivered_origin.as_deref() == Some(obs.origin.as_str()) {
@@ -191,20 +348,25 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
 
     if let Some(pending) = &item.pending {
         let mine = pending.origin == obs.origin;
-        if pending.claimed_until > now {
-            if mine {
+        let live = pending.claimed_until > now;
+        // A repeat of an open problem counts beside the pending; anything else (a resolve, an
+        // occurrence of a resolved problem) must follow it in the ticket system.
+        let follows = !mine && (obs.resolving() || item.resolved_at.is_some());
+        if let Some(stale) = obs.stale(item).filter(|_| follows) {
+            return Ok(Step {
+                write: None,
+                outcome: Outcome::Stale(stale),
+            });
+        }
+        if live {
+            if mine || follows {
                 return Err(DedupError::InFlight {
                     fingerprint: item.fingerprint.clone(),
                     claimed_until: pending.claimed_until,
                 });
             }
             // The owner is (or may be) delivering: count and let it finish.
-            return Ok(Step {
-                write: Some(obs.count_write(item, obs.count(), None)),
-                outcome: Outcome::Repeat {
-                    total: item.total.saturating_add(obs.count()),
-                },
-            });
+            return Ok(obs.repeat(item));
         }
         // The claim ran out: the owner died. Claim it and deliver exactly what it stored.
         let claimed_until = obs.claim_until();
@@ -213,61 +375,46 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
             claimed_until_was: pending.claimed_until,
             claimed_until,
         };
-        let add = if mine { 0 } else { obs.count() };
-        return Ok(Step {
-            write: Some(obs.count_write(item, add, Some(take_over))),
-            outcome: Outcome::Deliver {
-                pending: Pending {
-                    claimed_until,
-                    ..pending.clone()
+        let claimed = Pending {
+            claimed_until,
+            ..pending.clone()
+        };
+        if follows {
+            return Ok(Step {
+                write: Some(obs.count_write(item, 0, item.last_seen, Some(take_over))),
+                outcome: Outcome::Earlier {
+                    pending: claimed,
+                    generation: item.generation,
                 },
+            });
+        }
+        let (add, last_seen) = if mine {
+            (0, item.last_seen)
+        } else {
+            (obs.count(), item.last_seen.max(obs.finding.last_seen))
+        };
+        return Ok(Step {
+            write: Some(obs.count_write(item, add, last_seen, Some(take_over))),
+            outcome: Outcome::Deliver {
+                pending: claimed,
                 generation: item.generation,
                 why: if mine { Why::Retry } else { Why::TakeOver },
             },
         });
     }
 
-    if now < item.window_end {
+    if let Some(stale) = obs.stale(item) {
         return Ok(Step {
-            write: Some(obs.count_write(item, obs.count(), None)),
-            outcome: Outcome::Repeat {
-                total: item.total.saturating_add(obs.count()),
-            },
+            write: None,
+            outcome: Outcome::Stale(stale),
         });
     }
-
-    // Recurrence after the window: update the ticket with the running total, new window.
-    let total = item.total.saturating_add(obs.count());
-    let mut updated = finding.clone();
-    updated.count = total;
-    updated.first_seen = item.first_seen.min(finding.first_seen);
-    let pending = obs.pending(TicketAction::Update, updated, DigestKind::Repeat)?;
-    let generation = item.generation + 1;
-    let next = DedupItem {
-        fingerprint: item.fingerprint.clone(),
-        version: item.version + 1,
-        generation,
-        rule_id: finding.rule_id.as_str().to_owned(),
-        window_start: now,
-        window_end: now + obs.window,
-        first_seen: item.first_seen.min(finding.first_seen),
-        last_seen: finding.last_seen,
-        total,
-        pending: Some(pending.clone()),
-        delivered_origin: item.delivered_origin.clone(),
-        expires_at: obs.expires_at(),
-    };
-    Ok(Step {
-        write: Some(Write::Replace {
-            item: next,
-            expected_version: item.version,
-        }),
-        outcome: Outcome::Deliver {
-            pending,
-            generation,
-            why: Why::Update,
-        },
-    })
+    match (item.resolved_at.is_some(), obs.resolving()) {
+        (true, _) => obs.first(Some(item)),
+        (false, true) => obs.resolve(item),
+        (false, false) if now < item.window_end => Ok(obs.repeat(item)),
+        (false, false) => obs.update(item),
+    }
 }
 
 /// The reference semantics of a conditional write: the item after it, or `None` when its
@@ -303,6 +450,21 @@ pub fn apply(current: Option<&DedupItem>, write: &Write) -> Option<DedupItem> {
             next.version += 1;
             next.last_seen = *last_seen;
             next.expires_at = *expires_at;
+            Some(next)
+        }
+        Write::MarkTicketSent {
+            generation, origin, ..
+        } => {
+            let mut next = current
+                .filter(|c| {
+                    c.generation == *generation
+                        && c.pending.as_ref().is_some_and(|p| &p.origin == origin)
+                })?
+                .clone();
+            if let Some(p) = next.pending.as_mut() {
+                p.ticket_sent = true;
+            }
+            next.version += 1;
             Some(next)
         }
         Write::MarkDelivered {
@@ -495,7 +657,7 @@ mod tests {
         assert_eq!((generation, why), (1, Why::Open));
         assert_eq!(
             pending.event,
-            TicketEvent::new(TicketAction::Open, f.clone())
+            TicketEvent::new(TicketAction::Open, f.clone(), next_sequence(0, t0()))
                 .body()
                 .expect("body")
         );
@@ -658,6 +820,100 @@ mod tests {
             apply(Some(&item), &mark),
             None,
             "mark only the pending one wrote"
+        );
+    }
+
+    #[test]
+    fn a_ticket_event_marked_sent_is_not_sent_again_by_the_retry() {
+        let mut state = None;
+        let f = finding(0);
+        let open = step(&mut state, &obs(&f, 0)).expect("open");
+        let Outcome::Deliver {
+            pending,
+            generation,
+            ..
+        } = &open
+        else {
+            panic!("{open:?}")
+        };
+        let sent = Write::MarkTicketSent {
+            fingerprint: f.fingerprint.clone(),
+            generation: *generation,
+            origin: pending.origin.clone(),
+        };
+        state = apply(state.as_ref(), &sent);
+        // The invocation dies before the digest entry went out; its retry after the claim:
+        let retry = step(&mut state, &obs(&f, 2)).expect("retry");
+        let Outcome::Deliver { pending, why, .. } = retry else {
+            panic!("{retry:?}")
+        };
+        assert_eq!(why, Why::Retry);
+        assert!(
+            pending.ticket_sent,
+            "the retry knows the ticket event went out"
+        );
+        assert!(pending.digest.is_some(), "and still owes the digest entry");
+    }
+
+    #[test]
+    fn sequences_grow_through_update_resolve_and_reopen_and_stale_events_change_nothing() {
+        let mut state = None;
+        let sequence = |o: &Outcome| match o {
+            Outcome::Deliver { pending, .. } => pending.ticket_event().map(|t| t.sequence).ok(),
+            _ => None,
+        };
+        let open = step(&mut state, &obs(&finding(0), 0)).expect("open");
+        mark(&mut state, &open);
+        let update = step(&mut state, &obs(&finding(61), 61)).expect("update");
+        mark(&mut state, &update);
+        let mut fixed = finding(70);
+        fixed.status = Status::Resolved;
+        let resolve = step(&mut state, &obs(&fixed, 70)).expect("resolve");
+        assert_eq!(why(&resolve), Some(Why::Resolve));
+        mark(&mut state, &resolve);
+        assert_eq!(
+            state.as_ref().and_then(|s| s.resolved_at),
+            Some(fixed.last_seen)
+        );
+        // An occurrence older than the resolve, and a copy of the resolve, are stale.
+        let late = finding(65);
+        assert_eq!(
+            step(&mut state, &obs(&late, 200)),
+            Ok(Outcome::Stale(Stale::Older))
+        );
+        let mut again = fixed.clone();
+        again.evidence.event_id = Some(SafeText::new("again"));
+        assert_eq!(
+            step(&mut state, &obs(&again, 201)),
+            Ok(Outcome::Stale(Stale::AlreadyResolved))
+        );
+        let reopen = step(&mut state, &obs(&finding(300), 300)).expect("reopen");
+        assert_eq!(why(&reopen), Some(Why::Open));
+        let seqs: Vec<u64> = [&open, &update, &resolve, &reopen]
+            .iter()
+            .filter_map(|o| sequence(o))
+            .collect();
+        assert_eq!(seqs.len(), 4);
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+        // A resolve older than the last occurrence of the reopened problem is stale.
+        let mut old_fix = finding(250);
+        old_fix.status = Status::Resolved;
+        assert_eq!(
+            step(&mut state, &obs(&old_fix, 301)),
+            Ok(Outcome::Stale(Stale::Older))
+        );
+    }
+
+    #[test]
+    fn next_sequence_is_the_clock_or_one_more_whichever_is_greater() {
+        let t = t0();
+        let ms = u64::try_from(t.timestamp_millis()).unwrap_or(0);
+        assert_eq!(next_sequence(0, t), ms);
+        assert_eq!(next_sequence(ms, t), ms + 1);
+        assert_eq!(
+            next_sequence(ms + 5, t),
+            ms + 6,
+            "a clock behind does not go back"
         );
     }
 

@@ -1,5 +1,6 @@
 //! Dedup state: the first occurrence of a problem tickets (and pages) at once; repeats inside its
-//! window only count; a recurrence after the window updates the ticket; a resolution forgets it.
+//! window only count; a recurrence after the window updates the ticket; a resolution closes it
+//! and is remembered (a *tombstone*), so that an older event arriving late changes nothing.
 //!
 //! # The state of one fingerprint ([`DedupItem`])
 //!
@@ -21,12 +22,28 @@
 //! pages: it is news after a quiet window) and starts a new window. A continuous storm therefore
 //! gives one ticket, one update per window with the running total, and digest counts.
 //!
-//! # Nothing lost, no duplicate: the outbox ([`Pending`])
+//! # Order: sequences and event times
+//!
+//! Every ticket event the state produces (open, update, resolve) carries the fingerprint's next
+//! `sequence`: strictly greater than every earlier one of the same fingerprint (the larger of
+//! the last one + 1 and the current time in milliseconds, so it keeps growing even after the
+//! state expired), and the time of the event it reflects. A consumer applies a ticket event only
+//! if its sequence is greater than the last one it applied for the fingerprint; a copy (same
+//! sequence) or an overtaken event (smaller) is dropped.
+//!
+//! Events also arrive late and out of order (Lambda's retries, a DLQ redrive hours later). A
+//! resolve older than the last occurrence of an open problem, and an occurrence no newer than
+//! the resolve of a resolved one, are *stale*: counted and dropped ([`Outcome::Stale`]). A
+//! tie goes to the resolve. A resolve of a resolved problem is dropped the same way.
+//!
+//! # Nothing lost: the outbox ([`Pending`])
 //!
 //! The write that opens (or updates) stores the exact messages to send — the ticket event body,
 //! the digest entry body and whether to page — as the item's *pending* delivery, with a
 //! `delivered = false` flag and a claim (`claimed_until`, at least the function timeout). The
-//! invocation then sends them and marks the pending delivered. If it dies in between:
+//! invocation then sends them: first the ticket event, and marks it sent at once
+//! ([`Write::MarkTicketSent`]) when digest entries or a page are still to go; then the digest
+//! entry and the page, and marks the pending delivered. If it dies in between:
 //!
 //! - its retry rebuilds the same finding, so the same *origin* (a hash of the finding); once the
 //!   claim has run out it re-sends exactly the stored messages — same body, so the same FIFO
@@ -34,7 +51,15 @@
 //!   the claim runs, an identical observation fails with the retryable [`DedupError::InFlight`]
 //!   instead of guessing whether the owner is alive;
 //! - any other occurrence of the fingerprint counts as a repeat while the claim runs, and after
-//!   it takes the pending over and delivers it.
+//!   it takes the pending over and delivers it;
+//! - a resolve of an open problem, or a new occurrence of a resolved one, must come after the
+//!   pending in the ticket system: it waits for a live claim ([`DedupError::InFlight`]) and
+//!   delivers a stale pending first ([`Outcome::Earlier`]).
+//!
+//! A ticket event is therefore re-sent only when its invocation failed between the send and the
+//! `MarkTicketSent` write (a lost answer, a timeout); the copy has the same body, the same FIFO
+//! deduplication id and the same sequence. SQS drops it within its 5-minute deduplication
+//! window; after that (a DLQ redrive hours later) the consumer's sequence check does.
 //!
 //! An observation whose origin is the one last delivered is a retry of an invocation that got
 //! further than this finding: nothing is sent again ([`Outcome::AlreadyDelivered`]). A retried
@@ -58,7 +83,9 @@ mod windows;
 
 use chrono::{DateTime, Utc};
 
-pub use decide::{Observation, Outcome, Step, Why, apply, decide, observe, origin_of};
+pub use decide::{
+    Observation, Outcome, Stale, Step, Why, apply, decide, next_sequence, observe, origin_of,
+};
 pub use windows::{
     DEFAULT_CLAIM_SECONDS, DEFAULT_DEDUP_WINDOWS_TOML, DEFAULT_RETENTION_DAYS,
     DEFAULT_WINDOW_MINUTES, DedupOptions, DedupSettings, DedupSettingsError, DedupWindows,
@@ -116,7 +143,7 @@ impl DedupError {
 }
 
 /// Messages stored with the state before they are sent (the outbox), so that a retry re-sends
-/// exactly them.
+/// exactly them (the ticket event only if it was not marked sent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     /// The observation that wrote it ([`origin_of`] its finding): its retry recognises it.
@@ -128,6 +155,8 @@ pub struct Pending {
     /// Whether the ticket event goes to the ticket queue (the severity reaches the ticket
     /// threshold).
     pub send_ticket: bool,
+    /// The ticket event was sent (and marked so) before the rest: a retry does not send it again.
+    pub ticket_sent: bool,
     /// Whether an alert is published.
     pub page: bool,
     /// The digest entry body, if the finding reaches the digest.
@@ -171,6 +200,10 @@ pub struct DedupItem {
     pub last_seen: DateTime<Utc>,
     /// Occurrences since the open.
     pub total: u64,
+    /// The sequence of the last ticket event this state produced (0: none yet).
+    pub sequence: u64,
+    /// The problem was resolved by an event of this time: the item is a tombstone.
+    pub resolved_at: Option<DateTime<Utc>>,
     /// The undelivered outbox, if any (`delivered = false` in the table).
     pub pending: Option<Pending>,
     /// The origin of the last delivered pending.
@@ -199,6 +232,13 @@ pub enum Write {
         expires_at: DateTime<Utc>,
         take_over: Option<TakeOver>,
     },
+    /// The ticket event of the pending of `generation` written by `origin` was sent; its digest
+    /// entry or page are still to go.
+    MarkTicketSent {
+        fingerprint: Fingerprint,
+        generation: u64,
+        origin: String,
+    },
     /// The pending of `generation` written by `origin` was delivered: clear it.
     MarkDelivered {
         fingerprint: Fingerprint,
@@ -211,9 +251,9 @@ impl Write {
     pub fn fingerprint(&self) -> &Fingerprint {
         match self {
             Write::Create(item) | Write::Replace { item, .. } => &item.fingerprint,
-            Write::Count { fingerprint, .. } | Write::MarkDelivered { fingerprint, .. } => {
-                fingerprint
-            }
+            Write::Count { fingerprint, .. }
+            | Write::MarkTicketSent { fingerprint, .. }
+            | Write::MarkDelivered { fingerprint, .. } => fingerprint,
         }
     }
 }
@@ -245,9 +285,5 @@ impl DedupStore for NoDedup {
 
     async fn write(&self, _write: &Write) -> Result<Applied, DedupError> {
         Ok(Applied::Yes)
-    }
-
-    async fn clear(&self, _fingerprint: &Fingerprint) -> Result<(), DedupError> {
-        Ok(())
     }
 }

@@ -23,7 +23,7 @@ impl MemoryDedupStore {
         MemoryDedupStore::default()
     }
 
-    /// Makes the next `calls` calls (load, write or clear) fail as if the table were
+    /// Makes the next `calls` calls (load or write) fail as if the table were
     /// unreachable.
     pub fn fail_next(&self, calls: usize) {
         self.fail_calls(0, calls);
@@ -108,11 +108,5 @@ impl DedupStore for MemoryDedupStore {
             }
             None => Ok(Applied::Conflict),
         }
-    }
-
-    async fn clear(&self, fingerprint: &Fingerprint) -> Result<(), DedupError> {
-        self.check()?;
-        self.locked()?.remove(fingerprint);
-        Ok(())
     }
 }

@@ -113,25 +113,41 @@ fn per_rule_windows_apply() {
 }
 
 #[test]
-fn a_resolution_clears_the_state_so_the_next_occurrence_opens_again() {
+fn a_resolution_keeps_a_tombstone_and_the_next_occurrence_opens_again_with_a_greater_sequence() {
     let r = rig();
     route_at(&r, 0, occurrence(Severity::High, 0)).expect("open");
-    let mut resolved = occurrence(Severity::High, 5);
+    route_at(&r, 61, occurrence(Severity::High, 61)).expect("update");
+    let mut resolved = occurrence(Severity::High, 65);
     resolved.status = Status::Resolved;
-    route_at(&r, 5, resolved).expect("resolve");
-    assert!(r.store.items().is_empty(), "state cleared");
-    route_at(&r, 10, occurrence(Severity::High, 10)).expect("open again");
+    route_at(&r, 65, resolved).expect("resolve");
+    let item = r.store.items().pop().expect("tombstone");
+    assert_eq!(item.resolved_at, Some(at(65)));
+    route_at(&r, 70, occurrence(Severity::High, 70)).expect("open again");
     assert_eq!(
         actions(&r),
         [
             TicketAction::Open,
+            TicketAction::Update,
             TicketAction::Resolve,
             TicketAction::Open
         ]
     );
+    let sent = r.router.tickets().sent();
+    let sequences: Vec<u64> = sent.iter().map(|t| t.sequence).collect();
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing per fingerprint: {sequences:?}"
+    );
+    let times: Vec<_> = sent.iter().map(|t| t.event_time).collect();
     assert_eq!(
-        kinds(&r),
-        [DigestKind::New, DigestKind::Resolved, DigestKind::New]
+        times,
+        [at(0), at(61), at(65), at(70)],
+        "each the time of its event"
+    );
+    assert_eq!(
+        r.store.items().pop().map(|i| i.total),
+        Some(1),
+        "a fresh count"
     );
 }
 
@@ -141,6 +157,75 @@ fn suppressions() -> Suppressions {
         NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default(),
     )
     .expect("valid suppressions")
+}
+
+#[test]
+fn sequences_keep_growing_after_the_state_expired() {
+    let r = rig();
+    route_at(&r, 0, occurrence(Severity::High, 0)).expect("open");
+    let month = 60 * 24 * 40;
+    route_at(&r, month, occurrence(Severity::High, month)).expect("open after expiry");
+    let sent = r.router.tickets().sent();
+    assert_eq!(actions(&r), [TicketAction::Open, TicketAction::Open]);
+    assert!(sent[0].sequence < sent[1].sequence, "{sent:?}");
+}
+
+#[test]
+fn a_late_retry_of_an_older_occurrence_does_not_reopen_a_fixed_problem() {
+    let r = rig();
+    let first = occurrence(Severity::High, 0);
+    route_at(&r, 0, first.clone()).expect("open");
+    let mut fixed = occurrence(Severity::High, 10);
+    fixed.status = Status::Resolved;
+    route_at(&r, 10, fixed.clone()).expect("resolve");
+    // An older NON_COMPLIANT arrives late (a retry, a DLQ redrive hours later)…
+    let report = route_at(&r, 300, occurrence(Severity::High, 5)).expect("stale open");
+    assert_eq!((report.stale, report.tickets, report.alerts), (1, 0, 0));
+    // …and so does a copy of the resolve.
+    let mut copy = fixed;
+    copy.evidence.event_id = Some(SafeText::new("another-delivery"));
+    let report = route_at(&r, 301, copy).expect("resolve again");
+    assert_eq!((report.stale, report.tickets), (1, 0));
+    assert_eq!(actions(&r), [TicketAction::Open, TicketAction::Resolve]);
+    assert_eq!(kinds(&r), [DigestKind::New, DigestKind::Resolved]);
+}
+
+#[test]
+fn an_older_resolve_does_not_close_an_active_problem() {
+    let r = rig();
+    route_at(&r, 10, occurrence(Severity::High, 10)).expect("open");
+    let mut old = occurrence(Severity::High, 5);
+    old.status = Status::Resolved;
+    let report = route_at(&r, 12, old).expect("stale resolve");
+    assert_eq!((report.stale, report.tickets), (1, 0));
+    assert_eq!(actions(&r), [TicketAction::Open]);
+    assert!(
+        r.store
+            .items()
+            .pop()
+            .is_some_and(|i| i.resolved_at.is_none())
+    );
+}
+
+#[test]
+fn a_resolve_delivers_an_open_left_undelivered_first_so_the_ticket_system_sees_both_in_order() {
+    let r = rig();
+    r.router.tickets().fail_next(1);
+    route_at(&r, 0, occurrence(Severity::High, 0)).expect_err("ticket queue down");
+    // The open's owner died (its event went to the DLQ); the problem is fixed meanwhile.
+    let mut fixed = occurrence(Severity::High, 1);
+    fixed.status = Status::Resolved;
+    let early = route_at(&r, 0, fixed.clone()).expect_err("claim still running");
+    assert!(
+        matches!(early, RouteError::Dedup(DedupError::InFlight { .. })),
+        "waits for a live claim: {early}"
+    );
+    let report = route_at(&r, 3, fixed).expect("resolve");
+    assert_eq!((report.redelivered, report.tickets), (1, 2));
+    assert_eq!(actions(&r), [TicketAction::Open, TicketAction::Resolve]);
+    let sent = r.router.tickets().sent();
+    assert!(sent[0].sequence < sent[1].sequence);
+    assert_eq!(kinds(&r), [DigestKind::New, DigestKind::Resolved]);
 }
 
 #[test]
@@ -244,20 +329,25 @@ fn when_the_ticket_send_fails_after_the_state_was_written_the_retry_sends_the_st
 }
 
 #[test]
-fn when_the_page_fails_the_retry_re_sends_the_same_ticket_and_the_page_once() {
+fn when_the_page_fails_a_redrive_hours_later_pages_once_and_sends_no_second_ticket_event() {
     let r = rig();
     let f = occurrence(Severity::Critical, 0);
     r.router.alerts().fail_next(1);
     route_at(&r, 0, f.clone()).expect_err("alert topic down");
-    route_at(&r, 2, f).expect("retry");
-    let tickets = r.router.tickets().sent();
-    assert_eq!(tickets.len(), 2, "sent on both attempts…");
+    // The event goes to the DLQ and is re-invoked six hours later: far outside SQS FIFO's
+    // five-minute deduplication window, so a second copy would reach the ticket system.
+    let report = route_at(&r, 6 * 60, f).expect("redrive");
     assert_eq!(
-        tickets[0].body().expect("body"),
-        tickets[1].body().expect("body"),
-        "…with the same body, so FIFO deduplication keeps one"
+        (report.redelivered, report.tickets, report.alerts),
+        (1, 0, 1)
+    );
+    assert_eq!(
+        actions(&r),
+        [TicketAction::Open],
+        "the ticket was marked sent"
     );
     assert_eq!(r.router.alerts().sent().len(), 1, "one page delivered");
+    assert!(r.store.items().iter().all(|i| i.pending.is_none()));
 }
 
 #[test]
@@ -270,14 +360,14 @@ fn another_occurrence_takes_over_an_open_whose_owner_died() {
     // While the claim runs, another occurrence is only counted…
     let report = route_at(&r, 0, occurrence(Severity::High, 1)).expect("repeat");
     assert_eq!((report.repeats, report.tickets), (1, 0));
-    // …after it, the next one delivers the stored open (same body) and counts itself.
+    // …after it, the next one delivers the rest of the stored open (its ticket event was
+    // marked sent: not again) and counts itself.
     let report = route_at(&r, 3, occurrence(Severity::High, 3)).expect("take over");
     assert_eq!(
         (report.redelivered, report.repeats, report.tickets),
-        (1, 1, 1)
+        (1, 1, 0)
     );
-    let tickets = r.router.tickets().sent();
-    assert_eq!(tickets[0].body().ok(), tickets[1].body().ok());
+    assert_eq!(actions(&r), [TicketAction::Open]);
     assert_eq!(
         kinds(&r),
         [DigestKind::Repeat, DigestKind::New, DigestKind::Repeat],
@@ -332,7 +422,8 @@ fn an_unreachable_dedup_store_fails_the_invocation_and_sends_nothing() {
 fn a_failed_mark_fails_the_invocation_and_the_retry_re_sends_the_same_body_and_marks_it() {
     let r = rig();
     let f = occurrence(Severity::High, 0);
-    // load and create succeed, the mark after the sends fails.
+    // load and create succeed, the mark after the ticket send fails: the one window in which
+    // a sent ticket event is sent again (same body, same sequence).
     r.store.fail_calls(2, 1);
     let err = route_at(&r, 0, f.clone()).expect_err("mark failed");
     assert!(

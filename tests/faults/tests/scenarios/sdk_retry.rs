@@ -107,7 +107,7 @@ async fn the_sdk_recognises_every_injected_fault_as_retryable_and_makes_three_at
 }
 
 fn ticket(i: usize) -> TicketEvent {
-    TicketEvent::new(TicketAction::Open, finding(&format!("sdk-rule-{i}")))
+    TicketEvent::new(TicketAction::Open, finding(&format!("sdk-rule-{i}")), 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
