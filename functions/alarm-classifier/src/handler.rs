@@ -43,6 +43,9 @@ pub struct Summary {
     /// Occurrences merged into an open problem inside its dedup window (a `repeat` digest
     /// entry, no ticket, no page).
     pub repeats: usize,
+    /// Out-of-date changes dropped: an OK older than the last ALARM of an open problem, an
+    /// ALARM no newer than the OK that resolved it.
+    pub stale: usize,
     /// State changes of flapping alarms: to the digest only, no ticket, no page.
     pub flapping: usize,
     /// Alarms reported as flapping by this invocation, and flapping findings resolved.
@@ -65,6 +68,7 @@ impl Summary {
         self.counted_only += r.counted_only;
         self.suppressed += r.suppressed;
         self.repeats += r.repeats;
+        self.stale += r.stale;
         self
     }
 
@@ -234,6 +238,38 @@ mod tests {
                 .subject
                 .starts_with("[CRITICAL] Root account used")
         );
+    }
+
+    #[tokio::test]
+    async fn an_alarm_older_than_the_ok_already_handled_is_stale_and_an_older_ok_too() {
+        let (h, memory) = handler();
+        // ServiceAggregatedAlarm went OK at 16:12; its ALARM of 15:57 arrives afterwards.
+        h.handle(event("alarm-composite-ok.json"))
+            .await
+            .expect("ok");
+        let late = h
+            .handle(event("alarm-composite-suppressed-alarm.json"))
+            .await
+            .expect("late alarm");
+        assert_eq!((late.stale, late.tickets, late.alerts), (1, 0, 0));
+        let actions: Vec<TicketAction> = memory.tickets.sent().iter().map(|t| t.action).collect();
+        assert_eq!(actions, [TicketAction::Resolve]);
+
+        // The other way round: the ALARM opens; an OK older than it does not resolve it.
+        let (h, memory) = handler();
+        h.handle(event("alarm-composite-suppressed-alarm.json"))
+            .await
+            .expect("alarm");
+        let mut old_ok = sample("alarm-composite-ok.json");
+        old_ok["time"] = json!("2022-07-22T15:00:00Z");
+        old_ok["detail"]["state"]["timestamp"] = json!("2022-07-22T15:00:00.000+0000");
+        let stale = h
+            .handle(LambdaEvent::new(old_ok, Context::default()))
+            .await
+            .expect("old ok");
+        assert_eq!((stale.stale, stale.tickets), (1, 0));
+        let actions: Vec<TicketAction> = memory.tickets.sent().iter().map(|t| t.action).collect();
+        assert_eq!(actions, [TicketAction::Open]);
     }
 
     #[tokio::test]

@@ -17,6 +17,9 @@ pub struct Summary {
     pub digest_entries: usize,
     pub alerts: usize,
     pub counted_only: usize,
+    /// Out-of-date results dropped: a COMPLIANT older than the last NON_COMPLIANT of an open
+    /// problem, a NON_COMPLIANT no newer than the COMPLIANT that resolved it.
+    pub stale: usize,
 }
 
 impl From<RouteReport> for Summary {
@@ -27,6 +30,7 @@ impl From<RouteReport> for Summary {
             digest_entries: r.digest_entries,
             alerts: r.alerts,
             counted_only: r.counted_only,
+            stale: r.stale,
         }
     }
 }
@@ -120,10 +124,27 @@ mod tests {
                 tickets: 1,
                 digest_entries: 1,
                 alerts: 1,
-                counted_only: 0
+                counted_only: 0,
+                stale: 0
             }
         );
         assert_eq!(memory.tickets.sent()[0].action, TicketAction::Open);
+    }
+
+    #[tokio::test]
+    async fn a_late_older_non_compliance_does_not_reopen_the_problem_its_compliance_fixed() {
+        let (h, memory) = handler();
+        // Config fixed it at 16:31; the NON_COMPLIANT of 15:45 arrives afterwards (a late retry).
+        h.handle(event("config-compliant-s3-public-read.json"))
+            .await
+            .expect("resolve");
+        let late = h
+            .handle(event("config-noncompliant-s3-public-read.json"))
+            .await
+            .expect("late");
+        assert_eq!((late.stale, late.tickets, late.alerts), (1, 0, 0));
+        let actions: Vec<TicketAction> = memory.tickets.sent().iter().map(|t| t.action).collect();
+        assert_eq!(actions, [TicketAction::Resolve]);
     }
 
     #[tokio::test]

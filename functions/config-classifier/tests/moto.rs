@@ -41,7 +41,8 @@ async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the
             tickets: 1,
             digest_entries: 1,
             alerts: 1,
-            counted_only: 0
+            counted_only: 0,
+            stale: 0
         }
     );
     // A retried invocation of the same event: the dedup state knows it was delivered.
