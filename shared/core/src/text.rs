@@ -128,9 +128,89 @@ pub fn sanitize(raw: &str, max_chars: usize) -> String {
     out
 }
 
+/// Untrusted text for a plain-text reader (the alert email, the digest email): sanitised,
+/// bounded, and with the markup that a mail client, a chat tool or a ticket system could make
+/// live neutralised, since such text is forwarded, pasted and rendered:
+/// - `<` becomes `‹`: no HTML tag (`<img onerror=…>`), no autolink (`<https://…>`), no
+///   Slack-style mention or link (`<!here>`, `<@U…>`, `<https://…|text>`); a lone `>` opens
+///   nothing and stays (CloudWatch writes "OK -> ALARM");
+/// - `@` becomes `＠` (U+FF20): no `@here`, `@channel`, `@everyone` or user mention;
+/// - `](` becomes `] (`: no markdown link or image (`[text](url)`, `![x](url)`);
+/// - `http://`, `https://` become `hxxp://`, `hxxps://` (the usual defanging): no clickable link
+///   chosen by whoever wrote the event.
+///
+/// The JSON bodies (ticket events, alert JSON, digest JSON) keep the sanitised text as data;
+/// each renderer escapes for its own syntax.
+pub fn plain(raw: &str, max_chars: usize) -> String {
+    // Sanitise (bounded, reads a bounded prefix), neutralise, and bound again: `](` grows.
+    sanitize(&neutralise_markup(&sanitize(raw, max_chars)), max_chars)
+}
+
+fn neutralise_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        let lower_starts = |p: &str| {
+            rest.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        };
+        if lower_starts("http://") || lower_starts("https://") {
+            // "http" → "hxxp", keeping the case of the first and last letters.
+            let head = &rest[..4];
+            out.push_str(&head[..1]);
+            out.push_str(if head[1..2].chars().all(|c| c.is_ascii_uppercase()) {
+                "XX"
+            } else {
+                "xx"
+            });
+            out.push_str(&head[3..4]);
+            rest = &rest[4..];
+            continue;
+        }
+        match c {
+            '<' => out.push('‹'),
+            '@' => out.push('＠'),
+            ']' if rest[1..].starts_with('(') => out.push_str("] "),
+            other => out.push(other),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// Whether plain text holds markup that [`plain`] neutralises (for tests and fuzz targets: no
+/// untrusted string may reach an email with it).
+pub fn has_live_markup(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    text.contains(['<', '@'])
+        || text.contains("](")
+        || lower.contains("http://")
+        || lower.contains("https://")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_a_mail_client_chat_or_ticket_system_would_render_is_neutralised() {
+        let raw = "<img src=x onerror=alert(1)> [click](https://evil.example/p) ![i](HTTP://x) \
+                   @here @channel <!everyone> <@U024BE7LH> alice@example.com";
+        let t = plain(raw, 1000);
+        assert!(!has_live_markup(&t), "{t}");
+        assert_eq!(
+            t,
+            "‹img src=x onerror=alert(1)> [click] (hxxps://evil.example/p) ![i] (HXXP://x) \
+             ＠here ＠channel ‹!everyone> ‹＠U024BE7LH> alice＠example.com"
+        );
+    }
+
+    #[test]
+    fn plain_text_without_markup_is_only_sanitised() {
+        let raw = "arn:aws:iam::111122223333:role/app [x] (y) 10.0.0.1 OK -> ALARM";
+        assert_eq!(plain(raw, 200), raw);
+        assert!(!has_live_markup(&plain(raw, 200)));
+    }
 
     #[test]
     fn newlines_and_ansi_escapes_cannot_forge_lines_or_colours() {

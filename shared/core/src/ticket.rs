@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::finding::{Finding, Fingerprint, Source};
 use crate::severity::Severity;
-use crate::text::{SafeText, sanitize};
+use crate::text::{SafeText, plain};
 
 /// The version of the digest-entry, digest-batch and alert JSON. Bumped on any incompatible
 /// change.
@@ -251,8 +251,8 @@ fn alert_subject(finding: &Finding) -> String {
     let raw = format!(
         "[{}] {} ({})",
         finding.severity.as_str().to_ascii_uppercase(),
-        finding.title,
-        finding.account
+        plain(finding.title.as_str(), 256),
+        plain(finding.account.as_str(), 64)
     );
     let ascii: String = raw
         .chars()
@@ -274,29 +274,40 @@ fn alert_subject(finding: &Finding) -> String {
 }
 
 fn alert_text(finding: &Finding, id: &str) -> String {
+    // Every value from the event is neutralised for a plain-text reader (`text::plain`); the
+    // remediation (from the rule files), console link, fingerprint and id are triage's own.
+    let p = |s: &str| plain(s, 1024);
     let mut lines = vec![
         format!(
             "{} — {}",
             finding.severity.as_str().to_uppercase(),
-            finding.title
+            p(finding.title.as_str())
         ),
         String::new(),
-        format!("Account: {}   Region: {}", finding.account, finding.region),
-        format!("Rule: {} ({})", finding.rule_id, finding.source),
+        format!(
+            "Account: {}   Region: {}",
+            p(finding.account.as_str()),
+            p(finding.region.as_str())
+        ),
+        format!("Rule: {} ({})", p(finding.rule_id.as_str()), finding.source),
     ];
     if let Some(r) = finding.primary_resource() {
         let name = r.arn.as_ref().unwrap_or(&r.id);
-        lines.push(format!("Resource: {} {}", r.kind, name));
+        lines.push(format!(
+            "Resource: {} {}",
+            p(r.kind.as_str()),
+            p(name.as_str())
+        ));
     }
-    if let Some(p) = &finding.principal {
-        lines.push(format!("Principal: {p}"));
+    if let Some(principal) = &finding.principal {
+        lines.push(format!("Principal: {}", p(principal.as_str())));
     }
     let e = &finding.evidence;
     if let Some(ip) = &e.source_ip {
-        lines.push(format!("Source IP: {ip}"));
+        lines.push(format!("Source IP: {}", p(ip.as_str())));
     }
     if let Some(name) = &e.event_name {
-        lines.push(format!("Event: {name}"));
+        lines.push(format!("Event: {}", p(name.as_str())));
     }
     lines.push(format!(
         "Seen: {} (x{})",
@@ -304,7 +315,7 @@ fn alert_text(finding: &Finding, id: &str) -> String {
         finding.count
     ));
     lines.push(String::new());
-    lines.push(sanitize(finding.description.as_str(), 600));
+    lines.push(plain(finding.description.as_str(), 600));
     lines.push(String::new());
     lines.push(format!("Remediation: {}", finding.remediation));
     if let Some(url) = &finding.console_url {

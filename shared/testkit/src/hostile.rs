@@ -13,12 +13,12 @@ use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use triage_core::digest::MAX_SNS_MESSAGE_BYTES;
 use triage_core::fakes::Memory;
-use triage_core::text::is_hostile;
+use triage_core::text::{has_live_markup, is_hostile};
 use triage_core::ticket::MAX_SUBJECT_CHARS;
 use triage_lambda::Function;
 
 /// Every kind of character that must never reach a reader.
-pub const NASTY: &str = "evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there ad\u{ad}min\u{206a}\u{3164}\u{fe0f}\u{e0065}\u{e0076}\u{e0069}\u{e006c}\u{e0100}😀";
+pub const NASTY: &str = "<img src=x onerror=alert(1)>[click](https://evil.example/p) @here @channel <!everyone> evil\r\nINFO forged\u{1b}[31mred\u{1b}]0;title\u{7}\u{202e}fdp.exe\u{2066}x\u{2069}\u{200b}\u{feff}\u{2028}\u{0}\u{7f}\u{85}tab\there ad\u{ad}min\u{206a}\u{3164}\u{fe0f}\u{e0065}\u{e0076}\u{e0069}\u{e006c}\u{e0100}😀";
 /// No ticket event body is larger, in bytes.
 pub const MAX_TICKET_BYTES: usize = 32 * 1024;
 /// No key of a JSON document the sinks received is longer, in characters.
@@ -261,14 +261,24 @@ impl Problems {
     fn subject(&mut self, what: &str, subject: &str) {
         if subject.len() > MAX_SUBJECT_CHARS
             || !subject.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+            || has_live_markup(subject)
         {
             self.push(format!("{what} subject {subject:?}"));
         }
     }
 
+    /// A plain-text body (an email): no hostile character but its newlines, and no live markup
+    /// but in triage's own console link.
     fn text(&mut self, what: &str, text: &str) {
         if text.chars().any(|c| c != '\n' && is_hostile(c)) {
             self.push(format!("{what} text holds control characters"));
+        }
+        if let Some(line) = text
+            .lines()
+            .filter(|l| !l.starts_with("Console: "))
+            .find(|l| has_live_markup(l))
+        {
+            self.push(format!("{what} text holds live markup: {line:.120?}"));
         }
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Digest, ResolvedLine, RuleLine, SuppressedLine};
 use crate::finding::{Fingerprint, Source};
 use crate::severity::Severity;
-use crate::text::sanitize;
+use crate::text::plain;
 use crate::ticket::{MAX_SUBJECT_CHARS, SCHEMA_VERSION};
 
 /// SNS's limit for a message (the whole `MessageStructure=json` document), in bytes.
@@ -627,7 +627,8 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// Untrusted text, once more sanitised and bounded for a line of the email.
+/// Untrusted text, once more sanitised and bounded for a line of the email, its markup
+/// neutralised (`text::plain`).
 fn clip(s: &str, max_chars: usize) -> String {
-    sanitize(s, max_chars)
+    plain(s, max_chars)
 }
