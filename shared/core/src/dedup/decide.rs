@@ -905,6 +905,36 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_stored_by_version_1_is_sent_as_version_2_numbered_before_anything_new() {
+        let f = finding(0);
+        let v1 = serde_json::json!({
+            "schema_version": 1,
+            "action": "open",
+            "fingerprint": f.fingerprint,
+            "finding": f,
+        })
+        .to_string();
+        let Ok(Step {
+            outcome: Outcome::Deliver { mut pending, .. },
+            ..
+        }) = decide(None, &obs(&f, 0))
+        else {
+            panic!("open")
+        };
+        pending.event = v1;
+        let event = pending.ticket_event().expect("upgraded");
+        assert_eq!(
+            event.schema_version,
+            crate::ticket::TICKET_EVENT_SCHEMA_VERSION
+        );
+        assert_eq!(event.action, TicketAction::Open);
+        assert_eq!(event.finding, f);
+        assert!(event.sequence < next_sequence(0, t0() + TimeDelta::seconds(1)));
+        pending.event = "{\"schema_version\":3}".into();
+        assert!(matches!(pending.ticket_event(), Err(DedupError::Encode(_))));
+    }
+
+    #[test]
     fn next_sequence_is_the_clock_or_one_more_whichever_is_greater() {
         let t = t0();
         let ms = u64::try_from(t.timestamp_millis()).unwrap_or(0);

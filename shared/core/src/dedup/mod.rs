@@ -168,9 +168,26 @@ pub struct Pending {
 impl Pending {
     /// The stored ticket event. Serialising it again gives the stored body byte for byte (the
     /// contract is deterministic), hence the same FIFO deduplication id.
+    ///
+    /// A pending stored by a version that wrote ticket events of schema version 1 (no sequence,
+    /// no event time; left undelivered across an upgrade) is sent as version 2, numbered by its
+    /// finding's last sighting: earlier than anything the new version numbers by its clock.
     pub fn ticket_event(&self) -> Result<TicketEvent, DedupError> {
-        serde_json::from_str(&self.event)
-            .map_err(|e| DedupError::Encode(format!("stored ticket event: {e}")))
+        #[derive(serde::Deserialize)]
+        struct Version1 {
+            schema_version: u32,
+            action: TicketAction,
+            finding: crate::finding::Finding,
+        }
+        serde_json::from_str(&self.event).or_else(|e| {
+            match serde_json::from_str::<Version1>(&self.event) {
+                Ok(v1) if v1.schema_version == 1 => {
+                    let sequence = next_sequence(0, v1.finding.last_seen);
+                    Ok(TicketEvent::new(v1.action, v1.finding, sequence))
+                }
+                _ => Err(DedupError::Encode(format!("stored ticket event: {e}"))),
+            }
+        })
     }
 
     /// The stored digest entry, if any.
