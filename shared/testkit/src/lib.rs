@@ -223,6 +223,35 @@ impl Queues {
         }
     }
 
+    /// The queues and alert topic someone else created on the moto at `endpoint` (the ones
+    /// `scripts/local-aws` prints), with an inbox subscribed to the alert topic: SNS's
+    /// CreateTopic returns an existing topic's ARN.
+    pub async fn attach(
+        endpoint: &str,
+        ticket_queue_url: &str,
+        digest_queue_url: &str,
+        alert_topic_name: &str,
+    ) -> Queues {
+        let config = sdk_config_for(endpoint).await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let sns = aws_sdk_sns::Client::new(&config);
+        let (alert_topic_arn, alert_inbox_url) = topic_with_inbox(
+            &sqs,
+            &sns,
+            alert_topic_name,
+            &format!("{alert_topic_name}-inbox"),
+        )
+        .await;
+        Queues {
+            sqs,
+            sns,
+            ticket_queue_url: ticket_queue_url.to_owned(),
+            digest_queue_url: digest_queue_url.to_owned(),
+            alert_topic_arn,
+            alert_inbox_url,
+        }
+    }
+
     /// Receives until the queue is empty; returns every message, deleting none.
     pub async fn drain(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
         let mut out = Vec::new();

@@ -20,41 +20,134 @@ use serde_json::{Value as Json, json};
 use stack_tests::{Template, Value, intrinsic, repo_root};
 use triage_testkit::{MotoServer, Queues};
 
-/// One invocation per function: its sample and what it must return.
+/// One invocation: a function, its sample, and what it must return.
 struct Case {
     binary: &'static str,
     sample: &'static str,
-    /// Fields of the JSON response that must have these values.
-    response: Json,
+    expect: Expect,
 }
 
+enum Expect {
+    /// Fields of the JSON response that must have these values.
+    Response(Json),
+    /// The invocation fails with this `errorType`.
+    Error(&'static str),
+}
+
+impl Expect {
+    fn count(&self, field: &str) -> u64 {
+        match self {
+            Expect::Response(r) => r.get(field).and_then(Json::as_u64).unwrap_or(0),
+            Expect::Error(_) => 0,
+        }
+    }
+}
+
+/// Two invocations per function, in order: one that routes, one that is skipped or rejected.
+/// The cargo-lambda emulator and `sam local invoke` run the same cases.
 fn cases() -> Vec<Case> {
+    let response = Expect::Response;
     vec![
         Case {
             binary: "config-classifier",
             sample: "config-noncompliant-s3-public-read.json",
             // critical: ticket + alert + digest
-            response: json!({"findings": 1, "tickets": 1, "digest_entries": 1, "alerts": 1}),
+            expect: response(
+                json!({"findings": 1, "tickets": 1, "digest_entries": 1, "alerts": 1}),
+            ),
+        },
+        Case {
+            binary: "config-classifier",
+            sample: "config-bad-missing-detail.json",
+            expect: Expect::Error("InvalidEvent"),
         },
         Case {
             binary: "alarm-classifier",
             sample: "alarm-metric-alarm.json",
             // medium: ticket + digest, no alert
-            response: json!({"findings": 1, "tickets": 1, "digest_entries": 1, "alerts": 0}),
+            expect: response(
+                json!({"findings": 1, "tickets": 1, "digest_entries": 1, "alerts": 0}),
+            ),
+        },
+        Case {
+            binary: "alarm-classifier",
+            sample: "alarm-configuration-change.json",
+            expect: response(json!({"findings": 0, "tickets": 0, "skipped": 1})),
         },
         Case {
             binary: "log-detector",
             sample: "cwlogs-root-account-usage.json",
             // critical: ticket + alert + digest
-            response: json!({"findings": 1, "tickets": 1, "digest_entries": 1, "alerts": 1}),
+            expect: response(
+                json!({"findings": 1, "tickets": 1, "digest_entries": 1, "alerts": 1}),
+            ),
         },
-        // Last: drains what the others put on the digest queue.
+        Case {
+            binary: "log-detector",
+            sample: "cwlogs-control-message.json",
+            expect: response(json!({"message_type": "CONTROL_MESSAGE", "tickets": 0})),
+        },
+        // Last: drains what the others put on the digest queue, then finds it empty.
         Case {
             binary: "digest",
             sample: "scheduled-digest.json",
-            response: json!({"published": 1}),
+            expect: response(json!({"published": 1})),
+        },
+        Case {
+            binary: "digest",
+            sample: "scheduled-digest.json",
+            expect: response(json!({"published": 0})),
         },
     ]
+}
+
+/// Checks an invocation's outcome (the response, or the invocation's output when it failed)
+/// against the case.
+fn check(runner: &str, case: &Case, outcome: &Result<Json, String>) {
+    let what = format!("{runner}: {} on {}", case.binary, case.sample);
+    match (&case.expect, outcome) {
+        (Expect::Response(want), Ok(response)) => {
+            for (field, value) in want.as_object().expect("object") {
+                assert_eq!(
+                    response.get(field),
+                    Some(value),
+                    "{what}: response {response}"
+                );
+            }
+        }
+        // SAM prints Lambda's error object; cargo-lambda prints `Error: <errorType>`.
+        (Expect::Error(error_type), Err(output)) => assert!(
+            output.contains(&format!("\"errorType\":\"{error_type}\""))
+                || output.contains(&format!("\"errorType\": \"{error_type}\""))
+                || output.contains(&format!("Error: {error_type}\n")),
+            "{what}: the output names the function's typed error {error_type}:\n{output}"
+        ),
+        (Expect::Error(error_type), Ok(response)) => {
+            panic!("{what}: must fail with {error_type}, answered {response}")
+        }
+        (Expect::Response(_), Err(output)) => panic!("{what}: failed:\n{output}"),
+    }
+}
+
+/// The cases the deployed functions have, after checking every deployed function has some.
+fn deployed_cases(t: &Template) -> Vec<Case> {
+    let functions = t.functions();
+    let deployed: Vec<&str> = functions
+        .iter()
+        .filter_map(|f| f.binary.as_deref())
+        .collect();
+    let cases = cases();
+    for bin in &deployed {
+        assert!(
+            cases.iter().any(|c| c.binary == *bin),
+            "{bin} is deployed by the template but has no case in {}",
+            file!()
+        );
+    }
+    cases
+        .into_iter()
+        .filter(|c| deployed.contains(&c.binary))
+        .collect()
 }
 
 fn cargo_lambda() -> PathBuf {
@@ -142,7 +235,8 @@ impl Emulator {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn invoke(&self, binary: &str, sample: &str) -> Json {
+    /// The function's response, or the invoke's output when the invocation failed.
+    fn invoke(&self, binary: &str, sample: &str) -> Result<Json, String> {
         let (out_path, err_path) = (scratch("invoke.out"), scratch("invoke.err"));
         let log_before = self.log_text().len();
         let mut child = Command::new(cargo_lambda())
@@ -191,14 +285,14 @@ impl Emulator {
             std::fs::remove_file(&out_path),
             std::fs::remove_file(&err_path),
         );
-        assert!(
-            status.success(),
-            "cargo lambda invoke {binary} --data-file events/{sample} failed ({status}):\n{}\n{stdout}\n--- emulator log ---\n{}",
-            stderr,
-            self.log_text()
-        );
-        serde_json::from_str(stdout.trim())
-            .unwrap_or_else(|e| panic!("{binary}: response is not JSON ({e}): {stdout}"))
+        if !status.success() {
+            return Err(format!(
+                "cargo lambda invoke {binary} --data-file events/{sample} failed ({status}):\n{stderr}\n{stdout}\n--- emulator log ---\n{}",
+                self.log_text()
+            ));
+        }
+        Ok(serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("{binary}: response is not JSON ({e}): {stdout}")))
     }
 }
 
@@ -314,6 +408,24 @@ async fn create_dedup_table(moto: &MotoServer, name: &str) {
         .expect("create dedup table");
 }
 
+/// The ticket events one case put on the FIFO queue: as many as its response says, the last one
+/// an `open` with a fingerprint.
+async fn check_tickets(q: &Queues, case: &Case) {
+    let tickets = take(q, &q.ticket_queue_url).await;
+    let expected = case.expect.count("tickets");
+    assert_eq!(
+        tickets.len() as u64,
+        expected,
+        "{} on {}: ticket events on the FIFO queue: {tickets:?}",
+        case.binary,
+        case.sample
+    );
+    if let Some(last) = tickets.last() {
+        assert_eq!(last.get("action"), Some(&json!("open")), "{last}");
+        assert!(last.get("fingerprint").and_then(Json::as_str).is_some());
+    }
+}
+
 /// Every message on the queue, parsed and deleted.
 async fn take(q: &Queues, url: &str) -> Vec<Json> {
     let messages = q.drain(url).await;
@@ -336,22 +448,7 @@ async fn take(q: &Queues, url: &str) -> Vec<Json> {
 async fn every_function_binary_runs_under_the_cargo_lambda_emulator_against_moto() {
     let t = Template::load().expect("template.yaml");
     let functions = t.functions();
-    let cases = cases();
-    let deployed: Vec<&str> = functions
-        .iter()
-        .filter_map(|f| f.binary.as_deref())
-        .collect();
-    for bin in &deployed {
-        assert!(
-            cases.iter().any(|c| c.binary == *bin),
-            "{bin} is deployed by the template but has no case in {}",
-            file!()
-        );
-    }
-    let cases: Vec<Case> = cases
-        .into_iter()
-        .filter(|c| deployed.contains(&c.binary))
-        .collect();
+    let cases = deployed_cases(&t);
     cargo_lambda(); // fails with the way to install it before anything starts
 
     let moto = MotoServer::start();
@@ -400,32 +497,9 @@ async fn every_function_binary_runs_under_the_cargo_lambda_emulator_against_moto
     let log = scratch("cargo-lambda-watch.log");
     let emulator = Emulator::start(&env, log);
     for case in &cases {
-        let response = emulator.invoke(case.binary, case.sample);
-        for (field, want) in case.response.as_object().expect("object") {
-            assert_eq!(
-                response.get(field),
-                Some(want),
-                "{} on {}: response {response}",
-                case.binary,
-                case.sample
-            );
-        }
-        let tickets = take(&q, &q.ticket_queue_url).await;
-        let expected_tickets = case
-            .response
-            .get("tickets")
-            .and_then(Json::as_u64)
-            .unwrap_or(0);
-        assert_eq!(
-            tickets.len() as u64,
-            expected_tickets,
-            "{}: ticket events on the FIFO queue: {tickets:?}",
-            case.binary
-        );
-        if let Some(last) = tickets.last().filter(|_| expected_tickets > 0) {
-            assert_eq!(last.get("action"), Some(&json!("open")), "{last}");
-            assert!(last.get("fingerprint").and_then(Json::as_str).is_some());
-        }
+        let outcome = emulator.invoke(case.binary, case.sample);
+        check("cargo lambda invoke", case, &outcome);
+        check_tickets(&q, case).await;
     }
 
     // The digest run published the entries the classifiers queued, and deleted them.
@@ -438,10 +512,7 @@ async fn every_function_binary_runs_under_the_cargo_lambda_emulator_against_moto
         queued.len()
     );
     let alerts = q.drain(&q.alert_inbox_url).await;
-    let expected_alerts: u64 = cases
-        .iter()
-        .filter_map(|c| c.response.get("alerts").and_then(Json::as_u64))
-        .sum();
+    let expected_alerts: u64 = cases.iter().map(|c| c.expect.count("alerts")).sum();
     assert_eq!(
         alerts.len() as u64,
         expected_alerts,
@@ -449,4 +520,125 @@ async fn every_function_binary_runs_under_the_cargo_lambda_emulator_against_moto
     );
     drop(emulator);
     std::io::stdout().flush().ok();
+}
+
+/// A variable `scripts/local-lambda up` exports.
+fn exported(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run this test after eval \"$(scripts/local-lambda up)\" and sam build (scripts/test does)")
+    })
+}
+
+/// `sam local invoke <logical id> -e events/<sample> $SAM_LOCAL_ARGS`: the function's response,
+/// or SAM's output when the invocation failed.
+fn sam_local_invoke(logical_id: &str, sample: &str) -> Result<Json, String> {
+    let sam = repo_root().join(".venv/bin/sam");
+    let args = exported("SAM_LOCAL_ARGS");
+    let out = Command::new(&sam)
+        .args(["local", "invoke", logical_id, "-e"])
+        .arg(format!("events/{sample}"))
+        .args(args.split_whitespace())
+        .env("DOCKER_HOST", exported("DOCKER_HOST"))
+        .env("SAM_CLI_TELEMETRY", "0")
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", sam.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // SAM prints the function's answer on stdout, an error object included, as one line.
+    let answer: Option<Json> = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l.trim()).ok());
+    match answer {
+        Some(a) if out.status.success() && a.get("errorType").is_none() => Ok(a),
+        _ => Err(format!(
+            "sam local invoke {logical_id} -e events/{sample} ({}):\n{stdout}\n--- stderr ---\n{stderr}",
+            out.status
+        )),
+    }
+}
+
+/// The same cases as the cargo-lambda test, through `sam local invoke`: the template's
+/// functions as `sam build` built them (release, cargo-lambda), each in a container of the
+/// base-image stand-in, with the environment SAM gives them and the --env-vars file
+/// `scripts/local-lambda up` wrote, against its moto. `scripts/test` runs it after `sam build`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs sam build and scripts/local-lambda up: scripts/test runs it"]
+async fn every_function_runs_under_sam_local_invoke_in_docker_against_moto() {
+    let t = Template::load().expect("template.yaml");
+    let cases = deployed_cases(&t);
+    let built = repo_root().join(".aws-sam/build/template.yaml");
+    assert!(
+        built.exists(),
+        "{} not found: run sam build first",
+        built.display()
+    );
+    let endpoint = exported("AWS_ENDPOINT_URL");
+    let alert_topic = exported("ALERT_TOPIC_ARN");
+    let q = Queues::attach(
+        &endpoint,
+        &exported("TICKET_QUEUE_URL"),
+        &exported("DIGEST_QUEUE_URL"),
+        alert_topic.rsplit(':').next().unwrap_or_default(),
+    )
+    .await;
+    let digest_topic = exported("DIGEST_TOPIC_ARN");
+    let digest_inbox = subscribe_inbox(&q, &digest_topic, "triage-sam-digest-inbox").await;
+    // Start from empty queues and no dedup state: the moto may have served an earlier run.
+    for url in [&q.ticket_queue_url, &q.digest_queue_url, &q.alert_inbox_url] {
+        take(&q, url).await;
+    }
+    let dynamodb = aws_sdk_dynamodb::Client::new(&triage_testkit::sdk_config_for(&endpoint).await);
+    let table = exported("DEDUP_TABLE_NAME");
+    let items = dynamodb
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("scan the dedup table");
+    for item in items.items() {
+        dynamodb
+            .delete_item()
+            .table_name(&table)
+            .set_key(Some(
+                item.iter()
+                    .filter(|(k, _)| k.as_str() == triage_aws::PARTITION_KEY)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ))
+            .send()
+            .await
+            .expect("delete a dedup item");
+    }
+
+    let logical_id = |binary: &str| {
+        t.functions()
+            .into_iter()
+            .find(|f| f.binary.as_deref() == Some(binary))
+            .map(|f| f.logical_id)
+            .unwrap_or_else(|| panic!("{binary}: not in the template"))
+    };
+    for case in &cases {
+        let outcome = sam_local_invoke(&logical_id(case.binary), case.sample);
+        check("sam local invoke", case, &outcome);
+        if let Ok(response) = &outcome {
+            println!(
+                "sam local invoke {} -e events/{}: {response}",
+                logical_id(case.binary),
+                case.sample
+            );
+        }
+        check_tickets(&q, case).await;
+    }
+    let digest_messages = take(&q, &digest_inbox).await;
+    assert_eq!(digest_messages.len(), 1, "one digest: {digest_messages:?}");
+    let alerts = take(&q, &q.alert_inbox_url).await;
+    let expected_alerts: u64 = cases.iter().map(|c| c.expect.count("alerts")).sum();
+    assert_eq!(
+        alerts.len() as u64,
+        expected_alerts,
+        "alerts on the alert topic"
+    );
 }
