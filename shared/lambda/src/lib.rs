@@ -4,6 +4,7 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
@@ -33,15 +34,22 @@ pub fn diagnostic<E: ErrorType + Display>(error: &E) -> Diagnostic {
     }
 }
 
-/// Serves `function` until the runtime stops.
-pub async fn run<F: Function>(function: F) -> Result<(), lambda_runtime::Error> {
-    let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        // Boxed: the handler future is deep enough (SDK calls inside the router) that its
-        // layout, nested in the runtime's, would exceed the compiler's default query depth.
-        Box::pin(function.handle(event))
-            .await
-            .map_err(|e| diagnostic(&e))
+/// Serves `function` until the runtime stops: one invocation at a time, or as many at once as
+/// Lambda Managed Instances' `AWS_LAMBDA_MAX_CONCURRENCY` says (the functions hold no state
+/// between invocations but what the dedup table keeps with conditional writes, so concurrent
+/// invocations are as safe in one process as in many). With the variable unset or 1, as on
+/// classic Lambda and under cargo-lambda's emulator, the runtime polls sequentially, quietly.
+pub async fn run<F: Function + Send + 'static>(function: F) -> Result<(), lambda_runtime::Error> {
+    let function = Arc::new(function);
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+        let function = Arc::clone(&function);
+        async move {
+            // Boxed: the handler future is deep enough (SDK calls inside the router) that its
+            // layout, nested in the runtime's, would exceed the compiler's default query depth.
+            Box::pin(function.handle(event))
+                .await
+                .map_err(|e| diagnostic(&e))
+        }
     }))
     .await
 }
