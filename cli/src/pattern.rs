@@ -3,10 +3,11 @@
 //! A thin shell over [`triage_filter_pattern::tester`], which holds the logic and its tests.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use serde_json::Value;
 use triage_filter_pattern::FilterPattern;
 use triage_filter_pattern::tester::{self, Summary};
 
@@ -17,8 +18,11 @@ const EXIT_INVALID_PATTERN: u8 = 2;
 pub enum PatternCommand {
     /// Test a filter pattern against log messages, offline, like `aws logs test-metric-filter`.
     ///
-    /// Each line of the files (or of standard input) is one log message. Prints `MATCH` or `-`
-    /// with the line number and the message, then how many matched. A pattern that starts
+    /// Each line of the files (or of standard input) is one log message. A file that is one
+    /// JSON document instead — a pretty-printed CloudTrail record, an array of records, or a
+    /// CloudTrail log file's `{"Records": [...]}` — gives one message per record, as compact
+    /// JSON (what CloudTrail delivers to CloudWatch Logs). Prints `MATCH` or `-` with the line
+    /// or record number and the message, then how many matched. A pattern that starts
     /// with `-` (an exclusion term) goes after `--`: `triage pattern test -- '-DEBUG' app.log`.
     ///
     /// Exit status: 0 when the messages were tested, 2 for an invalid pattern, 1 when a file
@@ -32,7 +36,7 @@ pub struct TestArgs {
     #[arg(required_unless_present = "jsonl", conflicts_with = "jsonl")]
     pattern: Option<String>,
 
-    /// Files with one log message per line (default: standard input).
+    /// Files with one log message per line, or one JSON document (default: standard input).
     #[arg(conflicts_with = "jsonl")]
     files: Vec<PathBuf>,
 
@@ -89,9 +93,17 @@ fn test(args: TestArgs) -> ExitCode {
                 }
             };
             let label = label_files.then_some(shown.as_str());
+            let mut text = String::new();
+            if let Err(e) = file.take(MAX_FILE_BYTES).read_to_string(&mut text) {
+                let _ = out.flush();
+                eprintln!("error: cannot read {shown}: {e}");
+                status = ExitCode::FAILURE;
+                continue;
+            }
+            let messages = messages(text);
             let result = tester::test_lines(
                 &pattern,
-                BufReader::new(file),
+                BufReader::new(messages.as_bytes()),
                 label,
                 &mut out,
                 &mut summary,
@@ -103,6 +115,37 @@ fn test(args: TestArgs) -> ExitCode {
     }
     let result = writeln!(out, "{summary}").and_then(|()| out.flush());
     finish(result.map(|()| status), "writing the results")
+}
+
+/// Largest file read.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The log messages of a file, one per line: the records of a JSON document (an array, a
+/// CloudTrail log file's `Records`, or one record) as compact JSON; any other text as it is,
+/// one message per line.
+fn messages(text: String) -> String {
+    let document = text
+        .trim_start()
+        .starts_with(['{', '['])
+        .then(|| serde_json::from_str::<Value>(&text).ok())
+        .flatten();
+    let records = match document {
+        Some(Value::Array(items)) => items,
+        Some(Value::Object(mut object)) => match object.remove("Records") {
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                object.insert("Records".into(), other);
+                vec![Value::Object(object)]
+            }
+            None => vec![Value::Object(object)],
+        },
+        _ => return text,
+    };
+    records
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Maps an I/O failure to exit status 1 with a message — except a closed output pipe

@@ -50,6 +50,7 @@ struct Totals {
     counted_only: usize,
     repeats: usize,
     suppressed: usize,
+    stale: usize,
 }
 
 /// Every function as it ships, on one in-memory backend, and the clock they share.
@@ -107,6 +108,7 @@ struct Counts {
     counted_only: usize,
     flapping: usize,
     invalid: usize,
+    stale: usize,
 }
 
 fn counts(summary: impl Serialize) -> Counts {
@@ -122,6 +124,7 @@ fn counts(summary: impl Serialize) -> Counts {
         counted_only: n("counted_only"),
         flapping: n("flapping"),
         invalid: n("invalid"),
+        stale: n("stale"),
     }
 }
 
@@ -164,19 +167,57 @@ pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut totals = Totals::default();
+    let mut events = Vec::new();
     for file in expand(paths, &mut totals) {
         totals.files += 1;
-        if let Err(e) = replay_file(&file, &mut functions, format, &mut out, &mut totals) {
-            totals.unreadable += 1;
-            let _ = out.flush();
-            eprintln!("triage: {}: {e}", file.display());
+        match load(&file, &functions.peek) {
+            Ok(found) => events.extend(found),
+            Err(e) => {
+                totals.unreadable += 1;
+                eprintln!("triage: {}: {e}", file.display());
+            }
         }
+    }
+    if totals.files == 0 {
+        eprintln!(
+            "triage: no event files (.json, .json.gz) in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return ExitCode::from(1);
+    }
+    // As AWS would have delivered them: in the order they happened. Files are only containers;
+    // replaying them in name order would, say, resolve a problem and then reopen it with its
+    // older occurrence (which the dedup state drops as stale, as it would in production).
+    events.sort_by_key(|e| e.time);
+    let order = "in the order they happened (each event's own time; events without one first)";
+    match format {
+        Format::Text => {
+            let _ = writeln!(
+                out,
+                "replaying {} event(s) from {} file(s) {order}\n",
+                events.len(),
+                totals.files
+            );
+        }
+        Format::Jsonl => eprintln!("triage: replaying {} event(s) {order}", events.len()),
+    }
+    let mut last_file: Option<String> = None;
+    for event in events {
+        if format == Format::Text && last_file.as_deref() != Some(event.file.as_str()) {
+            let _ = writeln!(out, "{}", event.file);
+        }
+        last_file = Some(event.file.clone());
+        replay_event(event, &mut functions, format, &mut out, &mut totals);
     }
     print_digest(format, &mut out, &functions);
     if format == Format::Text {
         let _ = writeln!(
             out,
-            "\n{} file(s), {} event(s): {} ticket event(s), {} digest entr{} ({} repeat{}, {} suppressed), {} alert(s), {} counted only; {} skipped, {} rejected, {} unreadable file(s)",
+            "\n{} file(s), {} event(s): {} ticket event(s), {} digest entr{} ({} repeat{}, {} suppressed), {} alert(s), {} counted only; {} skipped, {} rejected, {} stale, {} unreadable file(s)",
             totals.files,
             totals.events,
             totals.tickets,
@@ -189,11 +230,12 @@ pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
             totals.counted_only,
             totals.skipped,
             totals.rejected,
+            totals.stale,
             totals.unreadable
         );
     }
     let _ = out.flush();
-    if totals.unreadable > 0 || totals.files == 0 {
+    if totals.unreadable > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -256,125 +298,166 @@ fn read(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
-fn replay_file(
-    path: &Path,
+/// One event read from a file, waiting for its turn.
+struct Event {
+    file: String,
+    /// Where in the file (" [SQS record 2]"), empty when the file is the event.
+    at: String,
+    event: Result<Value, String>,
+    /// When it happened, by its function's own classifier.
+    time: Option<DateTime<Utc>>,
+}
+
+/// The events of one file (an SQS or SNS batch holds several).
+fn load(path: &Path, peek: &Peek) -> Result<Vec<Event>, String> {
+    let text = read(path)?;
+    let payload: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
+    let file = path.display().to_string();
+    Ok(unwrap_envelopes(payload)
+        .into_iter()
+        .map(|inner| {
+            let time = inner
+                .event
+                .as_ref()
+                .ok()
+                .and_then(|e| Some((Target::of(e)?, e)))
+                .and_then(|(target, e)| event_time(peek, target, e));
+            Event {
+                file: file.clone(),
+                at: if inner.origin.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", inner.origin)
+                },
+                // The error names where it is, as the location in brackets does already.
+                event: inner.event.map_err(|e| {
+                    let text = e.to_string();
+                    text.strip_prefix(&format!("{}: ", inner.origin))
+                        .map_or(text.clone(), str::to_owned)
+                }),
+                time,
+            }
+        })
+        .collect())
+}
+
+fn replay_event(
+    e: Event,
     functions: &mut Functions,
     format: Format,
     out: &mut impl Write,
     totals: &mut Totals,
-) -> Result<(), String> {
-    let text = read(path)?;
-    let payload: Value = serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;
-    let name = path.display().to_string();
-    if format == Format::Text {
-        let _ = writeln!(out, "{name}");
-    }
-    for inner in unwrap_envelopes(payload) {
-        totals.events += 1;
-        let at = if inner.origin.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", inner.origin)
-        };
-        let event = match inner.event {
-            Ok(event) => event,
-            Err(e) => {
-                totals.rejected += 1;
-                note(format, out, &name, &format!("rejected{at}: {e}"));
-                continue;
-            }
-        };
-        let Some(target) = Target::of(&event) else {
-            totals.skipped += 1;
-            let what = describe(&event);
-            note(
-                format,
-                out,
-                &name,
-                &format!("skipped{at}: no triage function handles {what}"),
-            );
-            continue;
-        };
-        // The events arrive "when they happened": the dedup windows and suppression expiries
-        // are judged at the event's time.
-        if let Some(time) = event_time(&functions.peek, target, &event) {
-            functions.clock.advance_to(time);
-        }
-        let handled = handle(functions, target, &event);
-        let counts = match handled {
-            Ok(counts) => counts,
-            Err(e) => {
-                totals.rejected += 1;
-                let e = sanitize(&e, 300);
-                note(format, out, &name, &format!("rejected{at}: {e}"));
-                continue;
-            }
-        };
-        if counts.invalid > 0 {
+) {
+    totals.events += 1;
+    let (name, at) = (e.file.as_str(), e.at.as_str());
+    let event = match e.event {
+        Ok(event) => event,
+        Err(why) => {
             totals.rejected += 1;
-            let why = peek_error(&functions.peek, target, &event)
-                .unwrap_or_else(|| "not a usable alarm event".to_owned());
-            note(
-                format,
-                out,
-                &name,
-                &format!("rejected{at}: {}", sanitize(&why, 300)),
-            );
-            continue;
+            note(format, out, name, &format!("rejected{at}: {why}"));
+            return;
         }
-        let memory = &functions.memory;
-        let sent = Sent {
-            tickets: memory.tickets.take(),
-            digest: memory.digest.take(),
-            alerts: memory.alerts.take(),
-            counted_only: counts.counted_only,
-        };
-        if counts.findings == 0 && sent.digest.is_empty() {
-            totals.skipped += 1;
-            note(
-                format,
-                out,
-                &name,
-                &format!(
-                    "skipped{at}: {} has nothing to report for this event",
-                    target.name()
-                ),
-            );
-            continue;
+    };
+    let Some(target) = Target::of(&event) else {
+        totals.skipped += 1;
+        let what = describe(&event);
+        note(
+            format,
+            out,
+            name,
+            &format!("skipped{at}: no triage function handles {what}"),
+        );
+        return;
+    };
+    // The events arrive "when they happened": the dedup windows and suppression expiries are
+    // judged at the event's time.
+    if let Some(time) = e.time {
+        functions.clock.advance_to(time);
+    }
+    let counts = match handle(functions, target, &event) {
+        Ok(counts) => counts,
+        Err(why) => {
+            totals.rejected += 1;
+            let why = sanitize(&why, 300);
+            note(format, out, name, &format!("rejected{at}: {why}"));
+            return;
         }
-        totals.tickets += sent.tickets.len();
-        totals.digest += sent.digest.len();
-        totals.alerts += sent.alerts.len();
-        totals.counted_only += counts.counted_only;
-        totals.repeats += sent
-            .digest
-            .iter()
-            .filter(|d| d.kind == DigestKind::Repeat)
-            .count();
-        totals.suppressed += sent
-            .digest
-            .iter()
-            .filter(|d| d.kind == DigestKind::Suppressed)
-            .count();
-        print_sent(format, out, &name, &at, &sent);
-        if counts.flapping > 0 {
-            note(
-                format,
-                out,
-                &name,
-                &format!(
-                    "flapping{at}: the alarm is flapping; this state change goes to the digest only (no ticket, no page)"
-                ),
-            );
-        }
-        // What reached the digest queue, for the digest function at the end.
-        for entry in &sent.digest {
-            if let Ok(body) = entry.body() {
-                memory.digest_queue.push(body);
-            }
+    };
+    if counts.invalid > 0 {
+        totals.rejected += 1;
+        let why = peek_error(&functions.peek, target, &event)
+            .unwrap_or_else(|| "not a usable alarm event".to_owned());
+        note(
+            format,
+            out,
+            name,
+            &format!("rejected{at}: {}", sanitize(&why, 300)),
+        );
+        return;
+    }
+    let memory = &functions.memory;
+    let sent = Sent {
+        tickets: memory.tickets.take(),
+        digest: memory.digest.take(),
+        alerts: memory.alerts.take(),
+        counted_only: counts.counted_only,
+    };
+    if counts.stale > 0 {
+        totals.stale += counts.stale;
+        note(
+            format,
+            out,
+            name,
+            &format!(
+                "stale{at}: older than what {} already knows of this problem (a resolve older than its last occurrence, an occurrence no newer than its resolve, or a second resolve): dropped, as in production",
+                target.name()
+            ),
+        );
+    }
+    if counts.findings == 0 && sent.digest.is_empty() {
+        totals.skipped += 1;
+        note(
+            format,
+            out,
+            name,
+            &format!(
+                "skipped{at}: {} has nothing to report for this event",
+                target.name()
+            ),
+        );
+        return;
+    }
+    totals.tickets += sent.tickets.len();
+    totals.digest += sent.digest.len();
+    totals.alerts += sent.alerts.len();
+    totals.counted_only += counts.counted_only;
+    totals.repeats += sent
+        .digest
+        .iter()
+        .filter(|d| d.kind == DigestKind::Repeat)
+        .count();
+    totals.suppressed += sent
+        .digest
+        .iter()
+        .filter(|d| d.kind == DigestKind::Suppressed)
+        .count();
+    print_sent(format, out, name, at, &sent);
+    if counts.flapping > 0 {
+        note(
+            format,
+            out,
+            name,
+            &format!(
+                "flapping{at}: the alarm is flapping; this state change goes to the digest only (no ticket, no page)"
+            ),
+        );
+    }
+    // What reached the digest queue, for the digest function at the end.
+    for entry in &sent.digest {
+        if let Ok(body) = entry.body() {
+            memory.digest_queue.push(body);
         }
     }
-    Ok(())
 }
 
 /// The event handed to its function's handler, as AWS delivers it.

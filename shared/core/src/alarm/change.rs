@@ -212,21 +212,21 @@ pub enum AlarmEventError {
     NotAnObject,
     #[error("alarm event is missing {0}")]
     MissingField(&'static str),
-    #[error("{field} is not an alarm state: {value:?}")]
+    #[error("{field} is not an alarm state: \"{value}\"")]
     UnknownState {
         field: &'static str,
         value: SafeText,
     },
     #[error(
-        "alarm {alarm:?} is of an unknown type: its configuration has no metrics, no trigger and no alarm rule"
+        "alarm \"{alarm}\" is of an unknown type: its configuration has no metrics, no trigger and no alarm rule"
     )]
     UnknownAlarmType { alarm: SafeText },
-    #[error("{field} is not a timestamp: {value:?}")]
+    #[error("{field} is not a timestamp: \"{value}\"")]
     BadTimestamp {
         field: &'static str,
         value: SafeText,
     },
-    #[error("alarm name {alarm:?} is longer than CloudWatch's {MAX_ALARM_NAME_CHARS} characters")]
+    #[error("alarm name \"{alarm}\" is longer than CloudWatch's {MAX_ALARM_NAME_CHARS} characters")]
     NameTooLong { alarm: SafeText },
 }
 

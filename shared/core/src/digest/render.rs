@@ -360,7 +360,8 @@ impl Digest {
     }
 
     /// `[CRITICAL] triage digest: 1 new, 29 repeats, 2 suppressed, 1 resolved (part 1/3)`:
-    /// ASCII, at most [`MAX_SUBJECT_CHARS`] characters.
+    /// ASCII, at most [`MAX_SUBJECT_CHARS`] characters. "Resolved" counts problems, as the
+    /// RESOLVED list does: an alarm that went OK twice in the period is one problem resolved.
     pub fn subject(&self, part: usize, parts: usize) -> String {
         let mut s = String::new();
         if let Some((top, _)) = self.by_severity.first() {
@@ -376,7 +377,7 @@ impl Digest {
                 k.repeat,
                 if k.repeat == 1 { "" } else { "s" },
                 k.suppressed,
-                k.resolved
+                self.resolved.len()
             ));
         }
         if parts > 1 {
@@ -414,7 +415,7 @@ impl Digest {
         }
         let k = &self.kinds;
         out.push(format!(
-            "{} occurrence{} of {} problem{}: {} new (ticket opened), {} repeat{} merged into open problems. {} suppressed. {} resolved.",
+            "{} occurrence{} of {} problem{}: {} new (ticket opened), {} repeat{} merged into open problems. {} suppressed. {} problem{} resolved.",
             self.total.occurrences,
             plural(self.total.occurrences),
             self.total.problems,
@@ -423,7 +424,8 @@ impl Digest {
             k.repeat,
             plural(k.repeat),
             k.suppressed,
-            k.resolved
+            self.resolved.len(),
+            plural(self.resolved.len() as u64)
         ));
 
         if !self.by_severity.is_empty() {

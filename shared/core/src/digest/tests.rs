@@ -345,3 +345,34 @@ fn queue_messages_are_single_entries_or_batches_and_anything_else_is_unreadable(
         m.text
     );
 }
+
+#[test]
+fn the_subject_and_the_text_count_resolved_problems_as_the_resolved_list_lists_them() {
+    let mut b = DigestBuilder::new();
+    // A flapping alarm resolves twice in the period; another problem once.
+    for (minute, resource) in [(1, "sg-1"), (5, "sg-1"), (7, "sg-2")] {
+        b.add(entry(
+            DigestKind::Resolved,
+            "restricted-ssh",
+            Severity::High,
+            resource,
+            minute,
+        ));
+    }
+    let d = b.finish(at(10));
+    assert_eq!(d.resolved.len(), 2);
+    assert!(
+        d.subject(1, 1).ends_with("2 resolved"),
+        "{}",
+        d.subject(1, 1)
+    );
+    let text = d.text(&RenderOptions::default(), 1);
+    assert!(text.contains("2 problems resolved."), "{text}");
+    let rows = text
+        .lines()
+        .skip_while(|l| !l.starts_with("RESOLVED SINCE"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .count();
+    assert_eq!(rows, 2, "{text}");
+}
