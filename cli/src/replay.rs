@@ -329,12 +329,7 @@ fn load(path: &Path, peek: &Peek) -> Result<Vec<Event>, String> {
                 } else {
                     format!(" [{}]", inner.origin)
                 },
-                // The error names where it is, as the location in brackets does already.
-                event: inner.event.map_err(|e| {
-                    let text = e.to_string();
-                    text.strip_prefix(&format!("{}: ", inner.origin))
-                        .map_or(text.clone(), str::to_owned)
-                }),
+                event: inner.event.map_err(|e| e.to_string()),
                 time,
             }
         })
@@ -353,8 +348,9 @@ fn replay_event(
     let event = match e.event {
         Ok(event) => event,
         Err(why) => {
+            // An envelope's error names where in the file it is (`Records[0] → …: …`).
             totals.rejected += 1;
-            note(format, out, name, &format!("rejected{at}: {why}"));
+            note(format, out, name, &format!("rejected: {why}"));
             return;
         }
     };

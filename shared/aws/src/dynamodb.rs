@@ -306,53 +306,46 @@ pub fn update_for(write: &Write, token: &str) -> Option<Update> {
         }
         Write::MarkTicketSent {
             generation, origin, ..
-        } => {
-            let names = names(&[
-                ("#gen", "generation"),
-                ("#v", "version"),
-                ("#po", "pending_origin"),
-                ("#pts", "pending_ticket_sent"),
-                ("#wt", WRITE_TOKEN_ATTRIBUTE),
-            ]);
-            let mut values: Attributes = HashMap::new();
-            values.insert(":gen".into(), n(generation));
-            values.insert(":origin".into(), s(origin.clone()));
-            values.insert(":true".into(), AttributeValue::Bool(true));
-            values.insert(":one".into(), n(1));
-            values.insert(":wt".into(), s(token));
-            Some(Update {
-                update: "SET #pts = :true, #wt = :wt ADD #v :one".into(),
-                condition: "#gen = :gen AND #po = :origin".into(),
-                names,
-                values,
-            })
         }
-        Write::MarkDelivered {
+        | Write::MarkDelivered {
             generation, origin, ..
         } => {
-            let names = names(&[
+            // Both are conditioned on the window generation and the pending's origin.
+            let delivered = matches!(write, Write::MarkDelivered { .. });
+            let mut names = names(&[
                 ("#gen", "generation"),
                 ("#v", "version"),
-                ("#del", "delivered"),
-                ("#do", "delivered_origin"),
                 ("#po", "pending_origin"),
-                ("#pa", "pending_action"),
-                ("#pe", "pending_event"),
-                ("#pst", "pending_send_ticket"),
                 ("#pts", "pending_ticket_sent"),
-                ("#pp", "pending_page"),
-                ("#pd", "pending_digest"),
-                ("#cu", "claimed_until"),
                 ("#wt", WRITE_TOKEN_ATTRIBUTE),
             ]);
+            if delivered {
+                for (k, v) in [
+                    ("#del", "delivered"),
+                    ("#do", "delivered_origin"),
+                    ("#pa", "pending_action"),
+                    ("#pe", "pending_event"),
+                    ("#pst", "pending_send_ticket"),
+                    ("#pp", "pending_page"),
+                    ("#pd", "pending_digest"),
+                    ("#cu", "claimed_until"),
+                ] {
+                    names.insert(k.into(), v.into());
+                }
+            }
             let mut values: Attributes = HashMap::new();
             values.insert(":gen".into(), n(generation));
             values.insert(":origin".into(), s(origin.clone()));
             values.insert(":true".into(), AttributeValue::Bool(true));
             values.insert(":one".into(), n(1));
             values.insert(":wt".into(), s(token));
+            let update = if delivered {
+                "SET #del = :true, #do = :origin, #wt = :wt REMOVE #po, #pa, #pe, #pst, #pts, #pp, #pd, #cu ADD #v :one"
+            } else {
+                "SET #pts = :true, #wt = :wt ADD #v :one"
+            };
             Some(Update {
-                update: "SET #del = :true, #do = :origin, #wt = :wt REMOVE #po, #pa, #pe, #pst, #pts, #pp, #pd, #cu ADD #v :one".into(),
+                update: update.into(),
                 condition: "#gen = :gen AND #po = :origin".into(),
                 names,
                 values,

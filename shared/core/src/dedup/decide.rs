@@ -276,17 +276,7 @@ impl Observation<'_> {
             expires_at: self.expires_at(),
             ..item.clone()
         };
-        Ok(Step {
-            write: Some(Write::Replace {
-                item: next,
-                expected_version: item.version,
-            }),
-            outcome: Outcome::Deliver {
-                pending,
-                generation,
-                why: Why::Resolve,
-            },
-        })
+        Ok(replacing(item, next, pending, Why::Resolve))
     }
 
     /// A recurrence after the window: update the ticket with the running total, new window.
@@ -317,17 +307,23 @@ impl Observation<'_> {
             delivered_origin: item.delivered_origin.clone(),
             expires_at: self.expires_at(),
         };
-        Ok(Step {
-            write: Some(Write::Replace {
-                item: next,
-                expected_version: item.version,
-            }),
-            outcome: Outcome::Deliver {
-                pending,
-                generation,
-                why: Why::Update,
-            },
-        })
+        Ok(replacing(item, next, pending, Why::Update))
+    }
+}
+
+/// Replaces `item` with `next`, which opens a window generation holding `pending`, and delivers it.
+fn replacing(item: &DedupItem, next: DedupItem, pending: Pending, why: Why) -> Step {
+    let generation = next.generation;
+    Step {
+        write: Some(Write::Replace {
+            item: next,
+            expected_version: item.version,
+        }),
+        outcome: Outcome::Deliver {
+            pending,
+            generation,
+            why,
+        },
     }
 }
 
