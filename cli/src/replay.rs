@@ -466,6 +466,26 @@ fn handle(functions: &Functions, target: Target, event: &Value) -> Result<Counts
         Target::Alarm => block_on(functions.alarm.handle(invocation(event.clone())))
             .map(counts)
             .map_err(|e| e.to_string()),
+        Target::Logs if CloudTrailForm::of(event) == Some(CloudTrailForm::Kinesis) => {
+            // As the event source mapping invokes it: the partial batch response names the
+            // records Lambda would retry.
+            match block_on(functions.logs.invoke(invocation(event.clone()))) {
+                Ok(log_detector::Response::Stream(stream)) if stream.batch_item_failures.is_empty() => {
+                    Ok(counts(stream.summary))
+                }
+                Ok(log_detector::Response::Stream(stream)) => Err(format!(
+                    "Kinesis records to retry: {}",
+                    stream
+                        .batch_item_failures
+                        .iter()
+                        .map(|f| f.item_identifier.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                Ok(log_detector::Response::Subscription(summary)) => Ok(counts(summary)),
+                Err(e) => Err(e.to_string()),
+            }
+        }
         Target::Logs => {
             let payload = subscription_event(event)?;
             block_on(functions.logs.handle(invocation(payload)))
@@ -480,7 +500,9 @@ fn handle(functions: &Functions, target: Target, event: &Value) -> Result<Counts
 /// one `DATA_MESSAGE`.
 fn subscription_event(event: &Value) -> Result<Value, String> {
     let decoded = match CloudTrailForm::of(event) {
-        Some(CloudTrailForm::LambdaSubscription) => return Ok(event.clone()),
+        Some(CloudTrailForm::LambdaSubscription | CloudTrailForm::Kinesis) => {
+            return Ok(event.clone());
+        }
         Some(CloudTrailForm::DecodedSubscription) => event.clone(),
         Some(CloudTrailForm::Record) => records_payload(std::slice::from_ref(event)),
         Some(CloudTrailForm::LogFile) => records_payload(

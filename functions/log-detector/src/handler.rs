@@ -15,14 +15,32 @@
 //! - A finding that is not delivered fails the invocation (`DeliveryFailed`) so that Lambda
 //!   retries it: the same payload gives the same ticket events, and FIFO deduplication drops
 //!   the copies that did get through.
+//!
+//! The organization-wide intake delivers the same subscription payloads through a Logs
+//! destination and a Kinesis stream: the event is a Kinesis batch (`{"Records": [{"eventSource":
+//! "aws:kinesis", …}]}`), one gzipped payload per record, in the shard's order, and the answer
+//! is a partial batch response (`{"batchItemFailures": […]}`; the event source mapping has
+//! `ReportBatchItemFailures` on):
+//! - each record is decoded, evaluated and routed on its own, in order;
+//! - a record that cannot be decoded is named in `batchItemFailures` and the rest of the batch
+//!   is still evaluated; after the mapping's bounded retries (bisecting at the failed record)
+//!   it lands on the on-failure destination, alone;
+//! - a record whose findings are not delivered is named and the records after it are left
+//!   alone: Lambda checkpoints before the lowest named record and retries from there, so they
+//!   are delivered by the retry, in order;
+//! - an event that is not a Kinesis batch at all fails the invocation (`InvalidPayload`).
 
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{debug, info, instrument, warn};
-use triage_core::cloudtrail::{CloudTrailDetector, DecodeError, Decoded, decode_lambda_event};
+use triage_core::cloudtrail::{
+    CloudTrailDetector, DecodeError, Decoded, StreamEventError, StreamRecord, decode_lambda_event,
+    decode_stream_record, is_kinesis_event, stream_records,
+};
 use triage_core::ports::{Backend, RouterOf};
 use triage_core::router::{RouteError, RouteReport};
+use triage_core::text::SafeText;
 use triage_lambda::{ErrorType, Function};
 
 /// What one invocation did; returned to Lambda (and shown by `cargo lambda invoke`).
@@ -73,6 +91,25 @@ impl Summary {
         }
     }
 
+    /// Adds another payload's counts (a Kinesis batch: one payload per stream record).
+    fn add(&mut self, o: &Summary) {
+        self.records += o.records;
+        self.cloudtrail_records += o.cloudtrail_records;
+        self.matched_records += o.matched_records;
+        self.findings += o.findings;
+        self.occurrences += o.occurrences;
+        self.tickets += o.tickets;
+        self.digest_entries += o.digest_entries;
+        self.alerts += o.alerts;
+        self.counted_only += o.counted_only;
+        self.suppressed += o.suppressed;
+        self.covered += o.covered;
+        self.skipped_not_json += o.skipped_not_json;
+        self.skipped_not_cloudtrail += o.skipped_not_cloudtrail;
+        self.skipped_invalid += o.skipped_invalid;
+        self.skipped_oversized += o.skipped_oversized;
+    }
+
     fn routed(mut self, r: RouteReport) -> Self {
         self.findings = r.findings;
         self.tickets = r.tickets;
@@ -84,12 +121,59 @@ impl Summary {
     }
 }
 
+/// One record Lambda is to retry (from it on: Lambda checkpoints before the lowest one named).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// What one Kinesis batch did. Lambda gets the partial batch response, `{"batchItemFailures":
+/// […]}`, and nothing else; the counts are logged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StreamResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+    /// The payloads evaluated, added up.
+    #[serde(skip)]
+    pub summary: Summary,
+    /// Records in the batch.
+    #[serde(skip)]
+    pub stream_records: usize,
+    /// Records whose data is not a subscription payload (named in `batch_item_failures`).
+    #[serde(skip)]
+    pub undecodable: usize,
+    /// Records evaluated and routed.
+    #[serde(skip)]
+    pub processed: usize,
+}
+
+impl StreamResponse {
+    fn fail(&mut self, record: &StreamRecord<'_>) {
+        self.batch_item_failures.push(ItemFailure {
+            item_identifier: record.sequence_number.to_owned(),
+        });
+    }
+}
+
+/// What an invocation returns: a subscription payload's summary, or a Kinesis batch's partial
+/// batch response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    Subscription(Summary),
+    Stream(StreamResponse),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     /// The payload cannot be decoded: retrying will not help; after Lambda's retries it lands
     /// on the on-failure destination for a human.
     #[error("invalid subscription payload: {0}")]
     InvalidPayload(#[from] DecodeError),
+    /// A Kinesis batch none of whose records can be named (Lambda never sends one).
+    #[error("invalid Kinesis event: {0}")]
+    InvalidStreamEvent(#[from] StreamEventError),
     /// A finding was not delivered: fail so that Lambda retries the invocation.
     #[error("delivery failed: {0}")]
     Delivery(#[from] RouteError),
@@ -98,7 +182,9 @@ pub enum HandlerError {
 impl ErrorType for HandlerError {
     fn error_type(&self) -> &'static str {
         match self {
-            HandlerError::InvalidPayload(_) => "InvalidPayload",
+            HandlerError::InvalidPayload(_) | HandlerError::InvalidStreamEvent(_) => {
+                "InvalidPayload"
+            }
             HandlerError::Delivery(route) => route.error_type(),
         }
     }
@@ -117,6 +203,81 @@ impl<B: Backend> Handler<B> {
 
     pub fn detector(&self) -> &CloudTrailDetector {
         &self.detector
+    }
+
+    /// An invocation as Lambda makes it: a Kinesis batch ([`Self::handle_stream`]) or a
+    /// subscription payload ([`Self::handle`]).
+    pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
+        if is_kinesis_event(&event.payload) {
+            self.handle_stream(event).await.map(Response::Stream)
+        } else {
+            self.handle(event).await.map(Response::Subscription)
+        }
+    }
+
+    /// A Kinesis batch of subscription payloads (see the module's documentation).
+    #[instrument(skip_all, fields(request_id = %event.context.request_id))]
+    pub async fn handle_stream(
+        &self,
+        event: LambdaEvent<Value>,
+    ) -> Result<StreamResponse, HandlerError> {
+        let records = stream_records(&event.payload)?;
+        let mut response = StreamResponse {
+            stream_records: records.len(),
+            ..StreamResponse::default()
+        };
+        for record in &records {
+            let subscription = match decode_stream_record(record, self.detector.limits()) {
+                Ok(subscription) => subscription,
+                Err(error) => {
+                    warn!(
+                        sequence_number = %SafeText::bounded(record.sequence_number, 64),
+                        %error,
+                        "stream record is not a subscription payload: named for retry, then the on-failure destination"
+                    );
+                    response.undecodable += 1;
+                    response.fail(record);
+                    continue;
+                }
+            };
+            let decoded = self.detector.detect_subscription(&subscription);
+            drop(subscription);
+            let mut summary = Summary::of(&decoded);
+            if !decoded.findings.is_empty() {
+                match self.router.route(decoded.findings).await {
+                    Ok(report) => summary = summary.routed(report),
+                    Err(error) => {
+                        tracing::error!(
+                            sequence_number = %SafeText::bounded(record.sequence_number, 64),
+                            error_type = error.error_type(),
+                            %error,
+                            "delivery failed: Lambda retries the batch from this record"
+                        );
+                        response.fail(record);
+                        break;
+                    }
+                }
+            }
+            response.processed += 1;
+            response.summary.add(&summary);
+        }
+        let s = &response.summary;
+        info!(
+            stream_records = response.stream_records,
+            processed = response.processed,
+            undecodable = response.undecodable,
+            retried = response.batch_item_failures.len(),
+            records = s.records,
+            cloudtrail_records = s.cloudtrail_records,
+            matched_records = s.matched_records,
+            findings = s.findings,
+            tickets = s.tickets,
+            alerts = s.alerts,
+            not_json = s.skipped_not_json,
+            not_cloudtrail = s.skipped_not_cloudtrail,
+            "kinesis batch evaluated"
+        );
+        Ok(response)
     }
 
     #[instrument(skip_all, fields(request_id = %event.context.request_id))]
@@ -156,11 +317,11 @@ impl<B: Backend> Handler<B> {
 }
 
 impl<B: Backend + Sync> Function for Handler<B> {
-    type Output = Summary;
+    type Output = Response;
     type Error = HandlerError;
 
-    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
-        Handler::handle(self, event).await
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Response, HandlerError> {
+        Handler::invoke(self, event).await
     }
 }
 
@@ -170,7 +331,7 @@ mod tests {
     use lambda_runtime::{Context, LambdaEvent};
     use serde_json::json;
     use triage_core::clock::ManualClock;
-    use triage_core::cloudtrail::{encode_data, encode_lambda_event};
+    use triage_core::cloudtrail::{encode_data, encode_kinesis_event, encode_lambda_event};
     use triage_core::fakes::Memory;
     use triage_core::settings::env_from_pairs;
     use triage_core::{DigestKind, Severity, TicketAction};
@@ -432,5 +593,181 @@ mod tests {
             .await
             .expect("retry");
         assert_eq!((summary.tickets, summary.alerts), (1, 1));
+    }
+
+    // ------------------------------------------------------------ the Kinesis intake
+
+    const STREAM: &str = "arn:aws:kinesis:us-east-1:111122223333:stream/triage-trail-records";
+
+    fn decoded(name: &str) -> Vec<u8> {
+        sample(name).to_string().into_bytes()
+    }
+
+    fn kinesis(payloads: &[&[u8]]) -> LambdaEvent<Value> {
+        invoke(encode_kinesis_event(payloads, 1, STREAM).expect("encode"))
+    }
+
+    fn sequence(i: u128) -> String {
+        format!("{i:056}")
+    }
+
+    #[tokio::test]
+    async fn a_kinesis_batch_routes_every_payload_like_its_subscription_event() {
+        let root = decoded("cwlogs-root-account-usage.decoded.json");
+        let mixed = decoded("cwlogs-mixed-batch.decoded.json");
+        let control = decoded("cwlogs-control-message.decoded.json");
+        let (h, memory) = handler();
+        let response = h
+            .invoke(kinesis(&[&root, &control, &mixed]))
+            .await
+            .expect("handled");
+        let Response::Stream(stream) = response else {
+            panic!("a Kinesis batch gets a partial batch response")
+        };
+        assert!(stream.batch_item_failures.is_empty(), "{stream:?}");
+        assert_eq!((stream.stream_records, stream.processed), (3, 3));
+        // The root usage of the first payload is the mixed batch's root usage again: a repeat.
+        let (direct, direct_memory) = handler();
+        direct
+            .handle(event("cwlogs-root-account-usage.json"))
+            .await
+            .expect("direct");
+        direct
+            .handle(event("cwlogs-mixed-batch.json"))
+            .await
+            .expect("direct");
+        assert_eq!(memory.tickets.sent(), direct_memory.tickets.sent());
+        assert_eq!(memory.alerts.sent(), direct_memory.alerts.sent());
+        assert_eq!(stream.summary.records, 1 + 1 + 12);
+        assert_eq!(
+            serde_json::to_value(Response::Stream(stream)).expect("json"),
+            json!({"batchItemFailures": []}),
+            "Lambda gets the partial batch response and nothing else"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_organization_trail_batch_gives_one_ticket_per_account_region_and_problem() {
+        let (h, memory) = handler();
+        let Response::Stream(stream) = h
+            .invoke(event("kinesis-org-trail-three-accounts.json"))
+            .await
+            .expect("handled")
+        else {
+            panic!("stream")
+        };
+        assert!(stream.batch_item_failures.is_empty());
+        let tickets: Vec<(String, String, String)> = memory
+            .tickets
+            .sent()
+            .iter()
+            .map(|t| {
+                (
+                    t.finding.account.as_str().to_owned(),
+                    t.finding.region.as_str().to_owned(),
+                    t.finding.rule_id.as_str().to_owned(),
+                )
+            })
+            .collect();
+        let want = [
+            ("111122223333", "us-east-1", "root-account-usage"),
+            ("111122223333", "us-east-1", "console-signin-without-mfa"),
+            ("444455556666", "eu-west-1", "unauthorized-api-calls"),
+            ("777788889999", "us-east-1", "console-signin-without-mfa"),
+            ("777788889999", "eu-west-1", "unauthorized-api-calls"),
+        ]
+        .map(|(a, r, x)| (a.to_owned(), r.to_owned(), x.to_owned()));
+        assert_eq!(tickets, want);
+        let digest_accounts: Vec<String> = memory
+            .digest
+            .sent()
+            .iter()
+            .map(|d| d.account.as_str().to_owned())
+            .collect();
+        assert_eq!(digest_accounts.len(), 5);
+        assert!(digest_accounts.iter().any(|a| a == "444455556666"));
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_record_fails_only_itself() {
+        let root = decoded("cwlogs-root-account-usage.decoded.json");
+        let mfa = decoded("cwlogs-console-signin-without-mfa.decoded.json");
+        let mut event = encode_kinesis_event(&[&root, b"-", &mfa], 7, STREAM).expect("encode");
+        // The second record: not gzip; a fourth: base64 that is no base64 at all.
+        event["Records"][1]["kinesis"]["data"] = json!("bm90IGd6aXA=");
+        let mut bad = event["Records"][2].clone();
+        bad["kinesis"]["data"] = json!("%%%");
+        bad["kinesis"]["sequenceNumber"] = json!(sequence(10));
+        event["Records"].as_array_mut().expect("records").push(bad);
+        let (h, memory) = handler();
+        let Response::Stream(stream) = h.invoke(invoke(event)).await.expect("handled") else {
+            panic!("stream")
+        };
+        assert_eq!(
+            serde_json::to_value(&stream).expect("json"),
+            json!({"batchItemFailures": [{"itemIdentifier": sequence(8)}, {"itemIdentifier": sequence(10)}]})
+        );
+        assert_eq!((stream.processed, stream.undecodable), (2, 2));
+        let rules: Vec<String> = memory
+            .tickets
+            .sent()
+            .iter()
+            .map(|t| t.finding.rule_id.as_str().to_owned())
+            .collect();
+        assert_eq!(rules, ["root-account-usage", "console-signin-without-mfa"]);
+    }
+
+    #[tokio::test]
+    async fn an_undelivered_record_is_named_and_lambda_retries_from_it_in_order() {
+        let control = decoded("cwlogs-control-message.decoded.json");
+        let root = decoded("cwlogs-root-account-usage.decoded.json");
+        let mfa = decoded("cwlogs-console-signin-without-mfa.decoded.json");
+        let (h, memory, clock) = handler_with(&[("DEDUP_CLAIM_SECONDS", "120")]);
+        let batch = [control.as_slice(), root.as_slice(), mfa.as_slice()];
+        // The first record is done with; the second's ticket is not delivered.
+        memory.tickets.fail_next(1);
+        let Response::Stream(first) = h.invoke(kinesis(&batch)).await.expect("handled") else {
+            panic!("stream")
+        };
+        assert_eq!(
+            first.batch_item_failures,
+            [ItemFailure {
+                item_identifier: sequence(2)
+            }]
+        );
+        assert_eq!(first.processed, 1, "the records after the failed one wait for the retry");
+        assert!(memory.tickets.sent().is_empty());
+        assert!(memory.alerts.sent().is_empty(), "no page before its ticket");
+        // Lambda retries from the named record once the failed attempt's claim has run out.
+        clock.advance(TimeDelta::seconds(121));
+        let mut retry = encode_kinesis_event(&batch, 1, STREAM).expect("encode");
+        retry["Records"].as_array_mut().expect("records").remove(0);
+        let Response::Stream(second) = h.invoke(invoke(retry)).await.expect("retry") else {
+            panic!("stream")
+        };
+        assert!(second.batch_item_failures.is_empty());
+        let rules: Vec<String> = memory
+            .tickets
+            .sent()
+            .iter()
+            .map(|t| t.finding.rule_id.as_str().to_owned())
+            .collect();
+        assert_eq!(rules, ["root-account-usage", "console-signin-without-mfa"]);
+        assert_eq!(memory.alerts.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_kinesis_event_with_a_record_that_cannot_be_named_fails_the_invocation() {
+        let root = decoded("cwlogs-root-account-usage.decoded.json");
+        let mut event = encode_kinesis_event(&[&root, &root], 1, STREAM).expect("encode");
+        event["Records"][1]["kinesis"]
+            .as_object_mut()
+            .expect("kinesis")
+            .remove("sequenceNumber");
+        let (h, memory) = handler();
+        let err = h.invoke(invoke(event)).await.expect_err("invalid");
+        assert_eq!(err.error_type(), "InvalidPayload");
+        assert!(err.to_string().contains("Records[1]"), "{err}");
+        assert!(memory.tickets.sent().is_empty(), "nothing routed from a batch it cannot answer for");
     }
 }

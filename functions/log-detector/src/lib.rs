@@ -6,7 +6,7 @@
 pub mod handler;
 pub mod settings;
 
-pub use handler::Handler;
+pub use handler::{Handler, ItemFailure, Response, StreamResponse, Summary};
 pub use settings::Settings;
 
 use triage_core::ports::Backend;

@@ -15,7 +15,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
         "alarm-classifier",
         &["alarm-", "sns-alarm-", "lambda-alarm-"],
     ),
-    ("log-detector", &["cwlogs-"]),
+    ("log-detector", &["cwlogs-", "kinesis-"]),
     ("digest", &["scheduled-digest"]),
 ];
 

@@ -57,15 +57,16 @@ pub enum DecodeError {
         field: &'static str,
         expected: &'static str,
     },
-    #[error("awslogs.data is {len} characters of base64, more than the {limit} allowed")]
+    // "the data": awslogs.data of a subscription event, kinesis.data of a stream record.
+    #[error("the data is {len} characters of base64, more than the {limit} allowed")]
     EncodedTooLarge { len: usize, limit: usize },
-    #[error("awslogs.data is not valid base64: {0}")]
+    #[error("the data is not valid base64: {0}")]
     Base64(String),
-    #[error("awslogs.data is not gzip: {0}")]
+    #[error("the data is not gzip: {0}")]
     NotGzip(String),
-    #[error("awslogs.data is a truncated gzip stream")]
+    #[error("the data is a truncated gzip stream")]
     TruncatedGzip,
-    #[error("awslogs.data inflates to more than {limit} bytes (MAX_DECODED_BYTES)")]
+    #[error("the data inflates to more than {limit} bytes (MAX_DECODED_BYTES)")]
     TooLarge { limit: usize },
     #[error("the decoded payload is not JSON: {0}")]
     NotJson(String),
@@ -274,6 +275,118 @@ pub fn encode_data(json: &[u8]) -> std::io::Result<String> {
 /// The Lambda event for a decoded payload: `{"awslogs":{"data": …}}`.
 pub fn encode_lambda_event(json: &[u8]) -> std::io::Result<Value> {
     Ok(serde_json::json!({ "awslogs": { "data": encode_data(json)? } }))
+}
+
+// ------------------------------------------------------------------------------------------
+// Kinesis Data Streams: the organization-wide intake
+
+/// One record of the Lambda event a Kinesis event source mapping sends: a CloudWatch Logs
+/// destination writes each subscription payload, gzipped, as one stream record, and Lambda
+/// base64-encodes it in `kinesis.data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRecord<'e> {
+    /// `kinesis.sequenceNumber`: what a partial batch response names.
+    pub sequence_number: &'e str,
+    /// `kinesis.data`: base64 of the gzipped subscription payload.
+    pub data: &'e str,
+}
+
+/// Why a Kinesis Lambda event cannot be read at all (no record of it can be named, so the
+/// whole batch fails). A record whose data cannot be decoded fails only itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamEventError {
+    #[error("not a Kinesis event: Records is missing or not an array")]
+    NotRecords,
+    #[error("Records[{index}] is not a Kinesis record: {problem}")]
+    Record { index: usize, problem: &'static str },
+}
+
+/// `{"Records": [{"eventSource": "aws:kinesis", …}]}`: a Kinesis event source mapping's event.
+pub fn is_kinesis_event(event: &Value) -> bool {
+    event
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|records| records.first())
+        .and_then(|r| r.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some("aws:kinesis")
+}
+
+/// The records of a Kinesis Lambda event, in the order Lambda gives them (the shard's order).
+pub fn stream_records(event: &Value) -> Result<Vec<StreamRecord<'_>>, StreamEventError> {
+    let records = event
+        .get("Records")
+        .and_then(Value::as_array)
+        .ok_or(StreamEventError::NotRecords)?;
+    records
+        .iter()
+        .enumerate()
+        .map(|(index, record)| {
+            let bad = |problem| StreamEventError::Record { index, problem };
+            if record.get("eventSource").and_then(Value::as_str) != Some("aws:kinesis") {
+                return Err(bad("eventSource is not aws:kinesis"));
+            }
+            let kinesis = record.get("kinesis").ok_or(bad("kinesis is missing"))?;
+            let sequence_number = kinesis
+                .get("sequenceNumber")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or(bad("kinesis.sequenceNumber is not a non-empty string"))?;
+            let data = kinesis
+                .get("data")
+                .and_then(Value::as_str)
+                .ok_or(bad("kinesis.data is not a string"))?;
+            Ok(StreamRecord {
+                sequence_number,
+                data,
+            })
+        })
+        .collect()
+}
+
+/// A stream record's subscription payload: base64 → gzip (bounded) → JSON.
+pub fn decode_stream_record(
+    record: &StreamRecord<'_>,
+    limits: &Limits,
+) -> Result<Subscription, DecodeError> {
+    let json = decode_data(record.data, limits)?;
+    Subscription::from_json(&json, limits)
+}
+
+/// The Lambda event a Kinesis event source mapping would send for these subscription payloads
+/// (decoded JSON), one stream record each, sequence numbers counting from `first_sequence`.
+/// For tests, samples and `triage replay`.
+pub fn encode_kinesis_event(
+    payloads: &[&[u8]],
+    first_sequence: u128,
+    stream_arn: &str,
+) -> std::io::Result<Value> {
+    let account = stream_arn.split(':').nth(4).unwrap_or("111122223333");
+    let region = stream_arn.split(':').nth(3).unwrap_or("us-east-1");
+    let records = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, json)| {
+            let sequence = format!("{:056}", first_sequence + i as u128);
+            Ok(serde_json::json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": format!("{i}"),
+                    "sequenceNumber": sequence,
+                    "data": encode_data(json)?,
+                    "approximateArrivalTimestamp": 1_733_000_000.0 + i as f64,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{sequence}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": format!("arn:aws:iam::{account}:role/triage-log-detector"),
+                "awsRegion": region,
+                "eventSourceARN": stream_arn,
+            }))
+        })
+        .collect::<std::io::Result<Vec<Value>>>()?;
+    Ok(serde_json::json!({ "Records": records }))
 }
 
 // ------------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ use serde_json::Value;
 use tracing::debug;
 use triage_filter_pattern::Message;
 
-use super::decode::{DecodeError, Limits, MessageType, Subscription, decode_lambda_event};
+use super::decode::{
+    DecodeError, Limits, MessageType, StreamEventError, Subscription, decode_lambda_event,
+    decode_stream_record, is_kinesis_event, stream_records,
+};
 use super::pack::{DetectionPack, PackError};
 use super::record::{Context, RecordView, is_cloudtrail_record};
 use crate::finding::{Finding, Fingerprint};
@@ -75,6 +78,9 @@ impl Decoded {
 pub enum CloudTrailForm {
     /// `{"awslogs":{"data": …}}`: what the subscription sends to Lambda.
     LambdaSubscription,
+    /// `{"Records": [{"eventSource": "aws:kinesis", …}]}`: subscription payloads through a Logs
+    /// destination and a Kinesis stream (the organization-wide intake), one per stream record.
+    Kinesis,
     /// The decoded subscription payload (`messageType`, `logEvents`).
     DecodedSubscription,
     /// One CloudTrail record.
@@ -87,6 +93,9 @@ impl CloudTrailForm {
     pub fn of(event: &Value) -> Option<CloudTrailForm> {
         if event.get("awslogs").is_some_and(Value::is_object) {
             return Some(CloudTrailForm::LambdaSubscription);
+        }
+        if is_kinesis_event(event) {
+            return Some(CloudTrailForm::Kinesis);
         }
         if matches!(
             str_at(event, &["messageType"]),
@@ -116,6 +125,13 @@ fn is_cloudtrail_value(v: &Value) -> bool {
 pub enum CloudTrailEventError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Stream(#[from] StreamEventError),
+    #[error("Kinesis record {sequence_number}: {error}")]
+    StreamRecord {
+        sequence_number: SafeText,
+        error: DecodeError,
+    },
     #[error("not a CloudTrail record, log file or CloudWatch Logs subscription payload")]
     NotCloudTrail,
 }
@@ -207,6 +223,19 @@ impl CloudTrailDetector {
     pub fn findings(&self, event: &Value) -> Result<Vec<Finding>, CloudTrailEventError> {
         let decoded = match CloudTrailForm::of(event) {
             Some(CloudTrailForm::LambdaSubscription) => self.detect_lambda_event(event)?,
+            Some(CloudTrailForm::Kinesis) => {
+                let mut findings = Vec::new();
+                for record in stream_records(event)? {
+                    let payload = decode_stream_record(&record, &self.limits).map_err(|error| {
+                        CloudTrailEventError::StreamRecord {
+                            sequence_number: SafeText::bounded(record.sequence_number, 64),
+                            error,
+                        }
+                    })?;
+                    findings.extend(self.detect_subscription(&payload).findings);
+                }
+                return Ok(findings);
+            }
             Some(CloudTrailForm::DecodedSubscription) => {
                 self.detect_subscription(&Subscription::from_value(event, &self.limits)?)
             }
