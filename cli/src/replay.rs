@@ -470,7 +470,9 @@ fn handle(functions: &Functions, target: Target, event: &Value) -> Result<Counts
             // As the event source mapping invokes it: the partial batch response names the
             // records Lambda would retry.
             match block_on(functions.logs.invoke(invocation(event.clone()))) {
-                Ok(log_detector::Response::Stream(stream)) if stream.batch_item_failures.is_empty() => {
+                Ok(log_detector::Response::Stream(stream))
+                    if stream.batch_item_failures.is_empty() =>
+                {
                     Ok(counts(stream.summary))
                 }
                 Ok(log_detector::Response::Stream(stream)) => Err(format!(

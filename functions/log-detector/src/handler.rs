@@ -735,7 +735,10 @@ mod tests {
                 item_identifier: sequence(2)
             }]
         );
-        assert_eq!(first.processed, 1, "the records after the failed one wait for the retry");
+        assert_eq!(
+            first.processed, 1,
+            "the records after the failed one wait for the retry"
+        );
         assert!(memory.tickets.sent().is_empty());
         assert!(memory.alerts.sent().is_empty(), "no page before its ticket");
         // Lambda retries from the named record once the failed attempt's claim has run out.
@@ -768,6 +771,9 @@ mod tests {
         let err = h.invoke(invoke(event)).await.expect_err("invalid");
         assert_eq!(err.error_type(), "InvalidPayload");
         assert!(err.to_string().contains("Records[1]"), "{err}");
-        assert!(memory.tickets.sent().is_empty(), "nothing routed from a batch it cannot answer for");
+        assert!(
+            memory.tickets.sent().is_empty(),
+            "nothing routed from a batch it cannot answer for"
+        );
     }
 }

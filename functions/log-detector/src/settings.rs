@@ -102,7 +102,7 @@ pub(crate) mod tests {
                 max_message_bytes: 1024 * 1024,
             }
         );
-        assert_eq!(s.detector.pack().rules().len(), 20);
+        assert_eq!(s.detector.pack().rules().len(), 22);
     }
 
     #[test]

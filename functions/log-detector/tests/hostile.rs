@@ -26,15 +26,21 @@
 //!   event id (no console link is built from it) — the rendered ticket, digest entry and alert
 //!   must hold no control characters and stay bounded.
 //!
+//! - the organization-wide intake's Kinesis batches, a hostile record between a record holding
+//!   the first good record and one holding the second: every undecodable `kinesis.data` (not
+//!   base64, not gzip, truncated, a bomb, not JSON, not a payload) is named in
+//!   `batchItemFailures` and costs nothing else; a record Lambda could never send (no sequence
+//!   number, data not a string, another event source) fails the batch with `InvalidPayload`.
+//!
 //! The harness is `triage_testkit::hostile`: every case runs under `catch_unwind` (a panic fails
 //! the case, it is never an outcome), and everything the sinks received is checked after it.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use log_detector::handler::{Handler, Summary};
+use log_detector::handler::{Handler, Response};
 use log_detector::{Settings, assemble};
 use serde_json::{Value, json};
 use stack_tests::{function_env, memory_stand_ins};
-use triage_core::cloudtrail::{DEFAULT_MAX_LOG_EVENTS, encode_data};
+use triage_core::cloudtrail::{DEFAULT_MAX_LOG_EVENTS, encode_data, encode_kinesis_event};
 use triage_core::fakes::Memory;
 use triage_testkit::event as sample;
 use triage_testkit::hostile::{self, Harness, Invocation, NASTY, Outcome, case};
@@ -66,6 +72,9 @@ enum Input {
     Inflated(Vec<u8>),
     /// Log events placed between the two good records of a `DATA_MESSAGE`.
     LogEvents(Vec<Value>),
+    /// A Kinesis batch: a record holding the first good record, these records (edited from a
+    /// well-formed one: `kinesis.data` and more), a record holding the second good record.
+    Stream(Vec<Edit>),
 }
 
 /// What the good records' neighbours did.
@@ -100,9 +109,15 @@ enum Expect {
     Delivered(Counts),
     /// `Ok` with nothing routed: a payload of this many log events.
     Quiet(usize),
+    /// A partial batch response naming exactly these records (positions in the batch), both
+    /// good records delivered.
+    Retried(Vec<usize>),
 }
 
 type Case = hostile::Case<Input, Expect>;
+
+/// A change to a well-formed Kinesis record.
+type Edit = Box<dyn Fn(&mut Value) + Send + Sync>;
 
 // ------------------------------------------------------------------------------------------
 // Building inputs
@@ -284,15 +299,57 @@ fn invocation(input: &Input, _: &Memory) -> Invocation {
         Input::LogEvents(events) => {
             data(encode_data(&inflated(&around(events.clone()))).expect("encode"))
         }
+        Input::Stream(edits) => Invocation::Event(stream_event(edits)),
     }
+}
+
+fn stream_event(edits: &[Edit]) -> Value {
+    let (first, last) = good_events();
+    let first = inflated(&payload_with(vec![first]));
+    let last = inflated(&payload_with(vec![last]));
+    let middle = inflated(&payload_with(vec![]));
+    let mut payloads: Vec<&[u8]> = vec![&first];
+    payloads.extend(edits.iter().map(|_| middle.as_slice()));
+    payloads.push(&last);
+    let mut event = encode_kinesis_event(&payloads, 1, STREAM).expect("encode");
+    let records = event["Records"].as_array_mut().expect("records");
+    for (edit, record) in edits.iter().zip(&mut records[1..]) {
+        edit(record);
+    }
+    event
+}
+
+const STREAM: &str = "arn:aws:kinesis:us-east-1:111122223333:stream/triage-trail-records";
+
+/// The sequence number of the record at `position` in [`stream_event`]'s batch.
+fn sequence(position: usize) -> String {
+    format!("{:056}", position + 1)
 }
 
 fn verdict(
     _: &Input,
     expect: &Expect,
-    outcome: Outcome<Summary>,
+    outcome: Outcome<Response>,
     memory: &Memory,
 ) -> Result<(), String> {
+    let outcome = match (expect, outcome) {
+        (Expect::Retried(positions), Ok(Ok(Response::Stream(s)))) => {
+            let named: Vec<&str> = s
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect();
+            let want: Vec<String> = positions.iter().map(|&p| sequence(p)).collect();
+            if named != want {
+                return Err(format!("named {named:?}, want {want:?}"));
+            }
+            return hostile::ticketed_once(memory, &GOOD_RULES, Some(GOOD_ACCOUNT));
+        }
+        (_, Ok(Ok(Response::Subscription(s)))) => Ok(Ok(s)),
+        (_, Ok(Ok(other))) => return Err(format!("{other:?}")),
+        (_, Ok(Err(d))) => Ok(Err(d)),
+        (_, Err(reason)) => Err(reason),
+    };
     match (expect, outcome) {
         (Expect::RuntimeRejects(want), Err(reason)) => hostile::refused(&reason, want),
         (Expect::Invalid(want), Ok(Err(d))) => {
@@ -330,6 +387,110 @@ fn verdict(
 // ------------------------------------------------------------------------------------------
 // The catalogue
 // ------------------------------------------------------------------------------------------
+
+/// An edit that sets `kinesis.data`.
+fn data_is(data: impl Into<Value>) -> Edit {
+    let data = data.into();
+    Box::new(move |r: &mut Value| r["kinesis"]["data"] = data.clone())
+}
+
+fn hostile_stream_records() -> Vec<Case> {
+    use Expect::{Invalid, Retried};
+    use Input::Stream;
+    let gz = good_gzip();
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let gzip = |bytes: &[u8]| encode_data(bytes).expect("encode");
+    // 32 MB of spaces: a few kB of gzip, twice the template's MAX_DECODED_BYTES inflated
+    let bomb = gzip(&vec![b' '; 32 * 1024 * 1024]);
+    let mut unknown_type = payload_with(vec![]);
+    unknown_type["messageType"] = json!(format!("DATA\u{1b}[31m{NASTY}"));
+    let ok = |r: &mut Value| {
+        let _ = r;
+    };
+    vec![
+        case(
+            "stream: data not base64",
+            Stream(vec![data_is("%%%not base64%%%")]),
+            Retried(vec![1]),
+        ),
+        case(
+            "stream: base64 of plain JSON, not gzip",
+            Stream(vec![data_is(b64(b"{\"messageType\":\"DATA_MESSAGE\"}"))]),
+            Retried(vec![1]),
+        ),
+        case(
+            "stream: gzip truncated inside the deflate stream",
+            Stream(vec![data_is(b64(&gz[..gz.len() / 2]))]),
+            Retried(vec![1]),
+        ),
+        case(
+            "stream: a gzip bomb",
+            Stream(vec![data_is(bomb)]),
+            Retried(vec![1]),
+        ),
+        case(
+            "stream: gzip of text",
+            Stream(vec![data_is(gzip(b"not json at all"))]),
+            Retried(vec![1]),
+        ),
+        case(
+            "stream: gzip of a JSON array",
+            Stream(vec![data_is(gzip(b"[1,2,3]"))]),
+            Retried(vec![1]),
+        ),
+        case(
+            "stream: an unknown messageType full of control characters",
+            Stream(vec![data_is(gzip(unknown_type.to_string().as_bytes()))]),
+            Retried(vec![1]),
+        ),
+        case(
+            "stream: empty data",
+            Stream(vec![data_is("")]),
+            Retried(vec![1]),
+        ),
+        case(
+            "stream: three bad records among good and empty ones",
+            Stream(vec![
+                data_is("%%%"),
+                Box::new(ok),
+                data_is(gzip(b"[]")),
+                Box::new(ok),
+                data_is(b64(&gz[..10])),
+            ]),
+            Retried(vec![1, 3, 5]),
+        ),
+        case(
+            "stream: 200 undecodable records",
+            Stream((0..200).map(|_| data_is("%%%")).collect()),
+            Retried((1..=200).collect()),
+        ),
+        case(
+            "stream: data as a number",
+            Stream(vec![data_is(42)]),
+            Invalid("Records[1]"),
+        ),
+        case(
+            "stream: no sequence number",
+            Stream(vec![Box::new(|r: &mut Value| {
+                r["kinesis"]
+                    .as_object_mut()
+                    .expect("kinesis")
+                    .remove("sequenceNumber");
+            })]),
+            Invalid("Records[1]"),
+        ),
+        case(
+            "stream: another event source in the batch",
+            Stream(vec![Box::new(|r: &mut Value| {
+                r["eventSource"] = json!("aws:sqs")
+            })]),
+            Invalid("Records[1] is not a Kinesis record"),
+        ),
+    ]
+}
 
 fn undecodable_payloads() -> Vec<Case> {
     use Expect::{Invalid, Quiet, RuntimeRejects};
@@ -794,6 +955,11 @@ fn hostile_log_events() -> Vec<Case> {
             }),
         ),
     ]
+}
+
+#[test]
+fn an_undecodable_stream_record_fails_only_itself_and_a_batch_lambda_could_not_send_fails_whole() {
+    run(hostile_stream_records());
 }
 
 #[test]

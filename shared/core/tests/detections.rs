@@ -65,7 +65,10 @@ fn the_shipped_pack_is_valid_and_holds_the_seed_and_the_cis_set() {
         "console sign-in failures"
     );
     for id in ["intake-logs-tampering", "intake-events-tampering"] {
-        assert!(pack.get(id).is_some(), "{id}: triage's own intake is watched");
+        assert!(
+            pack.get(id).is_some(),
+            "{id}: triage's own intake is watched"
+        );
     }
     assert_eq!(pack.rules().len(), 22);
 }

@@ -38,8 +38,20 @@ impl Template {
         Self::parse(include_str!("../../../template.yaml"))
     }
 
+    /// `org/member.yaml`: the template organization members deploy (a StackSet).
+    pub fn member_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../org/member.yaml")
+    }
+
+    pub fn load_member() -> Result<Template, TemplateError> {
+        Self::load_path(Self::member_path())
+    }
+
     pub fn load() -> Result<Template, TemplateError> {
-        let path = Self::path();
+        Self::load_path(Self::path())
+    }
+
+    fn load_path(path: PathBuf) -> Result<Template, TemplateError> {
         let text = std::fs::read_to_string(&path).map_err(|source| TemplateError::Read {
             path: path.display().to_string(),
             source,

@@ -135,6 +135,10 @@ pub fn config_rule_id(r: &ManagedRule) -> String {
     format!("SeedConfigRule{}", camel(&r.name))
 }
 
+pub fn organization_config_rule_id(r: &ManagedRule) -> String {
+    format!("SeedOrganizationConfigRule{}", camel(&r.name))
+}
+
 /// The whole section, marker lines included.
 pub fn render(detections: &[Detection], rules: &[ManagedRule]) -> Result<String, BaselineError> {
     let mut y = String::new();
@@ -190,7 +194,7 @@ pub fn render(detections: &[Detection], rules: &[ManagedRule]) -> Result<String,
             title = quoted(&r.title),
             identifier = r.identifier,
         );
-        match trigger {
+        match &trigger {
             Trigger::Changes(types) => {
                 let _ = write!(
                     out,
@@ -200,6 +204,39 @@ pub fn render(detections: &[Detection], rules: &[ManagedRule]) -> Result<String,
             }
             Trigger::Periodic => {
                 out.push_str("      MaximumExecutionFrequency: TwentyFour_Hours\n")
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "  # The same seven as organization Config rules (SeedConfigRules=organization), deployed from\n",
+    );
+    out.push_str(
+        "  # the management or delegated-administrator account to every member account, where they\n",
+    );
+    out.push_str(
+        "  # are named OrgConfigRule-<name>-<suffix> (config-classifier strips the decoration).\n",
+    );
+    for r in rules {
+        let trigger =
+            config_trigger(&r.identifier).ok_or_else(|| BaselineError::UnknownTrigger {
+                name: r.name.clone(),
+                identifier: r.identifier.clone(),
+            })?;
+        let _ = write!(
+            out,
+            "  {id}:\n    Type: AWS::Config::OrganizationConfigRule\n    Condition: DeploySeedOrganizationConfigRules\n    Properties:\n      OrganizationConfigRuleName: {name}\n      OrganizationManagedRuleMetadata:\n        Description: {title}\n        RuleIdentifier: {identifier}\n",
+            id = organization_config_rule_id(r),
+            name = r.name,
+            title = quoted(&r.title),
+            identifier = r.identifier,
+        );
+        match trigger {
+            Trigger::Changes(types) => {
+                let _ = writeln!(out, "        ResourceTypesScope: [{}]", types.join(", "));
+            }
+            Trigger::Periodic => {
+                out.push_str("        MaximumExecutionFrequency: TwentyFour_Hours\n")
             }
         }
         out.push('\n');

@@ -56,6 +56,8 @@ impl Resolver {
             "AWS::AccountId" => json!(ACCOUNT),
             "AWS::StackName" => json!(STACK),
             "TriageKey.Arn" => json!(KEY_ARN),
+            // removed from the list or mapping that holds it (see `resolve`)
+            "AWS::NoValue" => Json::Null,
             other => match self.params.get(other) {
                 Some(v) => v.clone(),
                 // A resource: its logical id stands for its ARN or name.
@@ -125,11 +127,18 @@ impl Resolver {
                             .collect::<Vec<_>>()
                     )
                 }
+                // Every condition true: the fullest deployment (an optional alarm's ARN
+                // included), which is what the policies must allow for.
+                "If" => self.resolve(&arg.as_sequence().expect("If arguments")[1]),
                 other => panic!("intrinsic {other} is not resolved by this test"),
             };
         }
         match v {
-            Value::Sequence(items) => items.iter().map(|i| self.resolve(i)).collect(),
+            Value::Sequence(items) => items
+                .iter()
+                .map(|i| self.resolve(i))
+                .filter(|i| !i.is_null())
+                .collect(),
             Value::Mapping(m) => m
                 .iter()
                 .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), self.resolve(v))))

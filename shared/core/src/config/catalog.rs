@@ -115,8 +115,23 @@ impl ConfigRuleCatalog {
 
 /// Strips the decorations AWS adds when a managed rule is deployed for someone else:
 /// conformance packs deploy `<rule>-conformance-pack-<9 lower-case alphanumerics>`, Security Hub
-/// deploys `securityhub-<rule>-<8 hex digits>`. Anything else is returned unchanged.
+/// deploys `securityhub-<rule>-<8 hex digits>`, an organization Config rule appears in each
+/// member account as `OrgConfigRule-<rule>-<8 lower-case alphanumerics>`. Anything else is
+/// returned unchanged.
 pub fn normalise_rule_name(deployed: &str) -> &str {
+    if let Some((rule, suffix)) = deployed
+        .strip_prefix("OrgConfigRule-")
+        .and_then(|rest| rest.rsplit_once('-'))
+    {
+        if !rule.is_empty()
+            && suffix.len() == 8
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return rule;
+        }
+    }
     if let Some((rule, suffix)) = deployed.rsplit_once("-conformance-pack-")
         && !rule.is_empty()
         && suffix.len() == 9
@@ -161,6 +176,15 @@ mod tests {
                 "s3-bucket-public-read-prohibited",
             ),
             ("restricted-ssh", "restricted-ssh"),
+            // SeedConfigRules=organization: the organization rule's copy in a member account
+            (
+                "OrgConfigRule-s3-bucket-public-read-prohibited-7ugp5ovr",
+                "s3-bucket-public-read-prohibited",
+            ),
+            (
+                "OrgConfigRule-restricted-ssh-abc",
+                "OrgConfigRule-restricted-ssh-abc",
+            ),
             // not the decoration's shape: left alone
             (
                 "my-rule-conformance-pack-short",
