@@ -517,3 +517,303 @@ fn the_trail_intake_is_watched_for_silence_and_for_falling_behind() {
         Some("OrganizationTrailIntake")
     );
 }
+
+// ------------------------------------------------------------------ through moto
+
+mod through_moto {
+    use std::collections::BTreeSet;
+
+    use aws_sdk_eventbridge::types::{PutEventsRequestEntry, RuleState, Target};
+    use lambda_runtime::{Context, LambdaEvent};
+    use serde_json::Value as Json;
+    use stack_tests::{Template, function_env, stand_ins, ticket_of};
+    use triage_aws::Aws;
+    use triage_testkit::{DedupTable, MotoServer, Queues, event, sdk_config_for};
+
+    use super::{classifier_rules, forwarding_rules, member, props, stack_name};
+
+    const MEMBERS: [&str; 3] = ["444455556666", "777788889999", "222233334444"];
+    const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+    /// An EventBridge client acting as `account` in `region`: moto's multi-account support
+    /// keys its state by the account of the credentials, which STS gives for a role there.
+    async fn events_as(
+        moto: &MotoServer,
+        account: &str,
+        region: &str,
+    ) -> aws_sdk_eventbridge::Client {
+        let central = moto.sdk_config().await;
+        let sts = aws_sdk_sts::Client::new(&central);
+        let c = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{account}:role/triage-member-test"))
+            .role_session_name("triage-test")
+            .send()
+            .await
+            .expect("assume role")
+            .credentials
+            .expect("credentials");
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto.endpoint())
+            .region(aws_config::Region::new(region.to_owned()))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "triage-test",
+            ))
+            .load()
+            .await;
+        aws_sdk_eventbridge::Client::new(&config)
+    }
+
+    /// A sample's event as `account` would emit it in `region`: its own ids replaced.
+    fn as_member(name: &str, account: &str, region: &str) -> Json {
+        let text = event(name)
+            .to_string()
+            .replace("111122223333", account)
+            .replace("123456789012", account)
+            .replace("us-east-1", region);
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn entry(e: &Json) -> PutEventsRequestEntry {
+        PutEventsRequestEntry::builder()
+            .source(e["source"].as_str().unwrap())
+            .detail_type(e["detail-type"].as_str().unwrap())
+            .detail(e["detail"].to_string())
+            .set_resources(Some(
+                e["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_owned())
+                    .collect(),
+            ))
+            .build()
+    }
+
+    /// Three member accounts in two regions run org/member.yaml's forwarding rules; triage's
+    /// account runs the central bus with the classifiers' rules from template.yaml (an SQS
+    /// queue standing in for their Lambda targets, which moto cannot invoke). What each
+    /// member's Config and alarms emit reaches the central bus's rules, and nothing else
+    /// does; config-classifier, as it ships on moto, makes one ticket of each compliance
+    /// change, attributed to its member account and region. moto re-stamps a forwarded event
+    /// with the receiving bus's region and drops its account, where EventBridge keeps the
+    /// original ones; a Config event names its account and region in its detail, which is
+    /// what config-classifier reads.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn events_of_three_member_accounts_in_two_regions_reach_the_classifiers_through_the_central_bus()
+     {
+        let moto = MotoServer::start();
+        let central = moto.sdk_config().await;
+        let t = Template::load().unwrap();
+        let bus = stack_name(props(&t, "CentralEventBus").get("Name").unwrap());
+        let events = aws_sdk_eventbridge::Client::new(&central);
+        let bus_arn = events
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .expect("central bus")
+            .event_bus_arn()
+            .unwrap()
+            .to_owned();
+        let sqs = aws_sdk_sqs::Client::new(&central);
+        let inbox = sqs
+            .create_queue()
+            .queue_name("central-bus-deliveries")
+            .send()
+            .await
+            .unwrap()
+            .queue_url()
+            .unwrap()
+            .to_owned();
+        let inbox_arn = "arn:aws:sqs:us-east-1:123456789012:central-bus-deliveries";
+        for (function, name, on_bus, pattern) in classifier_rules(&t) {
+            if on_bus.as_deref() != Some("CentralEventBus") {
+                continue;
+            }
+            let rule = format!("{function}{name}");
+            events
+                .put_rule()
+                .name(&rule)
+                .event_bus_name(&bus)
+                .event_pattern(pattern.to_string())
+                .state(RuleState::Enabled)
+                .send()
+                .await
+                .expect("central rule");
+            events
+                .put_targets()
+                .rule(&rule)
+                .event_bus_name(&bus)
+                .targets(
+                    Target::builder()
+                        .id("classifier")
+                        .arn(inbox_arn)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .expect("central target");
+        }
+
+        let rules = forwarding_rules(&member());
+        for account in MEMBERS {
+            for region in REGIONS {
+                let member_events = events_as(&moto, account, region).await;
+                for (_, name, pattern) in &rules {
+                    member_events
+                        .put_rule()
+                        .name(name)
+                        .event_pattern(pattern.to_string())
+                        .state(RuleState::Enabled)
+                        .send()
+                        .await
+                        .expect("forwarding rule");
+                    member_events
+                        .put_targets()
+                        .rule(name)
+                        .targets(
+                            Target::builder()
+                                .id("central-bus")
+                                .arn(&bus_arn)
+                                .role_arn(format!("arn:aws:iam::{account}:role/triage-forward"))
+                                .build()
+                                .unwrap(),
+                        )
+                        .send()
+                        .await
+                        .expect("forwarding target");
+                }
+                let emitted: Vec<Json> = [
+                    "config-noncompliant-s3-public-read.json",
+                    "alarm-metric-alarm.json",
+                    "alarm-configuration-change.json", // not forwarded
+                    "config-bad-wrong-detail-type.json", // not forwarded
+                ]
+                .iter()
+                .map(|name| as_member(name, account, region))
+                .collect();
+                let put = member_events
+                    .put_events()
+                    .set_entries(Some(emitted.iter().map(entry).collect()))
+                    .send()
+                    .await
+                    .expect("put events");
+                assert_eq!(put.failed_entry_count(), 0);
+            }
+        }
+
+        let mut delivered = Vec::new();
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(&inbox)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            if got.messages().is_empty() {
+                break;
+            }
+            for m in got.messages() {
+                delivered.push(serde_json::from_str::<Json>(m.body().unwrap()).unwrap());
+                sqs.delete_message()
+                    .queue_url(&inbox)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        let kinds: Vec<&str> = delivered
+            .iter()
+            .map(|e| e["detail-type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == "Config Rules Compliance Change")
+                .count(),
+            MEMBERS.len() * REGIONS.len(),
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == "CloudWatch Alarm State Change")
+                .count(),
+            MEMBERS.len() * REGIONS.len(),
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.len(),
+            2 * MEMBERS.len() * REGIONS.len(),
+            "nothing else forwarded"
+        );
+
+        // config-classifier as it ships, on moto's queues and table. (The alarm events are
+        // not classified here: moto's forwarding drops their `account` and `resources`, which
+        // EventBridge keeps, and alarm-classifier rightly refuses an alarm without an account;
+        // its attribution from the envelope is proven by its own tests.)
+        let q = Queues::create(&moto, "orgbus").await;
+        let table = DedupTable::create(&moto, "orgbus-dedup").await;
+        let backend = Aws::new(&sdk_config_for(moto.endpoint()).await);
+        let config = config_classifier::assemble(
+            config_classifier::Settings::from(&function_env(
+                "config-classifier",
+                &stand_ins(&q, &table),
+            ))
+            .unwrap(),
+            &backend,
+        );
+        for e in delivered.iter().filter(|e| e["source"] == "aws.config") {
+            let summary = config
+                .handle(LambdaEvent::new(e.clone(), Context::default()))
+                .await
+                .expect("config-classifier");
+            assert_eq!(summary.tickets, 1, "{summary:?}");
+        }
+        let tickets: Vec<_> = q
+            .drain(&q.ticket_queue_url)
+            .await
+            .iter()
+            .map(ticket_of)
+            .collect();
+        let attributed: BTreeSet<(String, String)> = tickets
+            .iter()
+            .map(|t| {
+                (
+                    t.finding.account.as_str().to_owned(),
+                    t.finding.region.as_str().to_owned(),
+                )
+            })
+            .collect();
+        let want: BTreeSet<(String, String)> = MEMBERS
+            .iter()
+            .flat_map(|a| {
+                REGIONS
+                    .iter()
+                    .map(move |r| ((*a).to_owned(), (*r).to_owned()))
+            })
+            .collect();
+        assert_eq!(
+            tickets.len(),
+            want.len(),
+            "one ticket per member account and region"
+        );
+        assert_eq!(
+            attributed, want,
+            "each attributed to its account and region"
+        );
+        let fingerprints: BTreeSet<_> = tickets
+            .iter()
+            .map(|t| t.finding.fingerprint.clone())
+            .collect();
+        assert_eq!(fingerprints.len(), tickets.len(), "distinct problems");
+    }
+}
