@@ -19,6 +19,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, instrument, warn};
+use triage_core::accounts::AccountNames;
 use triage_core::clock::Clock;
 use triage_core::digest::DigestBuilder;
 use triage_core::ports::{Backend, DigestPublisher, DigestSource, QueueError, Received, SinkError};
@@ -90,6 +91,7 @@ pub struct Handler<B: Backend> {
     source: B::DigestSource,
     publisher: B::DigestPublisher,
     options: Options,
+    accounts: AccountNames,
     clock: Arc<dyn Clock>,
 }
 
@@ -140,12 +142,14 @@ impl<B: Backend> Handler<B> {
         source: B::DigestSource,
         publisher: B::DigestPublisher,
         options: Options,
+        accounts: AccountNames,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Handler {
             source,
             publisher,
             options,
+            accounts,
             clock,
         }
     }
@@ -174,7 +178,7 @@ impl<B: Backend> Handler<B> {
             ..Summary::default()
         };
 
-        let mut builder = DigestBuilder::new();
+        let mut builder = DigestBuilder::new().with_account_names(self.accounts.clone());
         let mut deletable: Vec<String> = Vec::with_capacity(drained.messages.len());
         for m in drained.messages {
             match builder.add_message(&m.body) {

@@ -16,6 +16,7 @@ pub fn assemble<B: Backend>(settings: Settings, backend: &B) -> Handler<B> {
         backend.digest_source(&settings.queue_url),
         backend.digest_publisher(&settings.topic_arn),
         settings.options,
+        settings.accounts,
         backend.clock(),
     )
 }

@@ -15,6 +15,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use triage_core::accounts::AccountNames;
 use triage_core::digest::RenderOptions;
 use triage_core::settings::{ConfigError, Env};
 
@@ -72,6 +73,8 @@ pub struct Settings {
     pub queue_url: String,
     pub topic_arn: String,
     pub options: Options,
+    /// `policy/accounts.toml`: the names the BY ACCOUNT section shows.
+    pub accounts: AccountNames,
 }
 
 impl Settings {
@@ -99,10 +102,17 @@ impl Settings {
             },
             budget_without_deadline: d.budget_without_deadline,
         };
+        // Compiled in and validated by `cargo test`: an error here means an untested build.
+        let accounts = AccountNames::shipped().map_err(|e| ConfigError::Invalid {
+            name: "policy/accounts.toml",
+            value: String::new(),
+            reason: e.to_string(),
+        })?;
         Ok(Settings {
             queue_url: env.required("DIGEST_QUEUE_URL")?,
             topic_arn: env.required("DIGEST_TOPIC_ARN")?,
             options,
+            accounts,
         })
     }
 }

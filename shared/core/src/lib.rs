@@ -2,6 +2,7 @@
 //! policy, classification of each event source, and the router that sends findings through the
 //! ports. No AWS SDK, no Lambda runtime, no async runtime: everything here is tested without AWS.
 
+pub mod accounts;
 pub mod alarm;
 pub mod clock;
 pub mod cloudtrail;

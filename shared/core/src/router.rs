@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use tracing::{debug, info, instrument};
 
+use crate::accounts::AccountNames;
 use crate::clock::{Clock, SystemClock};
 use crate::dedup::{
     DedupError, DedupOptions, DedupWindows, NoDedup, Observation, Outcome, Pending, Why, Write,
@@ -134,6 +135,7 @@ pub fn assemble<B: Backend>(settings: RouterSettings, backend: &B) -> RouterOf<B
         policy,
         dedup,
         suppressions,
+        accounts,
     } = settings;
     let mut router = Router::new(
         policy,
@@ -143,6 +145,7 @@ pub fn assemble<B: Backend>(settings: RouterSettings, backend: &B) -> RouterOf<B
         backend.alert_publisher(&routing.alert_topic_arn),
     )
     .with_suppressions(suppressions)
+    .with_account_names(accounts)
     .with_dedup(backend.dedup_store(&dedup.table_name))
     .with_dedup_windows(dedup.windows)
     .with_dedup_options(dedup.options);
@@ -163,6 +166,7 @@ pub struct Router<T, D, A> {
     windows: DedupWindows,
     dedup_options: DedupOptions,
     clock: Arc<dyn Clock>,
+    accounts: AccountNames,
 }
 
 impl<T, D, A> Router<T, D, A> {
@@ -185,6 +189,7 @@ impl<T, D, A> Router<T, D, A> {
             windows: DedupWindows::default(),
             dedup_options: DedupOptions::default(),
             clock: Arc::new(SystemClock),
+            accounts: AccountNames::default(),
         }
     }
 
@@ -208,6 +213,12 @@ impl<T, D, A> Router<T, D, A> {
 
     pub fn with_suppressions(mut self, suppressions: Suppressions) -> Self {
         self.suppressions = suppressions;
+        self
+    }
+
+    /// Names the findings' accounts (`policy/accounts.toml`).
+    pub fn with_account_names(mut self, accounts: AccountNames) -> Self {
+        self.accounts = accounts;
         self
     }
 
@@ -248,6 +259,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         plan.findings = merged.len();
         for mut finding in merged {
             self.policy.apply(&mut finding);
+            self.accounts.annotate(&mut finding);
             let severity = finding.severity;
             let to_digest = severity >= self.thresholds.digest;
             let to_ticket = severity >= self.thresholds.ticket;
@@ -530,6 +542,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         for mut finding in merge_by_fingerprint(findings) {
             report.findings += 1;
             self.policy.apply(&mut finding);
+            self.accounts.annotate(&mut finding);
             if finding.severity < self.thresholds.digest {
                 report.counted_only += 1;
             } else if let Some(s) = self.suppressions.find(&finding, now) {

@@ -6,6 +6,7 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
+use crate::accounts::{AccountNames, AccountNamesError};
 use crate::dedup::{DedupSettings, DedupSettingsError};
 use crate::policy::{PolicyError, SeverityPolicy, Thresholds};
 use crate::severity::Severity;
@@ -147,6 +148,7 @@ pub struct RouterSettings {
     pub policy: SeverityPolicy,
     pub dedup: DedupSettings,
     pub suppressions: Suppressions,
+    pub accounts: AccountNames,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +161,8 @@ pub enum RouterSettingsError {
     Dedup(#[from] DedupSettingsError),
     #[error(transparent)]
     Suppressions(#[from] SuppressionError),
+    #[error(transparent)]
+    Accounts(#[from] AccountNamesError),
 }
 
 impl RouterSettings {
@@ -171,6 +175,7 @@ impl RouterSettings {
             policy: SeverityPolicy::shipped()?,
             dedup: DedupSettings::from_env(env)?,
             suppressions: Suppressions::shipped()?,
+            accounts: AccountNames::shipped()?,
         })
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::accounts::ACCOUNT_NAME_DETAIL;
 use crate::finding::{Finding, Fingerprint, Source};
 use crate::severity::Severity;
 use crate::text::{SafeText, plain};
@@ -247,12 +248,21 @@ struct AlertJson<'a> {
     finding: &'a Finding,
 }
 
+/// The finding's account, with its name (`policy/accounts.toml`) when the router knew it.
+fn account_label(finding: &Finding) -> String {
+    let id = plain(finding.account.as_str(), 64);
+    match finding.evidence.details.get(ACCOUNT_NAME_DETAIL) {
+        Some(name) => format!("{id} {}", plain(name.as_str(), 64)),
+        None => id,
+    }
+}
+
 fn alert_subject(finding: &Finding) -> String {
     let raw = format!(
         "[{}] {} ({})",
         finding.severity.as_str().to_ascii_uppercase(),
         plain(finding.title.as_str(), 256),
-        plain(finding.account.as_str(), 64)
+        account_label(finding)
     );
     let ascii: String = raw
         .chars()
@@ -286,7 +296,7 @@ fn alert_text(finding: &Finding, id: &str) -> String {
         String::new(),
         format!(
             "Account: {}   Region: {}",
-            p(finding.account.as_str()),
+            account_label(finding),
             p(finding.region.as_str())
         ),
         format!("Rule: {} ({})", p(finding.rule_id.as_str()), finding.source),

@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 pub use render::{DigestMessage, MAX_SNS_MESSAGE_BYTES, RenderOptions};
 
+use crate::accounts::AccountNames;
 use crate::finding::{Fingerprint, Source};
 use crate::severity::Severity;
 use crate::ticket::{DigestEntry, DigestKind, SCHEMA_VERSION};
@@ -163,6 +164,8 @@ pub struct KindCounts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
     pub generated_at: DateTime<Utc>,
+    /// Per account, the most severe first: what the text's BY ACCOUNT section shows.
+    pub accounts: Vec<AccountLine>,
     /// Earliest and latest `last_seen` of the entries.
     pub period: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Distinct entries.
@@ -207,6 +210,32 @@ struct RuleAgg {
     resolved: HashSet<Fingerprint>,
 }
 
+/// One account's share of a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLine {
+    pub account: String,
+    /// From `policy/accounts.toml`, when the digest function knows it.
+    pub name: Option<String>,
+    /// The most severe active finding (new or repeat); `None` with only suppressed or
+    /// resolved entries.
+    pub severity: Option<Severity>,
+    pub problems: u64,
+    pub occurrences: u64,
+    pub new: u64,
+    pub suppressed: u64,
+    pub resolved: u64,
+}
+
+#[derive(Debug, Default)]
+struct AccountAgg {
+    severity: Option<Severity>,
+    problems: HashSet<Fingerprint>,
+    occurrences: u64,
+    new: u64,
+    suppressed: u64,
+    resolved: HashSet<Fingerprint>,
+}
+
 #[derive(Debug, Default)]
 struct SeverityAgg {
     problems: HashSet<Fingerprint>,
@@ -228,11 +257,19 @@ pub struct DigestBuilder {
     resources: HashMap<String, u64>,
     principals: HashMap<String, u64>,
     resolved: HashMap<Fingerprint, ResolvedLine>,
+    accounts: HashMap<String, AccountAgg>,
+    names: AccountNames,
 }
 
 impl DigestBuilder {
     pub fn new() -> Self {
         DigestBuilder::default()
+    }
+
+    /// Names the accounts of the BY ACCOUNT section (`policy/accounts.toml`).
+    pub fn with_account_names(mut self, names: AccountNames) -> Self {
+        self.names = names;
+        self
     }
 
     /// Adds the entries of one queue message; an unreadable message is counted as such.
@@ -271,6 +308,24 @@ impl DigestBuilder {
         rule.severity = rule.severity.max(Some(entry.severity));
         if rule.title.is_empty() {
             rule.title = entry.title.as_str().to_owned();
+        }
+        let account = self
+            .accounts
+            .entry(entry.account.as_str().to_owned())
+            .or_default();
+        match entry.kind {
+            DigestKind::New | DigestKind::Repeat => {
+                account.severity = account.severity.max(Some(entry.severity));
+                account.problems.insert(entry.fingerprint.clone());
+                account.occurrences = account.occurrences.saturating_add(count);
+                if entry.kind == DigestKind::New {
+                    account.new += 1;
+                }
+            }
+            DigestKind::Suppressed => account.suppressed = account.suppressed.saturating_add(count),
+            DigestKind::Resolved => {
+                account.resolved.insert(entry.fingerprint.clone());
+            }
         }
         match entry.kind {
             DigestKind::New | DigestKind::Repeat => {
@@ -398,6 +453,27 @@ impl DigestBuilder {
             v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             v
         };
+        let names = &self.names;
+        let mut accounts: Vec<AccountLine> = self
+            .accounts
+            .into_iter()
+            .map(|(account, a)| AccountLine {
+                name: names.name(&account).map(|n| n.as_str().to_owned()),
+                account,
+                severity: a.severity,
+                problems: a.problems.len() as u64,
+                occurrences: a.occurrences,
+                new: a.new,
+                suppressed: a.suppressed,
+                resolved: a.resolved.len() as u64,
+            })
+            .collect();
+        accounts.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.occurrences.cmp(&a.occurrences))
+                .then_with(|| a.account.cmp(&b.account))
+        });
         let mut resolved: Vec<ResolvedLine> = self.resolved.into_values().collect();
         resolved.sort_by(|a, b| {
             b.severity
@@ -409,6 +485,7 @@ impl DigestBuilder {
         });
         Digest {
             generated_at,
+            accounts,
             period: self.period,
             entries: self.seen.len() as u64,
             duplicates: self.duplicates,

@@ -444,6 +444,40 @@ impl Digest {
             }
         }
 
+        // With more than one account, where it happened comes before what happened.
+        if self.accounts.len() > 1 {
+            out.push(String::new());
+            out.push("BY ACCOUNT (most severe first)".into());
+            for a in self.accounts.iter().take(n) {
+                let label = match &a.name {
+                    Some(name) => format!("{} {}", clip(&a.account, 32), clip(name, 64)),
+                    None => clip(&a.account, 32),
+                };
+                let mut line = format!(
+                    "  [{}] {label}: {} problem{}, {} occurrence{} ({} new)",
+                    a.severity.map_or("-", |s| s.as_str()),
+                    a.problems,
+                    plural(a.problems),
+                    a.occurrences,
+                    plural(a.occurrences),
+                    a.new
+                );
+                if a.suppressed > 0 {
+                    line.push_str(&format!("; {} suppressed", a.suppressed));
+                }
+                if a.resolved > 0 {
+                    line.push_str(&format!("; {} resolved", a.resolved));
+                }
+                out.push(line);
+            }
+            if self.accounts.len() > n {
+                out.push(format!(
+                    "  … and {} more accounts (each rule of the JSON's \"rules\" names its accounts)",
+                    self.accounts.len() - n
+                ));
+            }
+        }
+
         let active: Vec<&RuleLine> = self
             .rules
             .iter()
@@ -547,7 +581,7 @@ impl Digest {
                     r.source,
                     clip(&r.rule_id, 100),
                     clip(r.resource.as_deref().unwrap_or("-"), 200),
-                    clip(&r.account, 32),
+                    self.account_label(&r.account),
                     clip(&r.region, 24)
                 ));
             }
@@ -578,6 +612,21 @@ impl Digest {
             }
         }
         out.join("\n")
+    }
+}
+
+impl Digest {
+    /// An account id, with its name when the digest knows it.
+    fn account_label(&self, account: &str) -> String {
+        match self
+            .accounts
+            .iter()
+            .find(|a| a.account == account)
+            .and_then(|a| a.name.as_deref())
+        {
+            Some(name) => format!("{} ({})", clip(account, 32), clip(name, 64)),
+            None => clip(account, 32),
+        }
     }
 }
 

@@ -376,3 +376,87 @@ fn the_subject_and_the_text_count_resolved_problems_as_the_resolved_list_lists_t
         .count();
     assert_eq!(rows, 2, "{text}");
 }
+
+fn in_account(mut e: DigestEntry, account: &str) -> DigestEntry {
+    e.account = SafeText::new(account);
+    e.entry_id = format!("{}-{account}", e.entry_id);
+    e.fingerprint = Fingerprint::new(e.source, e.rule_id.as_str(), account, "us-east-1", &[]);
+    e
+}
+
+#[test]
+fn the_digest_groups_by_account_most_severe_first_with_the_names_it_knows() {
+    let names = crate::accounts::AccountNames::from_pairs([
+        ("444455556666", "payments-prod"),
+        ("777788889999", "sandbox"),
+    ]);
+    let mut b = DigestBuilder::new().with_account_names(names);
+    let high = entry(DigestKind::New, "restricted-ssh", Severity::High, "sg-1", 0);
+    let critical = entry(
+        DigestKind::New,
+        "iam-root-access-key-check",
+        Severity::Critical,
+        "root",
+        1,
+    );
+    let low = entry(
+        DigestKind::New,
+        "s3-bucket-logging-enabled",
+        Severity::Low,
+        "b",
+        2,
+    );
+    let resolved = entry(
+        DigestKind::Resolved,
+        "restricted-rdp",
+        Severity::High,
+        "sg-9",
+        3,
+    );
+    b.add(in_account(high.clone(), "777788889999"));
+    b.add(in_account(critical, "444455556666"));
+    b.add(in_account(low, "222233334444"));
+    b.add(in_account(resolved, "444455556666"));
+    let mut repeat = in_account(high, "777788889999");
+    repeat.kind = DigestKind::Repeat;
+    repeat.entry_id.push_str("-again");
+    repeat.count = 4;
+    b.add(repeat);
+    let d = b.finish(at(10));
+    let order: Vec<(&str, Option<&str>, u64)> = d
+        .accounts
+        .iter()
+        .map(|a| (a.account.as_str(), a.name.as_deref(), a.occurrences))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("444455556666", Some("payments-prod"), 1),
+            ("777788889999", Some("sandbox"), 5),
+            ("222233334444", None, 1),
+        ]
+    );
+    let text = d.text(&RenderOptions::default(), 1);
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("BY ACCOUNT"))
+        .take(4)
+        .collect();
+    assert_eq!(
+        section,
+        [
+            "BY ACCOUNT (most severe first)",
+            "  [critical] 444455556666 payments-prod: 1 problem, 1 occurrence (1 new); 1 resolved",
+            "  [high] 777788889999 sandbox: 1 problem, 5 occurrences (1 new)",
+            "  [low] 222233334444: 1 problem, 1 occurrence (1 new)",
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("444455556666 (payments-prod) us-east-1"),
+        "a resolved line names its account: {text}"
+    );
+    // One account: nothing to group.
+    let single = storm().finish(at(40)).text(&RenderOptions::default(), 1);
+    assert!(!single.contains("BY ACCOUNT"), "{single}");
+}

@@ -503,3 +503,57 @@ fn the_claim_and_retention_come_from_the_options() {
     block_on(r.router.route(vec![occurrence(Severity::High, 0)])).expect("retry after 11 s");
     assert_eq!(actions(&r), [TicketAction::Open]);
 }
+
+#[test]
+fn a_known_accounts_name_rides_beside_its_id_and_changes_no_fingerprint() {
+    let plain = rig();
+    route_at(&plain, 0, occurrence(Severity::Critical, 0)).expect("routed");
+    let named = rig();
+    let account = finding("restricted-ssh").account.as_str().to_owned();
+    let named = Rig {
+        router: named
+            .router
+            .with_account_names(crate::accounts::AccountNames::from_pairs([(
+                account.as_str(),
+                "payments-prod",
+            )])),
+        ..named
+    };
+    route_at(&named, 0, occurrence(Severity::Critical, 0)).expect("routed");
+    let (a, b) = (
+        &plain.router.tickets().sent()[0],
+        &named.router.tickets().sent()[0],
+    );
+    assert_eq!(
+        a.fingerprint, b.fingerprint,
+        "the name is not part of the identity"
+    );
+    assert_eq!(a.finding.evidence.details.get("account_name"), None);
+    assert_eq!(
+        b.finding
+            .evidence
+            .details
+            .get("account_name")
+            .map(|n| n.as_str()),
+        Some("payments-prod")
+    );
+    let page = &named.router.alerts().sent()[0];
+    assert!(
+        page.subject
+            .ends_with(&format!("({account} payments-prod)")),
+        "{}",
+        page.subject
+    );
+    assert!(
+        page.text
+            .contains(&format!("Account: {account} payments-prod")),
+        "{}",
+        page.text
+    );
+    let entry = &named.router.digest().sent()[0];
+    assert_eq!(
+        entry.account.as_str(),
+        account,
+        "digest entries keep the id; the digest names it"
+    );
+}
