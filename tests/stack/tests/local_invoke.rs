@@ -32,6 +32,9 @@ enum Expect {
     Response(Json),
     /// The invocation fails with this `errorType`.
     Error(&'static str),
+    /// A Kinesis batch: the partial batch response names nothing to retry (and is all Lambda
+    /// gets), after sending this many ticket events and alerts.
+    Stream { tickets: u64, alerts: u64 },
 }
 
 impl Expect {
@@ -39,11 +42,17 @@ impl Expect {
         match self {
             Expect::Response(r) => r.get(field).and_then(Json::as_u64).unwrap_or(0),
             Expect::Error(_) => 0,
+            Expect::Stream { tickets, alerts } => match field {
+                "tickets" => *tickets,
+                "alerts" => *alerts,
+                _ => 0,
+            },
         }
     }
 }
 
-/// Two invocations per function, in order: one that routes, one that is skipped or rejected.
+/// Two invocations per function, in order: one that routes, one that is skipped or rejected (and
+/// for log-detector, a Kinesis batch of the organization-wide intake).
 /// The cargo-lambda emulator and `sam local invoke` run the same cases.
 fn cases() -> Vec<Case> {
     let response = Expect::Response;
@@ -87,6 +96,17 @@ fn cases() -> Vec<Case> {
             sample: "cwlogs-control-message.json",
             expect: response(json!({"message_type": "CONTROL_MESSAGE", "tickets": 0})),
         },
+        // The organization-wide intake: three accounts' records through Kinesis. The root
+        // usage in 111122223333 repeats the case above (no ticket, no page); four new problems
+        // ticket, the two console sign-ins without MFA page.
+        Case {
+            binary: "log-detector",
+            sample: "kinesis-org-trail-three-accounts.json",
+            expect: Expect::Stream {
+                tickets: 4,
+                alerts: 2,
+            },
+        },
         // Last: drains what the others put on the digest queue, then finds it empty.
         Case {
             binary: "digest",
@@ -122,6 +142,12 @@ fn check(runner: &str, case: &Case, outcome: &Result<Json, String>) {
                 || output.contains(&format!("Error: {error_type}\n")),
             "{what}: the output names the function's typed error {error_type}:\n{output}"
         ),
+        (Expect::Stream { .. }, Ok(response)) => assert_eq!(
+            response,
+            &json!({"batchItemFailures": []}),
+            "{what}: the partial batch response, nothing else"
+        ),
+        (Expect::Stream { .. }, Err(output)) => panic!("{what}: failed:\n{output}"),
         (Expect::Error(error_type), Ok(response)) => {
             panic!("{what}: must fail with {error_type}, answered {response}")
         }
