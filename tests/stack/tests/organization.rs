@@ -119,11 +119,12 @@ fn the_bus_policy_admits_the_organization_and_exactly_the_forwarded_event_types(
     let s = yaml_to_json(p.get("Statement").unwrap());
     assert_eq!(s["Effect"], "Allow");
     assert_eq!(s["Action"], "events:PutEvents");
-    let c = &s["Condition"]["StringEquals"];
     assert_eq!(
-        c["aws:PrincipalOrgID"], "OrganizationId",
+        s["Condition"]["StringEquals"]["aws:PrincipalOrgID"], "OrganizationId",
         "the organization, from the parameter (yaml_to_json keeps a !Ref's argument)"
     );
+    // Each entry of a PutEvents call must be one of the forwarded types.
+    let c = &s["Condition"]["ForAllValues:StringEquals"];
     let (mut sources, mut types) = (BTreeSet::new(), BTreeSet::new());
     for (_, _, pattern) in forwarding_rules(&member()) {
         sources.extend(strings(&pattern["source"]));
@@ -341,6 +342,47 @@ fn the_names_the_tamper_detections_watch_are_the_names_the_templates_give() {
             found.iter().all(|f| f.rule_id.as_str() != rule),
             "{name} {parameters}: the StackSet's own deployment is not tampering"
         );
+    }
+}
+
+#[test]
+fn the_account_policy_sends_cloudtrail_records_and_nothing_else() {
+    let m = member();
+    let (tag, document) = intrinsic(
+        props(&m, "CloudTrailSubscriptionPolicy")
+            .get("PolicyDocument")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(tag, "Sub");
+    let document: Json = serde_json::from_str(&document.as_str().unwrap().replace(
+        "${TrailDestinationArn}",
+        "arn:aws:logs:us-east-1:999999999999:destination:triage-trail-records",
+    ))
+    .expect("the policy document is JSON");
+    assert_eq!(document["Distribution"], "Random");
+    let pattern =
+        triage_filter_pattern::FilterPattern::parse(document["FilterPattern"].as_str().unwrap())
+            .expect("a valid filter pattern (AWS's syntax, our engine)");
+    let mut records = 0;
+    for path in triage_testkit::all_event_files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("cloudtrail-") && name.ends_with(".json") {
+            let record = triage_testkit::event(&name).to_string();
+            assert!(
+                pattern.matches(&record),
+                "{name}: a CloudTrail record must be sent"
+            );
+            records += 1;
+        }
+    }
+    assert!(records > 20);
+    for line in [
+        r#"{"level":"info","msg":"order placed","time":"2026-11-30T02:14:00Z"}"#,
+        r#"{"eventVersion":"1.0","source":"app"}"#,
+        "START RequestId: 8f5 Version: $LATEST",
+    ] {
+        assert!(!pattern.matches(line), "{line}: not CloudTrail, not sent");
     }
 }
 
