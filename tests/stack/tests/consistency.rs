@@ -585,11 +585,21 @@ fn role_statements<'a>(t: &'a Template, role: &str) -> Vec<&'a Value> {
         .and_then(Value::as_sequence)
         .map(|ps| {
             ps.iter()
+                .map(condition_true)
                 .filter_map(|p| p.get("PolicyDocument")?.get("Statement")?.as_sequence())
                 .flatten()
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A conditional policy (`!If [condition, policy, !Ref AWS::NoValue]`) as deployed when the
+/// condition holds: its statements are checked like the others.
+fn condition_true(v: &Value) -> &Value {
+    match intrinsic(v) {
+        Some((tag, arg)) if tag == "If" => arg.as_sequence().and_then(|a| a.get(1)).unwrap_or(v),
+        _ => v,
+    }
 }
 
 fn as_list(v: Option<&Value>) -> Vec<&Value> {
@@ -670,4 +680,17 @@ fn every_eventbridge_rule_may_write_to_the_event_delivery_dlq() {
             );
         }
     }
+}
+
+#[test]
+fn a_conditional_policy_is_checked_like_the_others() {
+    let t = template();
+    let actions: Vec<String> = role_statements(&t, "LogDetectorRole")
+        .into_iter()
+        .flat_map(actions)
+        .collect();
+    assert!(
+        actions.iter().any(|a| a == "kinesis:GetRecords"),
+        "the organization intake's read-trail-records policy is among the checked statements: {actions:?}"
+    );
 }
