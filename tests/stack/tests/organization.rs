@@ -558,6 +558,23 @@ fn the_trail_intake_is_watched_for_silence_and_for_falling_behind() {
         condition(&t, "TrailStreamBehindAlarm"),
         Some("OrganizationTrailIntake")
     );
+    // IteratorAge is only measured for batches processed: a mapping that stops invoking is
+    // caught by records arriving while log-detector is not invoked.
+    assert_eq!(
+        condition(&t, "TrailStreamUnreadAlarm"),
+        Some("OrganizationTrailIntake")
+    );
+    let unread =
+        serde_json::to_string(&yaml_to_json(props(&t, "TrailStreamUnreadAlarm"))).unwrap();
+    for needle in [
+        "IncomingRecords",
+        "TrailRecordsStream",
+        "Invocations",
+        "LogDetectorFunction",
+        "FILL(invocations, 0) == 0",
+    ] {
+        assert!(unread.contains(needle), "{needle}: {unread}");
+    }
 }
 
 // ------------------------------------------------------------------ through moto
