@@ -351,6 +351,32 @@ pub fn update_for(write: &Write, token: &str) -> Option<Update> {
                 values,
             })
         }
+        Write::Release {
+            generation,
+            origin,
+            claimed_until,
+            ..
+        } => {
+            let names = names(&[
+                ("#gen", "generation"),
+                ("#v", "version"),
+                ("#po", "pending_origin"),
+                ("#cu", "claimed_until"),
+                ("#wt", WRITE_TOKEN_ATTRIBUTE),
+            ]);
+            let mut values: Attributes = HashMap::new();
+            values.insert(":gen".into(), n(generation));
+            values.insert(":origin".into(), s(origin.clone()));
+            values.insert(":cu".into(), ms(*claimed_until));
+            values.insert(":one".into(), n(1));
+            values.insert(":wt".into(), s(token));
+            Some(Update {
+                update: "SET #cu = :cu, #wt = :wt ADD #v :one".into(),
+                condition: "#gen = :gen AND #po = :origin".into(),
+                names,
+                values,
+            })
+        }
     }
 }
 
@@ -423,7 +449,10 @@ impl DynamoDbDedupStore {
                     },
                 }
             }
-            Write::Count { .. } | Write::MarkTicketSent { .. } | Write::MarkDelivered { .. } => {
+            Write::Count { .. }
+            | Write::MarkTicketSent { .. }
+            | Write::MarkDelivered { .. }
+            | Write::Release { .. } => {
                 let Some(u) = update_for(write, token) else {
                     return Sent::Refused(None);
                 };

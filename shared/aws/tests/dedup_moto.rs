@@ -177,9 +177,9 @@ async fn the_dynamodb_store_and_the_memory_store_decide_alike() {
 
     // clock minute, event (its id and minute), which sink fails on this call
     let script: [(i64, (&str, i64), Option<&str>); 9] = [
-        (0, ("e0", 0), Some("tickets")), // the open's send fails: pending stays
-        (0, ("e1", 0), None),            // another occurrence while the claim runs: counted
-        (3, ("e0", 0), None),            // the retry after the claim: the stored open re-sent
+        (0, ("e0", 0), Some("tickets")), // the open's send fails: pending stays, claim released
+        (0, ("e1", 0), None),            // another occurrence at once: takes the open over
+        (3, ("e0", 0), None),            // e0's retry: already delivered
         (4, ("e0", 0), None),            // a second retry: already delivered
         (30, ("e2", 30), None),          // repeat
         (61, ("e3", 61), Some("digest")), // recurrence: update written, digest send fails
@@ -234,8 +234,8 @@ async fn the_dynamodb_store_and_the_memory_store_decide_alike() {
     assert_eq!(
         a.1.iter().map(|d| d.0).collect::<Vec<_>>(),
         [
-            DigestKind::Repeat,   // e1
-            DigestKind::New,      // e0's stored entry, on its retry
+            DigestKind::New,      // e0's stored entry, delivered by e1 (e0 released its claim)
+            DigestKind::Repeat,   // e1 itself
             DigestKind::Repeat,   // e2
             DigestKind::Repeat,   // e3's stored entry, delivered by e4
             DigestKind::Repeat,   // e4 itself

@@ -675,3 +675,23 @@ async fn the_packed_sink_sends_full_batches_and_retries_what_sqs_refused() {
     assert!(first.num_calls() >= 1);
     assert!(retry.num_calls() >= 1);
 }
+
+#[test]
+fn a_release_ends_the_owners_claim_only_if_the_pending_is_still_its_own() {
+    let u = update_for(
+        &Write::Release {
+            fingerprint: finding().fingerprint,
+            generation: 3,
+            origin: "o".into(),
+            claimed_until: t(1),
+        },
+        "wt-4",
+    )
+    .expect("release");
+    assert_eq!(u.condition, "#gen = :gen AND #po = :origin");
+    assert_eq!(u.update, "SET #cu = :cu, #wt = :wt ADD #v :one");
+    assert_eq!(
+        u.values[":cu"].as_n().ok().map(String::as_str),
+        Some(t(1).timestamp_millis().to_string().as_str())
+    );
+}

@@ -16,7 +16,8 @@
 
 use std::sync::Arc;
 
-use tracing::{debug, info, instrument};
+use chrono::{DateTime, Utc};
+use tracing::{debug, info, instrument, warn};
 
 use crate::accounts::AccountNames;
 use crate::clock::{Clock, SystemClock};
@@ -331,8 +332,31 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             suppressed: plan.suppressed,
             ..RouteReport::default()
         };
+        if let Err(error) = self
+            .gather(plan.candidates, now, &mut out, &mut report)
+            .await
+        {
+            // Pendings this invocation claimed for the findings before the failing one will
+            // not be sent by it: release them (see `flush`).
+            self.release(&out.marks, &error).await;
+            return Err(error);
+        }
+        let sent = self.flush(out).await?;
+        report.tickets += sent.tickets;
+        report.digest_entries += sent.digest_entries;
+        report.alerts += sent.alerts;
+        Ok(report)
+    }
 
-        for c in plan.candidates {
+    /// Observes each candidate against the dedup state and puts what it must deliver in `out`.
+    async fn gather(
+        &self,
+        candidates: Vec<Candidate>,
+        now: DateTime<Utc>,
+        out: &mut Outbox,
+        report: &mut RouteReport,
+    ) -> Result<(), RouteError> {
+        for c in candidates {
             let Candidate {
                 finding,
                 ticket,
@@ -349,7 +373,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 page: alert.is_some(),
                 digest: entry.is_some(),
             };
-            match self.observe_in_order(&obs, &mut report).await? {
+            match self.observe_in_order(&obs, report).await? {
                 Outcome::Deliver {
                     pending,
                     generation,
@@ -411,12 +435,25 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 }
             }
         }
+        Ok(())
+    }
 
-        let sent = self.flush(out).await?;
-        report.tickets += sent.tickets;
-        report.digest_entries += sent.digest_entries;
-        report.alerts += sent.alerts;
-        Ok(report)
+    /// Ends this invocation's claims on the pendings of `marks` after `error`: it will send
+    /// nothing more of them, so a retry (a stream's comes within seconds) need not wait for the
+    /// claims to run out. A release that is refused (the pending was delivered or moved on) or
+    /// fails (the store is down too) leaves the claim to run out, as when an invocation dies.
+    async fn release(&self, marks: &[Mark], error: &RouteError) {
+        let now = self.clock.now();
+        for mark in marks {
+            match self.dedup.write_boxed(&mark.release(now)).await {
+                Ok(_) => {
+                    debug!(fingerprint = %mark.fingerprint, %error, "claim released after a failed delivery")
+                }
+                Err(e) => {
+                    warn!(fingerprint = %mark.fingerprint, %error, release_error = %e, "claim not released: a retry waits for it to run out")
+                }
+            }
+        }
     }
 
     /// Observes, first delivering the stale pending of another invocation that must reach the
@@ -461,9 +498,20 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         }))
     }
 
+    /// Sends what `out` holds (see [`Self::send`]); when that fails, releases the claims of
+    /// its pendings before the error is returned ([`Self::release`]).
+    async fn flush(&self, out: Outbox) -> Result<Sent, RouteError> {
+        let marks = out.marks.clone();
+        let sent = self.send(out).await;
+        if let Err(error) = &sent {
+            self.release(&marks, error).await;
+        }
+        sent
+    }
+
     /// Sends what `out` holds: tickets, then marks them sent (delivered, when nothing else of
     /// theirs is to go), then digest entries, then alerts, then marks the rest delivered.
-    async fn flush(&self, out: Outbox) -> Result<Sent, RouteError> {
+    async fn send(&self, out: Outbox) -> Result<Sent, RouteError> {
         if !out.tickets.is_empty() {
             self.tickets
                 .send_tickets(&out.tickets)
@@ -603,6 +651,7 @@ impl Outbox {
 }
 
 /// The marks owed to one pending.
+#[derive(Clone)]
 struct Mark {
     fingerprint: Fingerprint,
     generation: u64,
@@ -627,6 +676,15 @@ impl Mark {
             fingerprint: self.fingerprint.clone(),
             generation: self.generation,
             origin: self.origin.clone(),
+        }
+    }
+
+    fn release(&self, now: DateTime<Utc>) -> Write {
+        Write::Release {
+            fingerprint: self.fingerprint.clone(),
+            generation: self.generation,
+            origin: self.origin.clone(),
+            claimed_until: now,
         }
     }
 }

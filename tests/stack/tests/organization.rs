@@ -564,8 +564,7 @@ fn the_trail_intake_is_watched_for_silence_and_for_falling_behind() {
         condition(&t, "TrailStreamUnreadAlarm"),
         Some("OrganizationTrailIntake")
     );
-    let unread =
-        serde_json::to_string(&yaml_to_json(props(&t, "TrailStreamUnreadAlarm"))).unwrap();
+    let unread = serde_json::to_string(&yaml_to_json(props(&t, "TrailStreamUnreadAlarm"))).unwrap();
     for needle in [
         "IncomingRecords",
         "TrailRecordsStream",

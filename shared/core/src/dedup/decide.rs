@@ -476,6 +476,24 @@ pub fn apply(current: Option<&DedupItem>, write: &Write) -> Option<DedupItem> {
             next.version += 1;
             Some(next)
         }
+        Write::Release {
+            generation,
+            origin,
+            claimed_until,
+            ..
+        } => {
+            let mut next = current
+                .filter(|c| {
+                    c.generation == *generation
+                        && c.pending.as_ref().is_some_and(|p| &p.origin == origin)
+                })?
+                .clone();
+            if let Some(p) = next.pending.as_mut() {
+                p.claimed_until = *claimed_until;
+            }
+            next.version += 1;
+            Some(next)
+        }
     }
 }
 

@@ -49,7 +49,10 @@
 //!   claim has run out it re-sends exactly the stored messages — same body, so the same FIFO
 //!   deduplication id, so SQS drops a copy that did get through — and marks them delivered. While
 //!   the claim runs, an identical observation fails with the retryable [`DedupError::InFlight`]
-//!   instead of guessing whether the owner is alive;
+//!   instead of guessing whether the owner is alive. An invocation that learns its delivery
+//!   failed (a send or a mark refused, rather than a crash or a timeout) releases its claims
+//!   ([`Write::Release`]) before it fails, so that its retry — a stream's comes within seconds —
+//!   delivers at once instead of waiting for the claim;
 //! - any other occurrence of the fingerprint counts as a repeat while the claim runs, and after
 //!   it takes the pending over and delivers it;
 //! - a resolve of an open problem, or a new occurrence of a resolved one, must come after the
@@ -262,6 +265,15 @@ pub enum Write {
         generation: u64,
         origin: String,
     },
+    /// The invocation that claimed the pending of `generation` written by `origin` failed to
+    /// deliver it and gives up: its claim ends at `claimed_until` (now), so that the retry need
+    /// not wait for it.
+    Release {
+        fingerprint: Fingerprint,
+        generation: u64,
+        origin: String,
+        claimed_until: DateTime<Utc>,
+    },
 }
 
 impl Write {
@@ -270,7 +282,8 @@ impl Write {
             Write::Create(item) | Write::Replace { item, .. } => &item.fingerprint,
             Write::Count { fingerprint, .. }
             | Write::MarkTicketSent { fingerprint, .. }
-            | Write::MarkDelivered { fingerprint, .. } => fingerprint,
+            | Write::MarkDelivered { fingerprint, .. }
+            | Write::Release { fingerprint, .. } => fingerprint,
         }
     }
 }

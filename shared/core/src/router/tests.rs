@@ -45,6 +45,13 @@ fn rig() -> Rig {
     }
 }
 
+/// The invocation about to fail cannot release its claim either: the dedup store lets
+/// `calls` calls through (the load and the writes before the failing send), then refuses one
+/// (the release).
+fn owner_cannot_release(r: &Rig, calls: usize) {
+    r.store.fail_calls(calls, 1);
+}
+
 /// The `n`-th occurrence of the same problem: same fingerprint, its own event id and time.
 fn occurrence(severity: Severity, minute: i64) -> Finding {
     let mut f = finding("restricted-ssh");
@@ -211,6 +218,7 @@ fn an_older_resolve_does_not_close_an_active_problem() {
 fn a_resolve_delivers_an_open_left_undelivered_first_so_the_ticket_system_sees_both_in_order() {
     let r = rig();
     r.router.tickets().fail_next(1);
+    owner_cannot_release(&r, 2);
     route_at(&r, 0, occurrence(Severity::High, 0)).expect_err("ticket queue down");
     // The open's owner died (its event went to the DLQ); the problem is fixed meanwhile.
     let mut fixed = occurrence(Severity::High, 1);
@@ -288,6 +296,9 @@ fn when_the_ticket_send_fails_after_the_state_was_written_the_retry_sends_the_st
     let r = rig();
     let f = occurrence(Severity::Critical, 0);
     r.router.tickets().fail_next(1);
+    // The owner dies before it can release its claim (a crash, a timeout, or the table
+    // unreachable as well).
+    owner_cannot_release(&r, 2);
     let err = route_at(&r, 0, f.clone()).expect_err("ticket queue down");
     assert!(
         matches!(err, RouteError::Tickets(_)) && err.is_retryable(),
@@ -354,6 +365,7 @@ fn when_the_page_fails_a_redrive_hours_later_pages_once_and_sends_no_second_tick
 fn another_occurrence_takes_over_an_open_whose_owner_died() {
     let r = rig();
     r.router.digest().fail_next(1);
+    owner_cannot_release(&r, 3);
     route_at(&r, 0, occurrence(Severity::High, 0)).expect_err("digest queue down");
     // The ticket went out on the first attempt; the owner's event then went to the DLQ.
     assert_eq!(actions(&r), [TicketAction::Open]);
@@ -494,6 +506,7 @@ fn the_claim_and_retention_come_from_the_options() {
     });
     let r = Rig { router, ..r };
     r.router.tickets().fail_next(1);
+    owner_cannot_release(&r, 2);
     route_at(&r, 0, occurrence(Severity::High, 0)).expect_err("down");
     let item = r.store.items().pop().expect("item");
     let pending = item.pending.expect("pending");
@@ -556,4 +569,48 @@ fn a_known_accounts_name_rides_beside_its_id_and_changes_no_fingerprint() {
         account,
         "digest entries keep the id; the digest names it"
     );
+}
+
+#[test]
+fn a_failed_delivery_releases_its_claim_so_the_retry_delivers_at_once() {
+    let r = rig();
+    let f = occurrence(Severity::Critical, 0);
+    r.router.tickets().fail_next(1);
+    let err = route_at(&r, 0, f.clone()).expect_err("ticket queue down");
+    assert!(matches!(err, RouteError::Tickets(_)), "{err}");
+    let pending = r
+        .store
+        .items()
+        .pop()
+        .and_then(|i| i.pending)
+        .expect("pending open stored");
+    assert_eq!(pending.claimed_until, at(0), "released: the claim ends now");
+    // The retry (a Kinesis batch's comes within seconds) needs no wait: exactly the stored
+    // open, paged once.
+    let report = route_at(&r, 0, f).expect("retry at once");
+    assert_eq!(
+        (report.tickets, report.alerts, report.redelivered),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        r.router.tickets().sent()[0].body().expect("body"),
+        pending.event
+    );
+    assert!(r.store.items().iter().all(|i| i.pending.is_none()));
+}
+
+#[test]
+fn a_failed_page_after_the_ticket_releases_only_what_is_left() {
+    let r = rig();
+    let f = occurrence(Severity::Critical, 0);
+    r.router.alerts().fail_next(1);
+    route_at(&r, 0, f.clone()).expect_err("alert topic down");
+    let report = route_at(&r, 0, f).expect("retry at once");
+    assert_eq!(
+        (report.tickets, report.alerts),
+        (0, 1),
+        "the ticket was marked sent"
+    );
+    assert_eq!(actions(&r), [TicketAction::Open]);
+    assert_eq!(r.router.alerts().sent().len(), 1);
 }

@@ -546,3 +546,206 @@ async fn alarm_classifier_loses_nothing_and_fifo_absorbs_every_duplicate_when_an
 async fn alarm_classifier_loses_nothing_and_duplicates_nothing_under_every_fault_mixed() {
     alarm_classifier_under("mixed", 120).await;
 }
+
+// ------------------------------------------------------------------------------------------
+// The organization-wide intake: log-detector behind a Kinesis event source mapping
+// ------------------------------------------------------------------------------------------
+
+/// The event source mapping's settings, as the template sets them.
+fn stream_mapping() -> (usize, usize) {
+    let t = stack_tests::Template::load().expect("template.yaml");
+    let p = t
+        .resource("LogDetectorStreamMapping")
+        .and_then(|m| m.get("Properties"))
+        .expect("LogDetectorStreamMapping");
+    let n = |k: &str| {
+        p.get(k)
+            .and_then(stack_tests::Value::as_u64)
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or_else(|| panic!("LogDetectorStreamMapping.{k}"))
+    };
+    (n("BatchSize"), n("MaximumRetryAttempts"))
+}
+
+/// The Kinesis event for the subscription payloads `records` of `payloads` (their
+/// `awslogs.data`, as a Logs destination writes them), sequence number = index.
+fn stream_event(payloads: &[Value], records: std::ops::Range<usize>) -> Value {
+    let records: Vec<Value> = records
+        .map(|i| {
+            json!({
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": "faults",
+                    "sequenceNumber": format!("{i:056}"),
+                    "data": payloads[i]["awslogs"]["data"],
+                    "approximateArrivalTimestamp": 1_768_478_400.0,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": format!("shardId-000000000000:{i:056}"),
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::111122223333:role/triage-log-detector",
+                "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:111122223333:stream/triage-trail-records",
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// The records a partial batch response names, as indexes (their sequence numbers).
+fn named(response: &log_detector::Response) -> Vec<usize> {
+    match response {
+        log_detector::Response::Stream(s) => s
+            .batch_item_failures
+            .iter()
+            .map(|f| {
+                f.item_identifier
+                    .parse()
+                    .expect("a sequence number of ours")
+            })
+            .collect(),
+        log_detector::Response::Subscription(_) => {
+            panic!("a Kinesis batch gets a partial batch response")
+        }
+    }
+}
+
+/// One shard read as Lambda's event source mapping does: batches of `batch` records in order;
+/// after a partial batch response it resumes at the lowest record named, at once (a stream's
+/// retries come within seconds: no clock moves); a record still named after `retries` retries
+/// goes to the on-failure destination (bisection isolates it) and reading goes on after it.
+async fn read_shard<Fut>(
+    records: usize,
+    batch: usize,
+    retries: usize,
+    invoke: impl Fn(std::ops::Range<usize>) -> Fut,
+) -> AsyncInvocations
+where
+    Fut: Future<Output = Result<Vec<usize>, (String, String)>>,
+{
+    let mut report = AsyncInvocations {
+        events: records,
+        ..AsyncInvocations::default()
+    };
+    let (mut from, mut tries) = (0, 0);
+    while from < records {
+        let to = (from + batch).min(records);
+        report.attempts += 1;
+        let failed_at = match invoke(from..to).await {
+            Ok(named) => named.into_iter().min(),
+            Err((error_type, message)) => {
+                let e = report.errors.entry(error_type).or_insert((0, message));
+                e.0 += 1;
+                Some(from)
+            }
+        };
+        match failed_at {
+            None => {
+                from = to;
+                tries = 0;
+            }
+            Some(k) => {
+                report.failed_attempts += 1;
+                if k != from {
+                    tries = 0;
+                }
+                from = k;
+                if tries == retries {
+                    report.dlq.push(k);
+                    from = k + 1;
+                    tries = 0;
+                } else {
+                    tries += 1;
+                }
+            }
+        }
+    }
+    report
+}
+
+/// One moto, one proxy, one scenario: the payloads of `log_detector_under` through a stream.
+/// The expectation is log-detector on the in-memory backend taking each payload as its
+/// subscription event; the subject reads the stream through the emulated mapping.
+async fn log_detector_stream_under(scenario: &str) {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let payloads = cloudtrail_payloads(20, 10);
+    let (build_memory, build_aws) = assembled!(log_detector);
+    let (batch, retries) = stream_mapping();
+    let function = "log-detector";
+    let prefix = format!("kin-{}", scenario.replace('_', "-"));
+    let q = Queues::create(&moto, &prefix).await;
+    let table = DedupTable::create(&moto, &format!("{prefix}-dedup")).await;
+    let clock = ManualClock::new(start_time());
+
+    let memory = Memory::default().with_clock(clock.clone());
+    let reference = build_memory(&function_vars(function, &memory_stand_ins()), &memory);
+    let mut expected = Expectation::default();
+    for p in &payloads {
+        let summary = reference.handle(invocation(p)).await.expect("reference");
+        expected.push(
+            summary.findings,
+            &memory.tickets.take(),
+            &memory.digest.take(),
+            &memory.alerts.take(),
+        );
+    }
+
+    let clients = Clients::through(&proxy, &prefix).await;
+    let aws =
+        Aws::from_clients(clients.sqs, clients.sns, clients.dynamodb).with_clock(clock.clone());
+    let subject = build_aws(&function_vars(function, &stand_ins(&q, &table)), &aws);
+    let subject = &subject;
+    let payloads = &payloads;
+    let read = |range: std::ops::Range<usize>| async move {
+        subject
+            .invoke(invocation(&stream_event(payloads, range)))
+            .await
+            .map(|r| named(&r))
+            .map_err(|e| {
+                let d = diagnostic(&e);
+                (d.error_type, d.error_message)
+            })
+    };
+    proxy.take_stats();
+    proxy.set_plan(plan(scenario, LOG_SEED ^ 0x5EED));
+    let invocations = read_shard(payloads.len(), batch, retries, &read).await;
+    proxy.set_plan(FaultPlan::none());
+    let stats = proxy.take_stats();
+    // The operator's redrive re-invokes the function with each record of the on-failure
+    // destination, as a Kinesis event of its own.
+    let redrive_one = |i: usize| async move {
+        match read(i..i + 1).await {
+            Ok(named) if named.is_empty() => Ok(()),
+            Ok(_) => Err(("Named".to_owned(), format!("record {i} named again"))),
+            Err(e) => Err(e),
+        }
+    };
+    finish(
+        "log-detector (Kinesis)",
+        scenario,
+        &q,
+        &table,
+        &expected,
+        &invocations,
+        &stats,
+        &clock,
+        &redrive_one,
+    )
+    .await;
+}
+
+// The failed attempt releases its claims, so the mapping's immediate retries deliver instead of
+// finding the records in flight until the claim runs out.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_detector_through_kinesis_loses_nothing_when_aws_throttles_and_fails() {
+    log_detector_stream_under("internal_error").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_detector_through_kinesis_loses_nothing_and_duplicates_nothing_under_every_fault_mixed()
+{
+    log_detector_stream_under("mixed").await;
+}
