@@ -722,7 +722,7 @@ mod tests {
         let control = decoded("cwlogs-control-message.decoded.json");
         let root = decoded("cwlogs-root-account-usage.decoded.json");
         let mfa = decoded("cwlogs-console-signin-without-mfa.decoded.json");
-        let (h, memory, _) = handler_with(&[("DEDUP_CLAIM_SECONDS", "120")]);
+        let (h, memory) = handler();
         let batch = [control.as_slice(), root.as_slice(), mfa.as_slice()];
         // The first record is done with; the second's ticket is not delivered.
         memory.tickets.fail_next(1);

@@ -9,7 +9,7 @@ use log_detector::handler::{Handler, Summary};
 use log_detector::{Settings, assemble};
 use stack_tests::{function_env, stand_ins, ticket_of};
 use triage_aws::Aws;
-use triage_core::cloudtrail::CloudTrailDetector;
+use triage_core::cloudtrail::{CloudTrailDetector, StreamRecord, kinesis_event};
 use triage_core::digest::parse_message;
 use triage_core::{DigestEntry, DigestKind, Finding, Severity, TicketAction, TicketEvent};
 use triage_testkit::{DedupTable, MotoServer, Queues, event};
@@ -243,28 +243,17 @@ fn lambda_kinesis_event(
     records: &[aws_sdk_kinesis::types::Record],
 ) -> serde_json::Value {
     use base64::Engine as _;
-    let records: Vec<serde_json::Value> = records
+    let data: Vec<String> = records
         .iter()
-        .map(|r| {
-            serde_json::json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r.partition_key(),
-                    "sequenceNumber": r.sequence_number(),
-                    "data": base64::engine::general_purpose::STANDARD.encode(r.data().as_ref()),
-                    "approximateArrivalTimestamp": 1_733_000_000.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("shardId-000000000000:{}", r.sequence_number()),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/triage-log-detector",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": stream_arn,
-            })
-        })
+        .map(|r| base64::engine::general_purpose::STANDARD.encode(r.data().as_ref()))
         .collect();
-    serde_json::json!({ "Records": records })
+    kinesis_event(
+        records.iter().zip(&data).map(|(r, data)| StreamRecord {
+            sequence_number: r.sequence_number(),
+            data,
+        }),
+        stream_arn,
+    )
 }
 
 /// A load test of the organization-wide intake, not a benchmark: 60 accounts in two regions

@@ -174,18 +174,25 @@ pub fn render(detections: &[Detection], rules: &[ManagedRule]) -> Result<String,
             description = quoted(&format!("{}. triage:detection={}", d.title, d.id)),
         );
     }
+    // Each rule's trigger, known for every rule before anything is written for one.
+    let rules: Vec<(&ManagedRule, Trigger)> = rules
+        .iter()
+        .map(|r| {
+            config_trigger(&r.identifier)
+                .map(|t| (r, t))
+                .ok_or_else(|| BaselineError::UnknownTrigger {
+                    name: r.name.clone(),
+                    identifier: r.identifier.clone(),
+                })
+        })
+        .collect::<Result<_, _>>()?;
     out.push_str(
         "  # The seed's AWS Config managed rules (SeedConfigRules=enabled), under the names\n",
     );
     out.push_str(
         "  # config-classifier resolves to its catalog entries. Needs a configuration recorder.\n",
     );
-    for r in rules {
-        let trigger =
-            config_trigger(&r.identifier).ok_or_else(|| BaselineError::UnknownTrigger {
-                name: r.name.clone(),
-                identifier: r.identifier.clone(),
-            })?;
+    for &(r, trigger) in &rules {
         let _ = write!(
             out,
             "  {id}:\n    Type: AWS::Config::ConfigRule\n    Condition: DeploySeedConfigRules\n    Properties:\n      ConfigRuleName: {name}\n      Description: {title}\n      Source:\n        Owner: AWS\n        SourceIdentifier: {identifier}\n",
@@ -194,7 +201,7 @@ pub fn render(detections: &[Detection], rules: &[ManagedRule]) -> Result<String,
             title = quoted(&r.title),
             identifier = r.identifier,
         );
-        match &trigger {
+        match trigger {
             Trigger::Changes(types) => {
                 let _ = write!(
                     out,
@@ -217,12 +224,7 @@ pub fn render(detections: &[Detection], rules: &[ManagedRule]) -> Result<String,
     out.push_str(
         "  # are named OrgConfigRule-<name>-<suffix> (config-classifier strips the decoration).\n",
     );
-    for r in rules {
-        let trigger =
-            config_trigger(&r.identifier).ok_or_else(|| BaselineError::UnknownTrigger {
-                name: r.name.clone(),
-                identifier: r.identifier.clone(),
-            })?;
+    for &(r, trigger) in &rules {
         let _ = write!(
             out,
             "  {id}:\n    Type: AWS::Config::OrganizationConfigRule\n    Condition: DeploySeedOrganizationConfigRules\n    Properties:\n      OrganizationConfigRuleName: {name}\n      OrganizationManagedRuleMetadata:\n        Description: {title}\n        RuleIdentifier: {identifier}\n",

@@ -361,32 +361,56 @@ pub fn encode_kinesis_event(
     first_sequence: u128,
     stream_arn: &str,
 ) -> std::io::Result<Value> {
-    let account = stream_arn.split(':').nth(4).unwrap_or("111122223333");
-    let region = stream_arn.split(':').nth(3).unwrap_or("us-east-1");
-    let records = payloads
+    let encoded = payloads
         .iter()
         .enumerate()
         .map(|(i, json)| {
-            let sequence = format!("{:056}", first_sequence + i as u128);
-            Ok(serde_json::json!({
+            Ok((
+                format!("{:056}", first_sequence + i as u128),
+                encode_data(json)?,
+            ))
+        })
+        .collect::<std::io::Result<Vec<(String, String)>>>()?;
+    Ok(kinesis_event(
+        encoded.iter().map(|(sequence_number, data)| StreamRecord {
+            sequence_number,
+            data,
+        }),
+        stream_arn,
+    ))
+}
+
+/// The Lambda event a Kinesis event source mapping sends for `records` (their sequence numbers
+/// and base64 data, as read from the stream `stream_arn`), in order.
+pub fn kinesis_event<'r>(
+    records: impl IntoIterator<Item = StreamRecord<'r>>,
+    stream_arn: &str,
+) -> Value {
+    let account = stream_arn.split(':').nth(4).unwrap_or("111122223333");
+    let region = stream_arn.split(':').nth(3).unwrap_or("us-east-1");
+    let records: Vec<Value> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            serde_json::json!({
                 "kinesis": {
                     "kinesisSchemaVersion": "1.0",
                     "partitionKey": format!("{i}"),
-                    "sequenceNumber": sequence,
-                    "data": encode_data(json)?,
+                    "sequenceNumber": r.sequence_number,
+                    "data": r.data,
                     "approximateArrivalTimestamp": 1_733_000_000.0 + i as f64,
                 },
                 "eventSource": "aws:kinesis",
                 "eventVersion": "1.0",
-                "eventID": format!("shardId-000000000000:{sequence}"),
+                "eventID": format!("shardId-000000000000:{}", r.sequence_number),
                 "eventName": "aws:kinesis:record",
                 "invokeIdentityArn": format!("arn:aws:iam::{account}:role/triage-log-detector"),
                 "awsRegion": region,
                 "eventSourceARN": stream_arn,
-            }))
+            })
         })
-        .collect::<std::io::Result<Vec<Value>>>()?;
-    Ok(serde_json::json!({ "Records": records }))
+        .collect();
+    serde_json::json!({ "Records": records })
 }
 
 // ------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ pub use decode::{
     DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_LOG_EVENTS, DEFAULT_MAX_MESSAGE_BYTES, DecodeError,
     Limits, LogEvent, MessageType, StreamEventError, StreamRecord, Subscription, decode_data,
     decode_lambda_event, decode_stream_record, encode_data, encode_kinesis_event,
-    encode_lambda_event, gunzip_bounded, is_kinesis_event, stream_records,
+    encode_lambda_event, gunzip_bounded, is_kinesis_event, kinesis_event, stream_records,
 };
 pub use detector::{CloudTrailDetector, CloudTrailEventError, CloudTrailForm, Decoded, Skip};
 pub use pack::{

@@ -413,6 +413,18 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
     }
 }
 
+/// `current`, if it is still in window generation `generation` with a pending `origin` wrote:
+/// the condition of every write on a pending (mark sent, mark delivered, release).
+fn own_pending<'a>(
+    current: Option<&'a DedupItem>,
+    generation: u64,
+    origin: &str,
+) -> Option<&'a DedupItem> {
+    current.filter(|c| {
+        c.generation == generation && c.pending.as_ref().is_some_and(|p| p.origin == origin)
+    })
+}
+
 /// The reference semantics of a conditional write: the item after it, or `None` when its
 /// condition does not hold. The in-memory store is exactly this; the DynamoDB adapter encodes
 /// the same conditions as condition expressions (and the moto tests hold the two together).
@@ -451,12 +463,7 @@ pub fn apply(current: Option<&DedupItem>, write: &Write) -> Option<DedupItem> {
         Write::MarkTicketSent {
             generation, origin, ..
         } => {
-            let mut next = current
-                .filter(|c| {
-                    c.generation == *generation
-                        && c.pending.as_ref().is_some_and(|p| &p.origin == origin)
-                })?
-                .clone();
+            let mut next = own_pending(current, *generation, origin)?.clone();
             if let Some(p) = next.pending.as_mut() {
                 p.ticket_sent = true;
             }
@@ -466,11 +473,7 @@ pub fn apply(current: Option<&DedupItem>, write: &Write) -> Option<DedupItem> {
         Write::MarkDelivered {
             generation, origin, ..
         } => {
-            let c = current.filter(|c| {
-                c.generation == *generation
-                    && c.pending.as_ref().is_some_and(|p| &p.origin == origin)
-            })?;
-            let mut next = c.clone();
+            let mut next = own_pending(current, *generation, origin)?.clone();
             next.pending = None;
             next.delivered_origin = Some(origin.clone());
             next.version += 1;
@@ -482,12 +485,7 @@ pub fn apply(current: Option<&DedupItem>, write: &Write) -> Option<DedupItem> {
             claimed_until,
             ..
         } => {
-            let mut next = current
-                .filter(|c| {
-                    c.generation == *generation
-                        && c.pending.as_ref().is_some_and(|p| &p.origin == origin)
-                })?
-                .clone();
+            let mut next = own_pending(current, *generation, origin)?.clone();
             if let Some(p) = next.pending.as_mut() {
                 p.claimed_until = *claimed_until;
             }

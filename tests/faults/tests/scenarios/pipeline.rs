@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use stack_tests::{function_vars, memory_stand_ins, stand_ins};
 use triage_aws::Aws;
 use triage_core::clock::ManualClock;
-use triage_core::cloudtrail::encode_lambda_event;
+use triage_core::cloudtrail::{StreamRecord, encode_lambda_event, kinesis_event};
 use triage_core::fakes::Memory;
 use triage_core::ports::Backend;
 use triage_core::settings::env_from_map;
@@ -355,6 +355,39 @@ fn invocation(event: &Value) -> LambdaEvent<Value> {
     LambdaEvent::new(event.clone(), Context::default())
 }
 
+/// What `reference` — the function on the in-memory backend, no fault, the scenario's clock —
+/// sends for each of `events`: the expectation a scenario's subject is held to.
+async fn expectation<M: Function>(
+    function: &str,
+    reference: &M,
+    memory: &Memory,
+    events: &[Value],
+) -> Expectation {
+    let mut expected = Expectation::default();
+    for e in events {
+        let summary = reference
+            .handle(invocation(e))
+            .await
+            .unwrap_or_else(|e| panic!("reference {function}: {e}"));
+        let findings = serde_json::to_value(&summary).expect("summary")["findings"]
+            .as_u64()
+            .expect("findings in the summary");
+        expected.push(
+            usize::try_from(findings).expect("count"),
+            &memory.tickets.take(),
+            &memory.digest.take(),
+            &memory.alerts.take(),
+        );
+    }
+    expected
+}
+
+/// The AWS backend, its clients through the fault proxy, on the scenario's clock.
+async fn aws_through(proxy: &FaultProxy, prefix: &str, clock: &ManualClock) -> Aws {
+    let clients = Clients::through(proxy, prefix).await;
+    Aws::from_clients(clients.sqs, clients.sns, clients.dynamodb).with_clock(clock.clone())
+}
+
 /// One function under faults: `build` assembles it (its crate's `Settings::from` and
 /// `assemble`) from the template's environment on a backend. The expectation is the function
 /// on the in-memory backend with no fault; the subject is the same function on the AWS backend
@@ -380,26 +413,8 @@ async fn scenario<M, A>(
 
     let memory = Memory::default().with_clock(clock.clone());
     let reference = build_memory(&function_vars(function, &memory_stand_ins()), &memory);
-    let mut expected = Expectation::default();
-    for e in events {
-        let summary = reference
-            .handle(invocation(e))
-            .await
-            .unwrap_or_else(|e| panic!("reference {function}: {e}"));
-        let findings = serde_json::to_value(&summary).expect("summary")["findings"]
-            .as_u64()
-            .expect("findings in the summary");
-        expected.push(
-            usize::try_from(findings).expect("count"),
-            &memory.tickets.take(),
-            &memory.digest.take(),
-            &memory.alerts.take(),
-        );
-    }
-
-    let clients = Clients::through(proxy, &prefix).await;
-    let aws =
-        Aws::from_clients(clients.sqs, clients.sns, clients.dynamodb).with_clock(clock.clone());
+    let expected = expectation(function, &reference, &memory, events).await;
+    let aws = aws_through(proxy, &prefix, &clock).await;
     let subject = build_aws(&function_vars(function, &stand_ins(&q, &table)), &aws);
     let subject = &subject;
     let invoke = |i: usize| async move {
@@ -570,27 +585,18 @@ fn stream_mapping() -> (usize, usize) {
 /// The Kinesis event for the subscription payloads `records` of `payloads` (their
 /// `awslogs.data`, as a Logs destination writes them), sequence number = index.
 fn stream_event(payloads: &[Value], records: std::ops::Range<usize>) -> Value {
-    let records: Vec<Value> = records
-        .map(|i| {
-            json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": "faults",
-                    "sequenceNumber": format!("{i:056}"),
-                    "data": payloads[i]["awslogs"]["data"],
-                    "approximateArrivalTimestamp": 1_768_478_400.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("shardId-000000000000:{i:056}"),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::111122223333:role/triage-log-detector",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": "arn:aws:kinesis:us-east-1:111122223333:stream/triage-trail-records",
-            })
-        })
-        .collect();
-    json!({ "Records": records })
+    let sequences: Vec<String> = records.clone().map(|i| format!("{i:056}")).collect();
+    kinesis_event(
+        records
+            .zip(&sequences)
+            .map(|(i, sequence_number)| StreamRecord {
+                sequence_number,
+                data: payloads[i]["awslogs"]["data"]
+                    .as_str()
+                    .expect("awslogs.data"),
+            }),
+        "arn:aws:kinesis:us-east-1:111122223333:stream/triage-trail-records",
+    )
 }
 
 /// The records a partial batch response names, as indexes (their sequence numbers).
@@ -681,20 +687,8 @@ async fn log_detector_stream_under(scenario: &str) {
 
     let memory = Memory::default().with_clock(clock.clone());
     let reference = build_memory(&function_vars(function, &memory_stand_ins()), &memory);
-    let mut expected = Expectation::default();
-    for p in &payloads {
-        let summary = reference.handle(invocation(p)).await.expect("reference");
-        expected.push(
-            summary.findings,
-            &memory.tickets.take(),
-            &memory.digest.take(),
-            &memory.alerts.take(),
-        );
-    }
-
-    let clients = Clients::through(&proxy, &prefix).await;
-    let aws =
-        Aws::from_clients(clients.sqs, clients.sns, clients.dynamodb).with_clock(clock.clone());
+    let expected = expectation(function, &reference, &memory, &payloads).await;
+    let aws = aws_through(&proxy, &prefix, &clock).await;
     let subject = build_aws(&function_vars(function, &stand_ins(&q, &table)), &aws);
     let subject = &subject;
     let payloads = &payloads;
