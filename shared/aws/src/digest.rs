@@ -35,7 +35,7 @@ pub const MAX_PACKED_MESSAGE_BYTES: usize = 24 * 1024;
 
 /// Packs digest entries into message bodies of at most `max_bytes` (an entry larger than that
 /// travels alone): a single entry is sent as the entry itself (the `digest-entry` schema),
-/// several as `{"schema_version": 1, "entries": [...]}` (the `digest-batch` schema).
+/// several as `{"schema_version": 2, "entries": [...]}` (the `digest-batch` schema).
 pub fn pack_digest_entries(
     entries: &[DigestEntry],
     max_bytes: usize,

@@ -82,9 +82,55 @@ pub fn cloudwatch_alarm(region: &str, alarm_name: &str) -> Option<String> {
     Some(format!("{home}#alarmsV2:alarm/{}", encode(alarm_name)))
 }
 
+/// Longest finding id linked to: GuardDuty ids are 32 hex digits and Security Hub ids ARNs of a
+/// few hundred characters; a longer one is not linked (the link would be as long).
+const MAX_FINDING_ID_CHARS: usize = 512;
+
+/// A GuardDuty finding, by its id (the last part of its ARN), in the current findings view.
+pub fn guardduty_finding(region: &str, finding_id: &str) -> Option<String> {
+    if finding_id.is_empty() || finding_id.chars().count() > MAX_FINDING_ID_CHARS {
+        return None;
+    }
+    let home = service_home(region, "guardduty")?;
+    Some(format!(
+        "{home}#/findings?macros=current&fId={}",
+        encode(finding_id)
+    ))
+}
+
+/// A Security Hub finding, by its `Id`: the findings view filtered on `Id EQUALS <id>` (the
+/// console's filter syntax, `\operator\:EQUALS\:`, URL-encoded inside the encoded `search`).
+pub fn securityhub_finding(region: &str, finding_id: &str) -> Option<String> {
+    if finding_id.is_empty() || finding_id.chars().count() > MAX_FINDING_ID_CHARS {
+        return None;
+    }
+    let home = service_home(region, "securityhub")?;
+    let filter = encode(&format!("\\operator\\:EQUALS\\:{finding_id}"));
+    Some(format!("{home}#/findings?search=Id%3D{}", encode(&filter)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finding_links_name_the_finding_and_refuse_what_cannot_be_an_id() {
+        assert_eq!(
+            guardduty_finding("us-east-1", "60baffd3f9042e38640f2300d5c5a631").as_deref(),
+            Some(
+                "https://us-east-1.console.aws.amazon.com/guardduty/home?region=us-east-1#/findings?macros=current&fId=60baffd3f9042e38640f2300d5c5a631"
+            )
+        );
+        assert_eq!(
+            securityhub_finding("eu-west-1", "arn:aws:inspector2:eu-west-1:1:finding/ab")
+                .as_deref(),
+            Some(
+                "https://eu-west-1.console.aws.amazon.com/securityhub/home?region=eu-west-1#/findings?search=Id%3D%255Coperator%255C%253AEQUALS%255C%253Aarn%253Aaws%253Ainspector2%253Aeu-west-1%253A1%253Afinding%252Fab"
+            )
+        );
+        assert_eq!(guardduty_finding("us-east-1", &"a".repeat(600)), None);
+        assert_eq!(securityhub_finding("x/../y", "id"), None);
+    }
 
     #[test]
     fn config_timeline_link_encodes_the_resource() {

@@ -20,6 +20,12 @@ pub enum Source {
     Alarm,
     /// An AWS Config rule compliance change (config-classifier).
     Config,
+    /// An Amazon GuardDuty finding, whether it came straight from GuardDuty or through Security
+    /// Hub (finding-classifier): one source, so that both paths give one fingerprint.
+    Guardduty,
+    /// Any other finding imported into AWS Security Hub: Inspector, Macie, IAM Access Analyzer,
+    /// Security Hub's own controls, partner products (finding-classifier).
+    Securityhub,
 }
 
 impl Source {
@@ -28,7 +34,20 @@ impl Source {
             Source::Cloudtrail => "cloudtrail",
             Source::Alarm => "alarm",
             Source::Config => "config",
+            Source::Guardduty => "guardduty",
+            Source::Securityhub => "securityhub",
         }
+    }
+}
+
+impl Source {
+    /// Whether one fingerprint of this source names one record that its provider versions (a
+    /// GuardDuty or Security Hub finding, re-published on every update with its `UpdatedAt`), so
+    /// that an occurrence no newer than the one last seen is an old copy of the record, not a
+    /// new occurrence of the problem. CloudTrail records, alarm and Config changes are each a new
+    /// occurrence, whenever they arrive.
+    pub fn versions_its_records(self) -> bool {
+        matches!(self, Source::Guardduty | Source::Securityhub)
     }
 }
 
@@ -151,7 +170,20 @@ pub struct Finding {
     pub remediation: SafeText,
 }
 
+/// The evidence detail naming the product that produced a GuardDuty or Security Hub finding
+/// (`GuardDuty`, `Inspector`, `Macie`, `IAM Access Analyzer`, `Security Hub`, a partner's).
+pub const PRODUCT_DETAIL: &str = "product";
+
 impl Finding {
+    /// The product that produced the finding, for findings that name one (GuardDuty and Security
+    /// Hub findings): what severity overrides and suppressions match `product` against.
+    pub fn product(&self) -> Option<&str> {
+        self.evidence
+            .details
+            .get(PRODUCT_DETAIL)
+            .map(SafeText::as_str)
+    }
+
     /// The resource a digest line or an alert names first.
     pub fn primary_resource(&self) -> Option<&Resource> {
         self.resources.first()

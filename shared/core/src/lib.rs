@@ -15,6 +15,7 @@ pub mod fakes;
 pub mod finding;
 pub mod flap;
 pub mod glob;
+pub mod hub;
 pub mod inbound;
 pub mod json;
 pub mod policy;

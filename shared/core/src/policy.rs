@@ -35,6 +35,9 @@ pub struct Override {
     /// Glob over each resource's id and ARN.
     #[serde(default)]
     pub resource: Option<String>,
+    /// Glob over the product of a GuardDuty or Security Hub finding ([`Finding::product`]).
+    #[serde(default)]
+    pub product: Option<String>,
     pub severity: Severity,
     pub reason: String,
 }
@@ -56,6 +59,10 @@ impl Override {
                         || r.arn.as_ref().is_some_and(|a| glob_match(g, a.as_str()))
                 })
             })
+            && self
+                .product
+                .as_deref()
+                .is_none_or(|g| finding.product().is_some_and(|p| glob_match(g, p)))
     }
 }
 
@@ -81,13 +88,15 @@ impl SeverityPolicy {
         }
         for (i, o) in file.overrides.iter().enumerate() {
             let index = i + 1;
-            if o.source.is_none() && o.rule.is_none() && o.account.is_none() && o.resource.is_none()
+            if o.source.is_none()
+                && o.rule.is_none()
+                && o.account.is_none()
+                && o.resource.is_none()
+                && o.product.is_none()
             {
                 return Err(PolicyError::Invalid {
                     index,
-                    problem:
-                        "matches everything: set at least one of source, rule, account, resource"
-                            .into(),
+                    problem: "matches everything: set at least one of source, rule, account, resource, product".into(),
                 });
             }
             if o.reason.trim().is_empty() {
@@ -96,7 +105,10 @@ impl SeverityPolicy {
                     problem: "has no reason: say why this severity differs".into(),
                 });
             }
-            for glob in [&o.rule, &o.account, &o.resource].into_iter().flatten() {
+            for glob in [&o.rule, &o.account, &o.resource, &o.product]
+                .into_iter()
+                .flatten()
+            {
                 if glob.is_empty() {
                     return Err(PolicyError::Invalid {
                         index,

@@ -85,7 +85,8 @@ pub struct RouteReport {
     /// Observations already delivered by an earlier attempt (a retried invocation).
     pub already_delivered: usize,
     /// Out-of-date observations dropped: a resolve older than the problem's last occurrence,
-    /// an occurrence no newer than its resolve, a resolve of a resolved problem.
+    /// an occurrence no newer than its resolve, a resolve of a resolved problem, a version of
+    /// a GuardDuty or Security Hub finding no newer than the one last seen.
     pub stale: usize,
 }
 

@@ -71,6 +71,8 @@ struct RawSuppression {
     principal: Option<String>,
     #[serde(default)]
     resource: Option<String>,
+    #[serde(default)]
+    product: Option<String>,
 }
 
 /// One validated suppression.
@@ -86,6 +88,8 @@ pub struct Suppression {
     pub account: Option<String>,
     pub principal: Option<String>,
     pub resource: Option<String>,
+    /// Glob over the product of a GuardDuty or Security Hub finding ([`Finding::product`]).
+    pub product: Option<String>,
 }
 
 impl Suppression {
@@ -119,6 +123,7 @@ impl Suppression {
                         || r.arn.as_ref().is_some_and(|a| glob_match(p, a.as_str()))
                 })
             })
+            && glob(&self.product, finding.product())
     }
 }
 
@@ -211,10 +216,16 @@ fn validate(
     if raw.reason.trim().is_empty() {
         return Err(invalid("has no reason: say why this noise is acceptable"));
     }
-    let patterns = [&raw.rule, &raw.account, &raw.principal, &raw.resource];
+    let patterns = [
+        &raw.rule,
+        &raw.account,
+        &raw.principal,
+        &raw.resource,
+        &raw.product,
+    ];
     if patterns.iter().all(|p| p.is_none()) {
         return Err(invalid(
-            "matches everything: set at least one of rule, account, principal, resource",
+            "matches everything: set at least one of rule, account, principal, resource, product",
         ));
     }
     if patterns
@@ -229,7 +240,7 @@ fn validate(
         .all(|p| p.chars().all(|c| c == '*'))
     {
         return Err(invalid(
-            "matches everything: its patterns are all '*'; name a rule, account, principal or resource",
+            "matches everything: its patterns are all '*'; name a rule, account, principal, resource or product",
         ));
     }
     let Some(expires) = raw.expires else {
@@ -259,6 +270,7 @@ fn validate(
         account: raw.account,
         principal: raw.principal,
         resource: raw.resource,
+        product: raw.product,
     })
 }
 

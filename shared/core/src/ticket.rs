@@ -11,13 +11,19 @@ use crate::finding::{Finding, Fingerprint, Source};
 use crate::severity::Severity;
 use crate::text::{SafeText, plain};
 
-/// The version of the digest-entry, digest-batch and alert JSON. Bumped on any incompatible
-/// change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the digest-entry, digest-batch, digest and alert JSON. Bumped on any
+/// incompatible change. 2: `source` may also be `guardduty` or `securityhub` (version 1 knew
+/// `cloudtrail`, `alarm` and `config` only); nothing else changed, so the digest still reads
+/// version 1 entries left on its queue across an upgrade.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest digest-entry version the digest function still reads.
+pub const OLDEST_READABLE_SCHEMA_VERSION: u32 = 1;
 
 /// The version of the ticket-event JSON. 2: every event carries its fingerprint's `sequence`
-/// and the `event_time` it reflects (version 1 had neither).
-pub const TICKET_EVENT_SCHEMA_VERSION: u32 = 2;
+/// and the `event_time` it reflects (version 1 had neither). 3: `finding.source` may also be
+/// `guardduty` or `securityhub`; nothing else changed.
+pub const TICKET_EVENT_SCHEMA_VERSION: u32 = 3;
 
 /// What a ticket system should do with the ticket keyed by the fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -53,6 +53,10 @@ pub enum Stale {
     Older,
     /// A resolve of a problem already resolved.
     AlreadyResolved,
+    /// A record its provider versions (a GuardDuty or Security Hub finding:
+    /// [`crate::Source::versions_its_records`]) no newer than the version last seen: a
+    /// re-delivery, the same version through the other path, or an older version arriving late.
+    NotNewer,
 }
 
 /// What the router does for an observation.
@@ -198,8 +202,15 @@ impl Observation<'_> {
             (Some(_), true) => Some(Stale::AlreadyResolved),
             (Some(resolved), false) => (seen <= resolved).then_some(Stale::Older),
             (None, true) => (seen < item.last_seen).then_some(Stale::Older),
-            (None, false) => None,
+            (None, false) => {
+                (self.versioned() && seen <= item.last_seen).then_some(Stale::NotNewer)
+            }
         }
+    }
+
+    /// Whether the finding is a version of one provider record: only a newer version counts.
+    fn versioned(&self) -> bool {
+        self.finding.source.versions_its_records()
     }
 
     /// A new state that opens (an active finding) or resolves (a resolve with nothing open
@@ -348,7 +359,11 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
         // A repeat of an open problem counts beside the pending; anything else (a resolve, an
         // occurrence of a resolved problem) must follow it in the ticket system.
         let follows = !mine && (obs.resolving() || item.resolved_at.is_some());
-        if let Some(stale) = obs.stale(item).filter(|_| follows) {
+        // A version of a record no newer than the pending's is dropped now; a newer one counts.
+        if let Some(stale) = obs
+            .stale(item)
+            .filter(|_| follows || (!mine && obs.versioned()))
+        {
             return Ok(Step {
                 write: None,
                 outcome: Outcome::Stale(stale),
@@ -594,8 +609,11 @@ mod tests {
             ..
         } = outcome
         {
+            let fingerprint = state
+                .as_ref()
+                .map_or_else(|| finding(0).fingerprint, |s| s.fingerprint.clone());
             let w = Write::MarkDelivered {
-                fingerprint: finding(0).fingerprint,
+                fingerprint,
                 generation: *generation,
                 origin: pending.origin.clone(),
             };
@@ -913,6 +931,60 @@ mod tests {
         assert_eq!(
             step(&mut state, &obs(&old_fix, 301)),
             Ok(Outcome::Stale(Stale::Older))
+        );
+    }
+
+    /// A GuardDuty finding as its provider re-publishes it: `minute` is its `UpdatedAt`.
+    fn version(minute: i64) -> Finding {
+        let mut f = finding(minute);
+        f.source = Source::Guardduty;
+        f.fingerprint = Fingerprint::new(Source::Guardduty, "", "1", "us-east-1", &["arn:f"]);
+        f
+    }
+
+    #[test]
+    fn a_versioned_record_counts_only_when_newer_than_the_version_last_seen() {
+        let mut state = None;
+        let open = step(&mut state, &obs(&version(0), 0)).expect("open");
+        assert_eq!(why(&open), Some(Why::Open));
+        // The same version through the other path, while the open is still being delivered,
+        // and after: dropped, not counted.
+        let mut other_path = version(0);
+        other_path.evidence.event_id = Some(SafeText::new("via-security-hub"));
+        assert_eq!(
+            step(&mut state, &obs(&other_path, 1)),
+            Ok(Outcome::Stale(Stale::NotNewer))
+        );
+        mark(&mut state, &open);
+        assert_eq!(
+            step(&mut state, &obs(&other_path, 2)),
+            Ok(Outcome::Stale(Stale::NotNewer))
+        );
+        // A newer version is a repeat inside the window, an update after it; an older one
+        // arriving late changes nothing.
+        assert_eq!(
+            step(&mut state, &obs(&version(30), 30)),
+            Ok(Outcome::Repeat { total: 2 })
+        );
+        assert_eq!(
+            step(&mut state, &obs(&version(20), 40)),
+            Ok(Outcome::Stale(Stale::NotNewer))
+        );
+        let update = step(&mut state, &obs(&version(90), 90)).expect("update");
+        assert_eq!(why(&update), Some(Why::Update));
+        assert_eq!(state.as_ref().map(|s| s.total), Some(3));
+        // Its own retry (same origin) is not dropped: it still delivers what it stored.
+        let retry = step(&mut state, &obs(&version(90), 92)).expect("retry");
+        assert_eq!(why(&retry), Some(Why::Retry), "a retry, not stale");
+        // The same record in CloudTrail's terms would count every copy.
+        let mut copies = None;
+        let first = step(&mut copies, &obs(&finding(0), 0)).expect("open");
+        mark(&mut copies, &first);
+        let mut copy = finding(0);
+        copy.evidence.event_id = Some(SafeText::new("copy"));
+        assert_eq!(
+            step(&mut copies, &obs(&copy, 1)),
+            Ok(Outcome::Repeat { total: 2 })
         );
     }
 

@@ -36,6 +36,13 @@
 //! the resolve of a resolved one, are *stale*: counted and dropped ([`Outcome::Stale`]). A
 //! tie goes to the resolve. A resolve of a resolved problem is dropped the same way.
 //!
+//! A GuardDuty or Security Hub finding is one record its provider re-publishes on every update
+//! ([`crate::Source::versions_its_records`]); its `last_seen` is the record's `UpdatedAt`. An
+//! occurrence of such a record no newer than the version last seen is *stale* too
+//! ([`Stale::NotNewer`]): the same version delivered again, or through the other path
+//! (GuardDuty directly and through Security Hub), or an older version arriving late. Only a
+//! newer version counts as a repeat (inside the window) or updates the ticket (after it).
+//!
 //! # Nothing lost: the outbox ([`Pending`])
 //!
 //! The write that opens (or updates) stores the exact messages to send — the ticket event body,

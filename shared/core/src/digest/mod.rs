@@ -24,14 +24,16 @@ pub use render::{DigestMessage, MAX_SNS_MESSAGE_BYTES, RenderOptions};
 use crate::accounts::AccountNames;
 use crate::finding::{Fingerprint, Source};
 use crate::severity::Severity;
-use crate::ticket::{DigestEntry, DigestKind, SCHEMA_VERSION};
+use crate::ticket::{DigestEntry, DigestKind, OLDEST_READABLE_SCHEMA_VERSION, SCHEMA_VERSION};
 
 /// A digest-queue message that is not a digest entry (or a batch of them).
 #[derive(Debug, thiserror::Error)]
 pub enum DigestParseError {
     #[error("not a digest entry: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("unsupported digest entry schema_version {0} (expected {SCHEMA_VERSION})")]
+    #[error(
+        "unsupported digest entry schema_version {0} (expected {OLDEST_READABLE_SCHEMA_VERSION} to {SCHEMA_VERSION})"
+    )]
     Version(u32),
     #[error("digest entry has a malformed {0} (expected 32 lowercase hex digits)")]
     Malformed(&'static str),
@@ -43,6 +45,11 @@ pub enum DigestParseError {
 /// records). A larger one is forged or corrupt; bounding it keeps every total of a digest far
 /// from overflowing.
 pub const MAX_ENTRY_COUNT: u64 = u32::MAX as u64;
+
+/// Version 1 entries differ from version 2 only in knowing fewer sources: both are read.
+fn readable(version: u32) -> bool {
+    (OLDEST_READABLE_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&version)
+}
 
 fn is_hex_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -59,14 +66,14 @@ enum QueueMessage {
 }
 
 /// The entries of one digest-queue message: a digest entry (what the router's digest sink
-/// sends), or `{"schema_version": 1, "entries": [...]}` holding several.
+/// sends), or `{"schema_version": 2, "entries": [...]}` holding several (version 1 is read too).
 pub fn parse_message(body: &str) -> Result<Vec<DigestEntry>, DigestParseError> {
     let entries = match serde_json::from_str::<QueueMessage>(body) {
         Ok(QueueMessage::Batch {
             schema_version,
             entries,
         }) => {
-            if schema_version != SCHEMA_VERSION {
+            if !readable(schema_version) {
                 return Err(DigestParseError::Version(schema_version));
             }
             entries
@@ -76,7 +83,7 @@ pub fn parse_message(body: &str) -> Result<Vec<DigestEntry>, DigestParseError> {
         Err(_) => vec![serde_json::from_str::<DigestEntry>(body)?],
     };
     for e in &entries {
-        if e.schema_version != SCHEMA_VERSION {
+        if !readable(e.schema_version) {
             return Err(DigestParseError::Version(e.schema_version));
         }
         // The identifiers are not sanitised text: a forged message must not smuggle anything

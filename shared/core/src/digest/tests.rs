@@ -329,10 +329,14 @@ fn queue_messages_are_single_entries_or_batches_and_anything_else_is_unreadable(
         b.add_message("{\"schema_version\": 1, \"entries\": [{\"x\": 1}]}")
             .is_err()
     );
-    let v2 = one.replace("\"schema_version\":1", "\"schema_version\":2");
+    // Version 1 (before GuardDuty and Security Hub) is still read; a future version is not.
+    let v1 = one.replace("\"schema_version\":2", "\"schema_version\":1");
+    assert_ne!(v1, one);
+    assert_eq!(parse_message(&v1).expect("v1").len(), 1);
+    let v3 = one.replace("\"schema_version\":2", "\"schema_version\":3");
     assert!(matches!(
-        parse_message(&v2),
-        Err(DigestParseError::Version(2))
+        parse_message(&v3),
+        Err(DigestParseError::Version(3))
     ));
     assert!(b.add_message(&one).is_ok());
     let d = b.finish(at(0));
