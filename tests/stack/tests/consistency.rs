@@ -11,6 +11,7 @@ use stack_tests::{Function, Template, Value, intrinsic, referenced_resource, rep
 /// a line here (and samples).
 const SAMPLES: &[(&str, &[&str])] = &[
     ("config-classifier", &["config-"]),
+    ("finding-classifier", &["guardduty-", "securityhub-"]),
     (
         "alarm-classifier",
         &["alarm-", "sns-alarm-", "lambda-alarm-"],
@@ -25,6 +26,7 @@ const NOT_DELIVERED: &[&str] = &[
     "config-bad-wrong-detail-type.json", // Config Configuration Item Change
     "alarm-configuration-change.json",   // CloudWatch Alarm Configuration Change
     "alarm-irrelevant-ec2-state-change.json", // EC2 Instance State-change Notification
+    "securityhub-other-detail-type.json",     // Security Hub Insight Results
 ];
 
 /// Variables a function gets from the template although no settings code of ours reads them.

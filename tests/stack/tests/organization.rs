@@ -137,6 +137,7 @@ fn the_bus_policy_admits_the_organization_and_exactly_the_forwarded_event_types(
 /// EventBridge-shaped samples the forwarding rules must not forward (as in consistency.rs).
 const NOT_FORWARDED: &[&str] = &[
     "config-bad-wrong-detail-type.json",
+    "securityhub-other-detail-type.json",
     "alarm-configuration-change.json",
     "alarm-irrelevant-ec2-state-change.json",
 ];
@@ -163,6 +164,8 @@ fn the_forwarding_rules_match_their_samples_and_nothing_else() {
             vec!["ForwardComplianceChanges"]
         } else if name.starts_with("alarm-") {
             vec!["ForwardAlarmStateChangesRule"]
+        } else if name.starts_with("guardduty-") || name.starts_with("securityhub-") {
+            vec!["ForwardSecurityFindingsRule"]
         } else {
             vec![]
         };
@@ -204,7 +207,10 @@ fn forwarding_keeps_what_it_cannot_deliver_and_says_so_and_never_runs_in_triages
             Some(86400)
         );
         assert!(
-            matches!(condition(&m, &id), Some("Forwards" | "ForwardsAlarms")),
+            matches!(
+                condition(&m, &id),
+                Some("Forwards" | "ForwardsAlarms" | "ForwardsSecurityFindings")
+            ),
             "{id}: not in triage's own account and region, where the default bus is heard already"
         );
         // The DLQ's policy names the rule by its fixed name.
