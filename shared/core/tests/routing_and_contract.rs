@@ -14,6 +14,7 @@ use triage_core::config::{ConfigClassifier, ConfigRuleCatalog};
 use triage_core::fakes::{
     MemoryAlertPublisher, MemoryDedupStore, MemoryDigestSink, MemoryTicketSink,
 };
+use triage_core::hub::{ConfigControls, HubClassifier};
 use triage_core::policy::{SeverityPolicy, Thresholds};
 use triage_core::router::{RouteError, Router};
 use triage_core::ticket::MAX_SUBJECT_CHARS;
@@ -188,13 +189,29 @@ fn every_serialized_ticket_event_and_digest_entry_matches_its_schema() {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
-        if !name.starts_with("config-") || name.starts_with("config-bad-") {
+        let hub = name.starts_with("guardduty-") || name.starts_with("securityhub-");
+        if name.contains("-bad-") || !(name.starts_with("config-") || hub) {
             continue;
         }
-        block_on(r.route(findings(&name))).expect("routed");
+        let found = if hub {
+            HubClassifier::new(ConfigControls::Ticket, Severity::Medium)
+                .classify(&sample(&name))
+                .map(|o| o.findings)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+        } else {
+            findings(&name)
+        };
+        block_on(r.route(found)).expect("routed");
         count += 1;
     }
-    assert!(count >= 12, "only {count} samples routed");
+    assert!(count >= 30, "only {count} samples routed");
+    assert!(
+        r.tickets()
+            .sent()
+            .iter()
+            .any(|t| t.finding.source == triage_core::Source::Guardduty),
+        "GuardDuty and Security Hub findings are in the contract too"
+    );
     let sent = r.tickets().sent();
     assert!(sent.len() >= 10);
     for t in &sent {

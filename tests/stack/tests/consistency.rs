@@ -26,7 +26,7 @@ const NOT_DELIVERED: &[&str] = &[
     "config-bad-wrong-detail-type.json", // Config Configuration Item Change
     "alarm-configuration-change.json",   // CloudWatch Alarm Configuration Change
     "alarm-irrelevant-ec2-state-change.json", // EC2 Instance State-change Notification
-    "securityhub-other-detail-type.json",     // Security Hub Insight Results
+    "securityhub-other-detail-type.json", // Security Hub Insight Results
 ];
 
 /// Variables a function gets from the template although no settings code of ours reads them.
