@@ -26,6 +26,7 @@ use triage_core::clock::ManualClock;
 use triage_core::cloudtrail::{CloudTrailForm, encode_lambda_event};
 use triage_core::config::ConfigClassifier;
 use triage_core::fakes::Memory;
+use triage_core::hub::HubClassifier;
 use triage_core::inbound::unwrap_envelopes;
 use triage_core::json::str_at;
 use triage_core::settings::env_from_map;
@@ -58,6 +59,7 @@ struct Functions {
     memory: Memory,
     clock: ManualClock,
     config: config_classifier::Handler<Memory>,
+    findings: finding_classifier::Handler<Memory>,
     alarm: alarm_classifier::Handler<Memory>,
     logs: log_detector::Handler<Memory>,
     digest: digest::Handler<Memory>,
@@ -67,6 +69,7 @@ struct Functions {
 
 struct Peek {
     config: ConfigClassifier,
+    findings: HubClassifier,
     alarm: triage_core::alarm::AlarmClassifier,
     logs: triage_core::cloudtrail::CloudTrailDetector,
 }
@@ -75,6 +78,7 @@ struct Peek {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Target {
     Config,
+    Findings,
     Alarm,
     Logs,
 }
@@ -83,6 +87,8 @@ impl Target {
     fn of(event: &Value) -> Option<Target> {
         if ConfigClassifier::accepts(event) {
             Some(Target::Config)
+        } else if HubClassifier::accepts(event) {
+            Some(Target::Findings)
         } else if AlarmForm::of(event).is_some() {
             Some(Target::Alarm)
         } else if CloudTrailForm::of(event).is_some() {
@@ -95,6 +101,7 @@ impl Target {
     fn name(self) -> &'static str {
         match self {
             Target::Config => "config-classifier",
+            Target::Findings => "finding-classifier",
             Target::Alarm => "alarm-classifier",
             Target::Logs => "log-detector",
         }
@@ -137,16 +144,20 @@ fn build() -> Result<Functions, String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
     let config =
         config_classifier::Settings::from(&env("config-classifier")?).map_err(|x| e(&x))?;
+    let findings =
+        finding_classifier::Settings::from(&env("finding-classifier")?).map_err(|x| e(&x))?;
     let alarm = alarm_classifier::Settings::from(&env("alarm-classifier")?).map_err(|x| e(&x))?;
     let logs = log_detector::Settings::from(&env("log-detector")?).map_err(|x| e(&x))?;
     let digest_settings = digest::Settings::from(&env("digest")?).map_err(|x| e(&x))?;
     let peek = Peek {
         config: config.classifier.clone(),
+        findings: findings.classifier,
         alarm: alarm.classifier.clone(),
         logs: logs.detector.clone(),
     };
     Ok(Functions {
         config: config_classifier::assemble(config, &memory),
+        findings: finding_classifier::assemble(findings, &memory),
         alarm: alarm_classifier::assemble(alarm, &memory),
         logs: log_detector::assemble(logs, &memory),
         digest: digest::assemble(digest_settings, &memory),
@@ -379,7 +390,19 @@ fn replay_event(
             return;
         }
     };
-    if counts.invalid > 0 {
+    if counts.invalid > 0 && target == Target::Findings && counts.findings > 0 {
+        // A Security Hub event's other findings still count.
+        totals.rejected += 1;
+        note(
+            format,
+            out,
+            name,
+            &format!(
+                "rejected{at}: {} unreadable finding(s) of the event; the others are routed",
+                counts.invalid
+            ),
+        );
+    } else if counts.invalid > 0 {
         totals.rejected += 1;
         let why = peek_error(&functions.peek, target, &event)
             .unwrap_or_else(|| "not a usable alarm event".to_owned());
@@ -405,7 +428,7 @@ fn replay_event(
             out,
             name,
             &format!(
-                "stale{at}: older than what {} already knows of this problem (a resolve older than its last occurrence, an occurrence no newer than its resolve, or a second resolve): dropped, as in production",
+                "stale{at}: older than what {} already knows of this problem (a resolve older than its last occurrence, an occurrence no newer than its resolve, a second resolve, or a GuardDuty or Security Hub finding no newer than the version already seen): dropped, as in production",
                 target.name()
             ),
         );
@@ -461,6 +484,9 @@ fn handle(functions: &Functions, target: Target, event: &Value) -> Result<Counts
     let invocation = |payload: Value| LambdaEvent::new(payload, Context::default());
     match target {
         Target::Config => block_on(functions.config.handle(invocation(event.clone())))
+            .map(counts)
+            .map_err(|e| e.to_string()),
+        Target::Findings => block_on(functions.findings.handle(invocation(event.clone())))
             .map(counts)
             .map_err(|e| e.to_string()),
         Target::Alarm => block_on(functions.alarm.handle(invocation(event.clone())))
@@ -548,6 +574,7 @@ fn records_payload(records: &[Value]) -> Value {
 fn event_time(peek: &Peek, target: Target, event: &Value) -> Option<DateTime<Utc>> {
     let findings: Vec<Finding> = match target {
         Target::Config => peek.config.findings(event).ok()?,
+        Target::Findings => peek.findings.classify(event).ok()?.findings,
         Target::Alarm => peek.alarm.findings(event).ok()?,
         Target::Logs => peek.logs.findings(event).ok()?,
     };
@@ -558,6 +585,10 @@ fn event_time(peek: &Peek, target: Target, event: &Value) -> Option<DateTime<Utc
 fn peek_error(peek: &Peek, target: Target, event: &Value) -> Option<String> {
     match target {
         Target::Config => peek.config.findings(event).err().map(|e| e.to_string()),
+        Target::Findings => match peek.findings.classify(event) {
+            Err(e) => Some(e.to_string()),
+            Ok(o) => o.invalid.first().map(ToString::to_string),
+        },
         Target::Alarm => peek
             .alarm
             .classify_record(event)

@@ -66,7 +66,7 @@ fn jsonl_prints_each_message_as_it_would_be_sent_with_its_route() {
         ]
     );
     assert_eq!(lines[0]["action"], "open");
-    assert_eq!(lines[0]["schema_version"], 2);
+    assert_eq!(lines[0]["schema_version"], 3);
     assert!(
         lines[0]["sequence"].as_u64() < lines[3]["sequence"].as_u64(),
         "the resolve follows the open"
@@ -468,4 +468,27 @@ fn pattern_test_reads_a_json_document_as_its_records_and_json_lines_as_messages(
         stdout.trim_end().ends_with("1 of 4 messages matched"),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_guardduty_finding_replayed_through_its_three_paths_is_one_ticket() {
+    let (code, stdout, stderr) = triage(&[
+        "replay",
+        "--format",
+        "jsonl",
+        "events/guardduty-credential-exfiltration.json",
+        "events/securityhub-guardduty-credential-exfiltration.json",
+        "events/securityhub-v2-guardduty-credential-exfiltration.json",
+        "events/guardduty-credential-exfiltration-archived.json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines = jsonl(&stdout);
+    let tickets: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["route"] == "ticket")
+        .filter_map(|l| l["action"].as_str())
+        .collect();
+    assert_eq!(tickets, ["open", "resolve"]);
+    assert_eq!(lines[0]["finding"]["source"], "guardduty");
+    assert_eq!(stderr.matches(": stale").count(), 2, "{stderr}");
 }
