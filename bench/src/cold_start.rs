@@ -38,10 +38,14 @@ struct Case {
     sample: &'static str,
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     Case {
         binary: "config-classifier",
         sample: "config-noncompliant-s3-public-read.json",
+    },
+    Case {
+        binary: "finding-classifier",
+        sample: "guardduty-attack-sequence-critical.json",
     },
     Case {
         binary: "alarm-classifier",

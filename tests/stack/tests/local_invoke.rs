@@ -71,6 +71,19 @@ fn cases() -> Vec<Case> {
             expect: Expect::Error("InvalidEvent"),
         },
         Case {
+            binary: "finding-classifier",
+            sample: "guardduty-attack-sequence-critical.json",
+            // GuardDuty 9.0-10.0: critical, ticket + alert + digest
+            expect: response(
+                json!({"findings": 1, "tickets": 1, "digest_entries": 1, "alerts": 1}),
+            ),
+        },
+        Case {
+            binary: "finding-classifier",
+            sample: "securityhub-bad-findings-not-array.json",
+            expect: Expect::Error("InvalidEvent"),
+        },
+        Case {
             binary: "alarm-classifier",
             sample: "alarm-metric-alarm.json",
             // medium: ticket + digest, no alert
