@@ -59,7 +59,7 @@ fn run(payload: Value) {
                     assert_clean("finding", &v, 4096);
                     let alert = Alert::for_finding(&f).expect("alert");
                     assert!(alert.subject.len() <= 99 && alert.subject.is_ascii());
-                    let body = TicketEvent::new(TicketAction::Open, *f)
+                    let body = TicketEvent::new(TicketAction::Open, *f, 1)
                         .body()
                         .expect("ticket");
                     assert!(body.len() <= 64 * 1024, "a ticket of {} bytes", body.len());

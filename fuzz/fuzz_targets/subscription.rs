@@ -76,7 +76,7 @@ fn check(sub: &Subscription, d: &Decoded) {
         assert!(alert.subject.len() <= 99 && alert.subject.is_ascii());
         assert!(!alert.subject.chars().any(char::is_control));
         assert!(
-            TicketEvent::new(TicketAction::Open, f.clone())
+            TicketEvent::new(TicketAction::Open, f.clone(), 1)
                 .body()
                 .is_ok()
         );

@@ -224,8 +224,8 @@ fn unreadable_messages() -> Vec<Case> {
             Unreadable(1),
         ),
         case(
-            "schema_version 2",
-            one(set("schema_version", json!(2))),
+            "schema_version 3 (a version this digest does not know)",
+            one(set("schema_version", json!(3))),
             Unreadable(1),
         ),
         case(

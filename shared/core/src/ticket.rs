@@ -290,8 +290,9 @@ fn alert_subject(finding: &Finding) -> String {
 }
 
 fn alert_text(finding: &Finding, id: &str) -> String {
-    // Every value from the event is neutralised for a plain-text reader (`text::plain`); the
-    // remediation (from the rule files), console link, fingerprint and id are triage's own.
+    // Every value from the event is neutralised for a plain-text reader (`text::plain`), the
+    // remediation too (a Security Hub finding brings its provider's); the console link,
+    // fingerprint and id are triage's own.
     let p = |s: &str| plain(s, 1024);
     let mut lines = vec![
         format!(
@@ -333,7 +334,10 @@ fn alert_text(finding: &Finding, id: &str) -> String {
     lines.push(String::new());
     lines.push(plain(finding.description.as_str(), 600));
     lines.push(String::new());
-    lines.push(format!("Remediation: {}", finding.remediation));
+    lines.push(format!(
+        "Remediation: {}",
+        plain(finding.remediation.as_str(), 1024)
+    ));
     if let Some(url) = &finding.console_url {
         lines.push(format!("Console: {url}"));
     }

@@ -23,7 +23,7 @@ const REMOTE_IP_PATHS: [&[&str]; 6] = [
     &["dnsRequestAction", "remoteIpDetails"],
 ];
 
-pub(super) const REMEDIATION: &str = "Follow GuardDuty's remediation for this finding type (https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_remediate.html): confirm whether the activity is expected, then contain the resource (rotate or revoke the credentials, isolate the instance) and archive the finding.";
+pub(super) const REMEDIATION: &str = "Confirm whether the activity is expected; if not, contain the resource as the GuardDuty User Guide's \"Remediating security issues discovered by GuardDuty\" describes for its type (revoke and rotate the credentials, isolate the instance or container), then archive the finding.";
 
 pub(super) fn read<'a>(
     detail: &'a Value,

@@ -191,13 +191,12 @@ pub(super) fn read<'a>(
     {
         details.push(("vulnerability_id", cve.to_owned()));
     }
+    // Built here, never taken from the event (`finding_info.src_url` is the provider's word):
+    // a page's link must be triage's own.
     let console_url = if guardduty {
         console::guardduty_finding(region, id.rsplit('/').next().unwrap_or(id))
     } else {
-        text_at(info, &["src_url"])
-            .filter(|u| u.starts_with("https://") && u.len() <= 1024)
-            .map(str::to_owned)
-            .or_else(|| console::securityhub_finding(region, id))
+        console::securityhub_finding(region, id)
     };
     let remediation = text_at(finding, &["remediation", "desc"]).map(str::to_owned);
 

@@ -570,3 +570,80 @@ fn events_that_cannot_be_read_are_typed_errors() {
         Ok(1)
     );
 }
+
+#[test]
+fn severity_overrides_and_suppressions_match_finding_type_and_product() {
+    use chrono::NaiveDate;
+
+    use crate::policy::SeverityPolicy;
+    use crate::suppress::Suppressions;
+
+    let policy = SeverityPolicy::from_toml(
+        r#"
+version = 1
+[[override]]
+source = "guardduty"
+rule = "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.*"
+severity = "critical"
+reason = "an instance role's credentials used outside AWS"
+[[override]]
+product = "Inspector"
+account = "111122223333"
+severity = "low"
+reason = "sandbox"
+"#,
+    )
+    .expect("policy");
+    for name in [
+        "guardduty-credential-exfiltration.json",
+        "securityhub-guardduty-credential-exfiltration.json",
+        "securityhub-v2-guardduty-credential-exfiltration.json",
+    ] {
+        assert_eq!(policy.severity_for(&one(name)), Critical, "{name}");
+    }
+    assert_eq!(
+        policy.severity_for(&one("securityhub-inspector-cve.json")),
+        Low
+    );
+    assert_eq!(
+        policy.severity_for(&one("securityhub-macie-sensitive-data.json")),
+        Medium,
+        "another product keeps its own"
+    );
+
+    let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+    let suppressions = Suppressions::from_toml(
+        r#"
+version = 1
+[[suppression]]
+id = "pentest-ssh"
+reason = "the external penetration test brute-forces SSH on the bastion this month"
+expires = 2027-01-31
+source = "guardduty"
+rule = "UnauthorizedAccess:EC2/SSHBruteForce"
+[[suppression]]
+id = "macie-exports"
+reason = "the export bucket holds customer data by design; reviewed quarterly"
+expires = 2027-01-31
+product = "Macie"
+resource = "arn:aws:s3:::example-customer-exports"
+"#,
+        today,
+    )
+    .expect("suppressions");
+    let now = today
+        .and_hms_opt(12, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_default();
+    let id = |name: &str| suppressions.find(&one(name), now).map(|s| s.id.clone());
+    assert_eq!(
+        id("guardduty-ssh-brute-force.json").as_deref(),
+        Some("pentest-ssh")
+    );
+    assert_eq!(
+        id("securityhub-macie-sensitive-data.json").as_deref(),
+        Some("macie-exports")
+    );
+    assert_eq!(id("guardduty-credential-exfiltration.json"), None);
+    assert_eq!(id("securityhub-inspector-cve.json"), None);
+}

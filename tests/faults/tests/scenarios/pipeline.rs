@@ -1,5 +1,5 @@
-//! The real pipeline behind the fault proxy: config-classifier, log-detector and
-//! alarm-classifier built by their own `assemble` on the AWS backend (the SDK's standard retry),
+//! The real pipeline behind the fault proxy: config-classifier, finding-classifier, log-detector
+//! and alarm-classifier built by their own `assemble` on the AWS backend (the SDK's standard retry),
 //! with the settings `template.yaml` gives them, many distinct findings, Lambda's asynchronous
 //! retries emulated, then the FIFO ticket queue, the digest queue and the alert topic read back
 //! directly from moto. Every finding is delivered or its invocation is on the DLQ; every copy the
@@ -61,6 +61,7 @@ fn plan(scenario: &str, seed: u64) -> FaultPlan {
 const CONFIG_SEED: u64 = 0xC0_F1C;
 const LOG_SEED: u64 = 0x10_6DE7;
 const ALARM_SEED: u64 = 0xA1_A53;
+const FINDING_SEED: u64 = 0xF1_4D1;
 
 /// Where the injected clock starts. Fixed, so that every request body (DynamoDB items carry
 /// times) and therefore every fault drawn for it is the same in every run.
@@ -103,6 +104,33 @@ fn config_events(n: usize) -> Vec<Value> {
                     q.insert("resourceId".into(), json!(resource));
                 }
             }
+            e
+        })
+        .collect()
+}
+
+/// Security Hub events of `per` findings each (ASFF; Inspector high, Macie medium, GuardDuty
+/// medium through Security Hub, Inspector high again), every finding its own id.
+fn hub_events(n: usize, per: usize) -> Vec<Value> {
+    let template = event("securityhub-batch-three-products.json");
+    let findings: Vec<Value> = template["detail"]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (0..n)
+        .map(|i| {
+            let mut e = template.clone();
+            e["id"] = json!(format!("f1d00000-0000-4000-8000-{i:012x}"));
+            let list: Vec<Value> = (0..per)
+                .map(|j| {
+                    let mut f = findings[j % findings.len()].clone();
+                    f["Id"] = json!(format!(
+                        "arn:aws:securityhub:us-east-1:111122223333:fault/{i:04}/{j:02}"
+                    ));
+                    f
+                })
+                .collect();
+            e["detail"]["findings"] = json!(list);
             e
         })
         .collect()
@@ -469,6 +497,32 @@ async fn config_classifier_under(scenarios: &[&str], events: usize) {
         let f = "config-classifier";
         self::scenario(f, &moto, &proxy, scenario, plan, &events, memory, aws).await;
     }
+}
+
+/// One moto, one proxy, one scenario over 20 Security Hub events of 5 findings each: a failure
+/// on one finding fails the event, whose retry must deliver the others exactly once.
+async fn finding_classifier_under(scenario: &str) {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let events = hub_events(20, 5);
+    let (memory, aws) = assembled!(finding_classifier);
+    let plan = plan(scenario, FINDING_SEED);
+    self::scenario(
+        "finding-classifier",
+        &moto,
+        &proxy,
+        scenario,
+        plan,
+        &events,
+        memory,
+        aws,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_classifier_loses_nothing_when_every_fault_meets_events_of_several_findings() {
+    finding_classifier_under("mixed").await;
 }
 
 /// One moto, one proxy, one scenario over 20 subscription payloads of 10 CloudTrail records,
