@@ -75,7 +75,9 @@ pub(super) fn read<'a>(
         field: "finding_info.modified_time",
     })?;
     let product = text_at(finding, &["metadata", "product", "name"]).unwrap_or("Security Hub");
-    let guardduty = product == "GuardDuty";
+    let guardduty = product == "GuardDuty"
+        || text_at(finding, &["metadata", "product", "uid"])
+            .is_some_and(|uid| uid.ends_with("/aws/guardduty"));
     let compliance = finding.get("compliance").unwrap_or(&Value::Null);
     let compliance_status = compliance.get("status_id").and_then(Value::as_u64);
     let control = text_at(compliance, &["control"]);
