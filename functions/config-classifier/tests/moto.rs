@@ -140,3 +140,52 @@ async fn a_missing_queue_fails_the_invocation_instead_of_reporting_success() {
         "nothing sent after the failed ticket"
     );
 }
+
+/// Routing by team: the payments team subscribes its queue to the alert topic with a filter
+/// policy on the `account` message attribute, and gets its account's pages and no other.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filter_policy_on_account_routes_one_accounts_pages_to_its_team() {
+    let moto = MotoServer::start();
+    let q = Queues::create(&moto, "routing").await;
+    let table = DedupTable::create(&moto, "routing-dedup").await;
+    let payments = q
+        .subscribe_filtered(
+            &q.alert_topic_arn,
+            "payments-team-pages",
+            r#"{"account": ["444455556666"], "severity": ["critical"]}"#,
+        )
+        .await;
+    let h = handler(&moto, &q, &table).await;
+    let ours = event("config-noncompliant-iam-root-access-key.json");
+    let mut theirs = ours.clone();
+    theirs["account"] = serde_json::json!("444455556666");
+    theirs["detail"]["awsAccountId"] = serde_json::json!("444455556666");
+    theirs["detail"]["resourceId"] = serde_json::json!("444455556666");
+    for e in [ours, theirs] {
+        let s = h
+            .handle(LambdaEvent::new(e, Context::default()))
+            .await
+            .expect("page");
+        assert_eq!(s.alerts, 1);
+    }
+    assert_eq!(
+        q.drain(&q.alert_inbox_url).await.len(),
+        2,
+        "the unfiltered inbox gets both"
+    );
+    let routed = q.drain(&payments).await;
+    assert_eq!(routed.len(), 1, "the team gets its own account's page only");
+    let envelope: serde_json::Value =
+        serde_json::from_str(routed[0].body().expect("body")).expect("SNS envelope");
+    let attributes = &envelope["MessageAttributes"];
+    for (name, value) in [
+        ("account", "444455556666"),
+        ("severity", "critical"),
+        ("source", "config"),
+        ("rule", "iam-root-access-key-check"),
+        ("action", "open"),
+        ("kind", "alert"),
+    ] {
+        assert_eq!(attributes[name]["Value"], value, "{name}: {attributes}");
+    }
+}

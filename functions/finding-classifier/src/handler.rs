@@ -229,6 +229,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_critical_finding_pages_on_open_and_again_on_its_update_and_says_which() {
+        let (h, memory, clock) = handler("2025-03-14T05:00:00Z");
+        h.handle(event("guardduty-attack-sequence-critical.json"))
+            .await
+            .expect("open");
+        let mut later = triage_testkit::event("guardduty-attack-sequence-critical.json");
+        later["detail"]["updatedAt"] = serde_json::json!("2025-03-14T07:00:00Z");
+        clock.advance(TimeDelta::hours(2));
+        h.handle(LambdaEvent::new(later, Context::default()))
+            .await
+            .expect("update");
+        let pages: Vec<(TicketAction, String)> = memory
+            .alerts
+            .sent()
+            .iter()
+            .map(|a| (a.action, a.account.clone()))
+            .collect();
+        assert_eq!(
+            pages,
+            [
+                (TicketAction::Open, "111122223333".to_owned()),
+                (TicketAction::Update, "111122223333".to_owned())
+            ]
+        );
+        let attributes = memory.alerts.sent()[1].attributes();
+        assert!(attributes.contains(&(
+            "source",
+            triage_core::AttributeValue::String("guardduty".into())
+        )));
+    }
+
+    #[tokio::test]
     async fn an_older_version_arriving_late_neither_reopens_nor_counts() {
         let (h, memory, _) = handler("2025-06-06T00:00:00Z");
         h.handle(event("securityhub-inspector-cve.json"))

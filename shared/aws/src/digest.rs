@@ -283,12 +283,14 @@ pub fn digest_request(
 impl DigestPublisher for SnsDigestPublisher {
     async fn publish(&self, message: &DigestMessage) -> Result<(), SinkError> {
         let (subject, body, structure) = digest_request(message)?;
+        let attributes = crate::sns::sns_attributes(DIGEST_TOPIC, &message.attributes)?;
         self.client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject)
             .message(body)
             .message_structure(structure)
+            .set_message_attributes(Some(attributes))
             .send()
             .await
             .map_err(|e| SinkError::Request {

@@ -1,12 +1,15 @@
 //! SNS alert publisher: `MessageStructure=json`, a human text for email and the JSON for the rest,
-//! and the alert's id as the message attribute `alert_id` (subscription filter policies and
-//! paging integrations read it without parsing the message).
+//! and message attributes subscription filter policies route on and paging integrations read
+//! without parsing the message: `alert_id`, `kind`, `severity`, `source`, `rule`, `account`,
+//! `action` ([`Alert::attributes`]).
+
+use std::collections::HashMap;
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::MessageAttributeValue;
-use triage_core::Alert;
 use triage_core::ports::{AlertPublisher, SinkError};
+use triage_core::{Alert, AttributeValue, MessageAttributes};
 
 const ALERTS: &str = "SNS alert topic";
 /// The message attribute that carries [`Alert::id`].
@@ -28,6 +31,32 @@ impl SnsAlertPublisher {
     }
 }
 
+/// `attributes` as SNS message attributes: `String`, or `String.Array` (a JSON array).
+pub fn sns_attributes(
+    sink: &'static str,
+    attributes: &MessageAttributes,
+) -> Result<HashMap<String, MessageAttributeValue>, SinkError> {
+    let encode = |reason: String| SinkError::Encode { sink, reason };
+    attributes
+        .iter()
+        .map(|(name, value)| {
+            let (data_type, text) = match value {
+                AttributeValue::String(s) => ("String", s.clone()),
+                AttributeValue::Strings(list) => (
+                    "String.Array",
+                    serde_json::to_string(list).map_err(|e| encode(e.to_string()))?,
+                ),
+            };
+            let value = MessageAttributeValue::builder()
+                .data_type(data_type)
+                .string_value(text)
+                .build()
+                .map_err(|e| encode(e.to_string()))?;
+            Ok(((*name).to_owned(), value))
+        })
+        .collect()
+}
+
 /// The `Publish` parameters for an alert: (subject, message, message structure).
 pub fn alert_request(alert: &Alert) -> Result<(String, String, &'static str), SinkError> {
     let message = alert.sns_message().map_err(|e| SinkError::Encode {
@@ -40,21 +69,14 @@ pub fn alert_request(alert: &Alert) -> Result<(String, String, &'static str), Si
 impl AlertPublisher for SnsAlertPublisher {
     async fn publish(&self, alert: &Alert) -> Result<(), SinkError> {
         let (subject, message, structure) = alert_request(alert)?;
-        let id = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(&alert.id)
-            .build()
-            .map_err(|e| SinkError::Encode {
-                sink: ALERTS,
-                reason: e.to_string(),
-            })?;
+        let attributes = sns_attributes(ALERTS, &alert.attributes())?;
         self.client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(subject)
             .message(message)
             .message_structure(structure)
-            .message_attributes(ALERT_ID_ATTRIBUTE, id)
+            .set_message_attributes(Some(attributes))
             .send()
             .await
             .map_err(|e| SinkError::Request {

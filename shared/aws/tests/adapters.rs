@@ -226,6 +226,33 @@ async fn an_alert_is_published_as_message_structure_json_with_its_subject() {
         .await
         .expect("published");
     assert_eq!(with_id.num_calls(), 1);
+
+    // And what subscription filter policies route on, each a String.
+    let routed = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            r.message_attributes().is_some_and(|a| {
+                [
+                    ("kind", "alert"),
+                    ("severity", "high"),
+                    ("source", "config"),
+                    ("rule", "restricted-ssh"),
+                    ("action", "update"),
+                ]
+                .iter()
+                .all(|(k, want)| {
+                    a.get(*k).is_some_and(|v| {
+                        v.data_type() == "String" && v.string_value() == Some(*want)
+                    })
+                }) && a.len() == 7
+            })
+        })
+        .then_output(|| PublishOutput::builder().message_id("3").build());
+    let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&routed]);
+    SnsAlertPublisher::new(client, "arn:aws:sns:us-east-1:111122223333:alerts")
+        .publish(&alert.clone().with_action(TicketAction::Update))
+        .await
+        .expect("published");
+    assert_eq!(routed.num_calls(), 1);
 }
 
 #[tokio::test]

@@ -580,6 +580,21 @@ async fn a_digest_is_published_with_message_structure_json_and_its_subject() {
                                 .is_some_and(|d| d.contains("\"kind\":\"digest\""))
                     })
                 })
+                // What a team's filter policy routes on: lists as String.Array (JSON arrays).
+                && r.message_attributes().is_some_and(|a| {
+                    a.get("kind")
+                        .is_some_and(|v| v.data_type() == "String" && v.string_value() == Some("digest"))
+                        && a.get("severity").is_some_and(|v| {
+                            v.data_type() == "String.Array"
+                                && v.string_value() == Some("[\"critical\"]")
+                        })
+                        && a.get("account").is_some_and(|v| {
+                            v.data_type() == "String.Array"
+                                && v.string_value().is_some_and(|s| {
+                                    serde_json::from_str::<Vec<String>>(s).is_ok_and(|l| l.len() == 1)
+                                })
+                        })
+                })
         })
         .then_output(|| PublishOutput::builder().message_id("1").build());
     let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]);

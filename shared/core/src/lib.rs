@@ -31,6 +31,6 @@ pub use finding::{Evidence, Finding, Fingerprint, Resource, Source, Status};
 pub use severity::Severity;
 pub use text::SafeText;
 pub use ticket::{
-    Alert, DigestEntry, DigestKind, SCHEMA_VERSION, TICKET_EVENT_SCHEMA_VERSION, TicketAction,
-    TicketEvent,
+    Alert, AttributeValue, DigestEntry, DigestKind, MessageAttributes, SCHEMA_VERSION,
+    TICKET_EVENT_SCHEMA_VERSION, TicketAction, TicketEvent,
 };

@@ -635,12 +635,13 @@ impl Outbox {
     ) {
         let ticket = pending.send_ticket && !pending.ticket_sent;
         let rest = entry.is_some() || alert.is_some();
+        let action = event.action;
         let fingerprint = event.fingerprint.clone();
         if ticket {
             self.tickets.push(event);
         }
         self.digest.extend(entry);
-        self.alerts.extend(alert);
+        self.alerts.extend(alert.map(|a| a.with_action(action)));
         self.marks.push(Mark {
             fingerprint,
             generation,

@@ -193,6 +193,32 @@ impl DigestEntry {
 /// SNS allows at most 100 characters of ASCII in a subject.
 pub const MAX_SUBJECT_CHARS: usize = 99;
 
+/// An SNS message attribute value: one string, or a list of them (`String.Array`). A filter
+/// policy `{"account": ["444455556666"]}` matches either when it holds that value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue {
+    String(String),
+    Strings(Vec<String>),
+}
+
+/// The SNS message attributes of an alert or a digest message, in order: what subscription
+/// filter policies route on (`kind`, `severity`, `source`, `rule`, `account`, `action`), at most
+/// seven, so that SQS raw delivery's limit of ten is never reached.
+pub type MessageAttributes = Vec<(&'static str, AttributeValue)>;
+
+/// Longest attribute value: rule ids and accounts are far shorter; a forged one is cut.
+const MAX_ATTRIBUTE_CHARS: usize = 256;
+/// Most values of one `String.Array` attribute (a digest naming many rules or accounts lists
+/// the first ones; its JSON has them all).
+pub const MAX_ATTRIBUTE_VALUES: usize = 50;
+
+/// An attribute value from (already sanitised) finding text: bounded, never empty (SNS refuses
+/// an empty value).
+pub(crate) fn attribute_text(text: &str) -> String {
+    let cut: String = text.chars().take(MAX_ATTRIBUTE_CHARS).collect();
+    if cut.is_empty() { "-".to_owned() } else { cut }
+}
+
 /// An immediate page for a critical finding.
 ///
 /// SNS topics that reach people (email, SMS, chat, paging services) do not deduplicate, and a
@@ -213,6 +239,13 @@ pub struct Alert {
     pub text: String,
     /// The whole finding as JSON, for machines.
     pub json: String,
+    /// What the ticket event it accompanies does: `open`, or `update` (a page again after a
+    /// quiet window). Set by the router when it sends the alert with its ticket event.
+    pub action: TicketAction,
+    pub severity: Severity,
+    pub source: Source,
+    pub rule: String,
+    pub account: String,
 }
 
 impl Alert {
@@ -233,7 +266,32 @@ impl Alert {
             subject,
             text,
             json,
+            action: TicketAction::Open,
+            severity: finding.severity,
+            source: finding.source,
+            rule: attribute_text(finding.rule_id.as_str()),
+            account: attribute_text(finding.account.as_str()),
         })
+    }
+
+    /// The alert as it accompanies a ticket event of `action`.
+    pub fn with_action(self, action: TicketAction) -> Self {
+        Alert { action, ..self }
+    }
+
+    /// The SNS message attributes a subscription filter policy routes on, `alert_id` first
+    /// (paging integrations key on it).
+    pub fn attributes(&self) -> MessageAttributes {
+        let s = |v: &str| AttributeValue::String(v.to_owned());
+        vec![
+            ("alert_id", s(&self.id)),
+            ("kind", s("alert")),
+            ("severity", s(self.severity.as_str())),
+            ("source", s(self.source.as_str())),
+            ("rule", s(&self.rule)),
+            ("account", s(&self.account)),
+            ("action", s(self.action.as_str())),
+        ]
     }
 
     /// The SNS `Message` for `MessageStructure=json`: the human text for email, the JSON for

@@ -173,6 +173,48 @@ pub struct Queues {
 }
 
 impl Queues {
+    /// A new queue `name` subscribed to `topic_arn` (raw delivery off) with the subscription
+    /// filter policy `filter_policy` (on message attributes): what a team's subscription is.
+    pub async fn subscribe_filtered(
+        &self,
+        topic_arn: &str,
+        name: &str,
+        filter_policy: &str,
+    ) -> String {
+        let url = self
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create queue {name}: {e:?}"))
+            .queue_url()
+            .unwrap_or_default()
+            .to_owned();
+        let arn_attribute = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+        let arn = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(arn_attribute.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("queue arn of {name}: {e:?}"))
+            .attributes()
+            .and_then(|a| a.get(&arn_attribute).cloned())
+            .unwrap_or_default();
+        self.sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol("sqs")
+            .endpoint(arn)
+            .attributes("FilterPolicy", filter_policy)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("subscribe {name}: {e:?}"));
+        url
+    }
+
     pub async fn create(moto: &MotoServer, prefix: &str) -> Queues {
         let config = moto.sdk_config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);

@@ -8,7 +8,10 @@ use super::{Digest, ResolvedLine, RuleLine, SuppressedLine};
 use crate::finding::{Fingerprint, Source};
 use crate::severity::Severity;
 use crate::text::plain;
-use crate::ticket::{MAX_SUBJECT_CHARS, SCHEMA_VERSION};
+use crate::ticket::{
+    AttributeValue, MAX_ATTRIBUTE_VALUES, MAX_SUBJECT_CHARS, MessageAttributes, SCHEMA_VERSION,
+    attribute_text,
+};
 
 /// SNS's limit for a message (the whole `MessageStructure=json` document), in bytes.
 pub const MAX_SNS_MESSAGE_BYTES: usize = 256 * 1024;
@@ -48,6 +51,74 @@ pub struct DigestMessage {
     /// 1-based part number, and the number of parts.
     pub part: usize,
     pub parts: usize,
+    /// The SNS message attributes subscription filter policies route on: the digest's
+    /// severities, sources, rules, accounts and actions (every part carries the whole
+    /// digest's).
+    pub attributes: MessageAttributes,
+}
+
+impl Digest {
+    /// The SNS message attributes of the digest: `kind` = `digest`, then as lists (`String.Array`)
+    /// the severities (most severe first), sources, rules and accounts it names and its actions
+    /// (`open` for new, `update` for repeats, `resolve`, `suppressed`), each at most
+    /// [`MAX_ATTRIBUTE_VALUES`] values; a list with nothing in it is left out.
+    pub fn attributes(&self) -> MessageAttributes {
+        fn push<T: Into<String>>(list: &mut Vec<String>, value: T) {
+            let value = attribute_text(&value.into());
+            if list.len() < MAX_ATTRIBUTE_VALUES && !list.contains(&value) {
+                list.push(value);
+            }
+        }
+        let (mut severities, mut sources, mut rules, mut accounts, mut actions) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut levels: Vec<Severity> = self.by_severity.iter().map(|(s, _)| *s).collect();
+        levels.extend(self.rules.iter().map(|r| r.severity));
+        levels.extend(self.resolved.iter().map(|r| r.severity));
+        levels.sort_by(|a, b| b.cmp(a));
+        for level in levels {
+            push(&mut severities, level.as_str());
+        }
+        for (source, rule) in self
+            .rules
+            .iter()
+            .map(|r| (r.source, &r.rule_id))
+            .chain(self.suppressed.iter().map(|s| (s.source, &s.rule_id)))
+            .chain(self.resolved.iter().map(|r| (r.source, &r.rule_id)))
+        {
+            push(&mut sources, source.as_str());
+            push(&mut rules, rule.as_str());
+        }
+        for line in &self.accounts {
+            push(&mut accounts, line.account.as_str());
+        }
+        for r in &self.resolved {
+            push(&mut accounts, r.account.as_str());
+        }
+        let k = self.kinds;
+        for (count, action) in [
+            (k.new, "open"),
+            (k.repeat, "update"),
+            (k.resolved, "resolve"),
+            (k.suppressed, "suppressed"),
+        ] {
+            if count > 0 {
+                push(&mut actions, action);
+            }
+        }
+        let mut attributes = vec![("kind", AttributeValue::String("digest".to_owned()))];
+        for (name, list) in [
+            ("severity", severities),
+            ("source", sources),
+            ("rule", rules),
+            ("account", accounts),
+            ("action", actions),
+        ] {
+            if !list.is_empty() {
+                attributes.push((name, AttributeValue::Strings(list)));
+            }
+        }
+        attributes
+    }
 }
 
 impl DigestMessage {
@@ -356,6 +427,7 @@ impl Digest {
             json: serde_json::to_string(&json)?,
             part,
             parts,
+            attributes: self.attributes(),
         })
     }
 

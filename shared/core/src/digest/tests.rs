@@ -464,3 +464,57 @@ fn the_digest_groups_by_account_most_severe_first_with_the_names_it_knows() {
     let single = storm().finish(at(40)).text(&RenderOptions::default(), 1);
     assert!(!single.contains("BY ACCOUNT"), "{single}");
 }
+
+#[test]
+fn a_digest_carries_the_attributes_a_team_filter_policy_routes_on() {
+    use crate::ticket::AttributeValue;
+    let mut b = DigestBuilder::new();
+    let mut other = entry(DigestKind::New, "restricted-ssh", Severity::High, "sg-9", 0);
+    other.account = SafeText::new("444455556666");
+    for e in [
+        entry(DigestKind::New, "restricted-ssh", Severity::High, "sg-1", 0),
+        entry(
+            DigestKind::Repeat,
+            "restricted-ssh",
+            Severity::High,
+            "sg-1",
+            1,
+        ),
+        other,
+    ] {
+        assert!(b.add_message(&e.body().expect("body")).is_ok());
+    }
+    let m = &b
+        .finish(at(0))
+        .render(&RenderOptions::default())
+        .expect("render")[0];
+    let get = |name: &str| {
+        m.attributes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let list = |v: &[&str]| {
+        Some(AttributeValue::Strings(
+            v.iter().map(|s| s.to_string()).collect(),
+        ))
+    };
+    assert_eq!(get("kind"), Some(AttributeValue::String("digest".into())));
+    assert_eq!(get("severity"), list(&["high"]));
+    assert_eq!(get("source"), list(&["config"]));
+    assert_eq!(get("rule"), list(&["restricted-ssh"]));
+    let accounts = get("account");
+    assert!(
+        matches!(&accounts, Some(AttributeValue::Strings(a)) if a.contains(&"444455556666".to_owned()) && a.len() == 2),
+        "{accounts:?}"
+    );
+    assert_eq!(get("action"), list(&["open", "update"]));
+    assert!(m.attributes.len() <= 7, "within SQS raw delivery's ten");
+    // An empty digest says only what it is.
+    let quiet = DigestBuilder::new().finish(at(0));
+    let quiet = &quiet.render(&RenderOptions::default()).expect("render")[0];
+    assert_eq!(
+        quiet.attributes,
+        [("kind", AttributeValue::String("digest".into()))]
+    );
+}
