@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod alarm;
+pub mod chat;
 pub mod clock;
 pub mod cloudtrail;
 pub mod config;

@@ -239,6 +239,8 @@ pub struct Alert {
     pub text: String,
     /// The whole finding as JSON, for machines.
     pub json: String,
+    /// The Amazon Q Developer in chat applications custom notification ([`crate::chat`]).
+    pub chat: String,
     /// What the ticket event it accompanies does: `open`, or `update` (a page again after a
     /// quiet window). Set by the router when it sends the alert with its ticket event.
     pub action: TicketAction,
@@ -260,12 +262,14 @@ impl Alert {
             alert_id: &id,
             finding,
         })?;
+        let chat = crate::chat::alert_notification(finding, &id).to_string();
         Ok(Alert {
             fingerprint: finding.fingerprint.clone(),
             id,
             subject,
             text,
             json,
+            chat,
             action: TicketAction::Open,
             severity: finding.severity,
             source: finding.source,
@@ -294,12 +298,14 @@ impl Alert {
         ]
     }
 
-    /// The SNS `Message` for `MessageStructure=json`: the human text for email, the JSON for
-    /// every other protocol (SQS, Lambda, HTTPS, chat integrations).
+    /// The SNS `Message` for `MessageStructure=json`: the human text for email, the chat
+    /// notification for HTTPS (how Amazon Q Developer in chat applications subscribes), the
+    /// JSON for every other protocol (SQS, Lambda).
     pub fn sns_message(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(&serde_json::json!({
             "default": self.json,
             "email": self.text,
+            "https": self.chat,
         }))
     }
 }

@@ -297,3 +297,90 @@ fn every_copy_of_a_page_carries_the_same_alert_id_and_the_next_page_another() {
         Alert::for_finding(&findings("config-noncompliant-restricted-ssh.json")[0]).expect("alert");
     assert_ne!(other.id, first.id);
 }
+
+/// Chat: every alert and digest a sample produces is a valid Amazon Q Developer custom
+/// notification (the documented shape, triage's bounds), sent to HTTPS subscribers while email
+/// keeps its text; a hostile finding's values reach it neutralised and bounded.
+#[test]
+fn alerts_and_digests_are_valid_chat_notifications_for_https_subscribers() {
+    use triage_core::digest::{DigestBuilder, RenderOptions};
+    use triage_core::text::has_live_markup;
+
+    let chat = validator("chat-notification.schema.json");
+    let hub = HubClassifier::new(ConfigControls::Ticket, Severity::Medium);
+    let mut all: Vec<Finding> = Vec::new();
+    for name in [
+        "config-noncompliant-s3-public-read.json",
+        "config-noncompliant-huge-annotation.json",
+        "config-noncompliant-restricted-ssh.json",
+    ] {
+        all.extend(findings(name));
+    }
+    for name in [
+        "guardduty-attack-sequence-critical.json",
+        "securityhub-batch-three-products.json",
+        "securityhub-v2-vulnerability.json",
+    ] {
+        all.extend(hub.classify(&sample(name)).expect(name).findings);
+    }
+    let mut hostile = all[0].clone();
+    let nasty = "<img src=x onerror=alert(1)>[click](https://evil.example/p) @here <!channel> \
+                 `code` *bold* \u{1b}[31m\u{202e}fdp\u{200b}\r\n"
+        .repeat(400);
+    hostile.title = triage_core::SafeText::bounded(&nasty, 256);
+    hostile.description = triage_core::SafeText::bounded(&nasty, 4096);
+    hostile.remediation = triage_core::SafeText::bounded(&nasty, 1024);
+    hostile.rule_id = triage_core::SafeText::bounded(&format!("`{nasty}"), 256);
+    hostile.account = triage_core::SafeText::bounded(&nasty, 64);
+    all.push(hostile);
+
+    let mut builder = DigestBuilder::new();
+    for f in &all {
+        let alert = Alert::for_finding(f).expect("alert");
+        let message: serde_json::Value =
+            serde_json::from_str(&alert.sns_message().expect("message")).expect("json");
+        assert!(message["email"].is_string() && message["default"].is_string());
+        let body = message["https"].as_str().expect("https entry");
+        assert!(
+            body.len() <= triage_core::chat::MAX_NOTIFICATION_BYTES,
+            "{} bytes",
+            body.len()
+        );
+        assert_valid(&chat, body);
+        let n: serde_json::Value = serde_json::from_str(body).expect("chat json");
+        assert_eq!(
+            n["metadata"]["threadId"],
+            f.fingerprint.as_str(),
+            "pages of a problem thread"
+        );
+        for text in [
+            &n["content"]["title"],
+            &n["content"]["description"],
+            &n["content"]["nextSteps"][0],
+        ] {
+            let text = text.as_str().expect("text");
+            assert!(
+                !has_live_markup(text),
+                "live markup reaches chat: {text:.300}"
+            );
+        }
+        builder.add(triage_core::DigestEntry::new(DigestKind::New, f));
+    }
+    let digest = builder
+        .finish(chrono::Utc::now())
+        .render(&RenderOptions::default())
+        .expect("digest");
+    for part in &digest {
+        let message: serde_json::Value =
+            serde_json::from_str(&part.sns_message().expect("message")).expect("json");
+        let body = message["https"].as_str().expect("https entry");
+        assert_valid(&chat, body);
+    }
+    // The schema is not a rubber stamp.
+    let mut bad: serde_json::Value =
+        serde_json::from_str(&Alert::for_finding(&all[0]).expect("alert").chat).expect("json");
+    bad["content"]["description"] = serde_json::json!("x".repeat(4001));
+    assert!(!chat.is_valid(&bad));
+    bad["content"] = serde_json::json!({"title": "no description"});
+    assert!(!chat.is_valid(&bad));
+}

@@ -122,12 +122,15 @@ impl Digest {
 }
 
 impl DigestMessage {
-    /// The SNS `Message` for `MessageStructure=json`: the text for email, the JSON for every
-    /// other protocol.
+    /// The SNS `Message` for `MessageStructure=json`: the text for email, the chat notification
+    /// for HTTPS (Amazon Q Developer in chat applications), the JSON for every other protocol.
     pub fn sns_message(&self) -> Result<String, serde_json::Error> {
+        let chat =
+            crate::chat::digest_notification(&self.subject, &self.text, self.part, self.parts);
         serde_json::to_string(&serde_json::json!({
             "default": self.json,
             "email": self.text,
+            "https": chat.to_string(),
         }))
     }
 }
