@@ -574,7 +574,13 @@ fn records_payload(records: &[Value]) -> Value {
 fn event_time(peek: &Peek, target: Target, event: &Value) -> Option<DateTime<Utc>> {
     let findings: Vec<Finding> = match target {
         Target::Config => peek.config.findings(event).ok()?,
-        Target::Findings => peek.findings.classify(event).ok()?.findings,
+        // No clock yet: the event's own time is what the replay clock is set to.
+        Target::Findings => {
+            peek.findings
+                .classify(event, DateTime::<Utc>::MAX_UTC)
+                .ok()?
+                .findings
+        }
         Target::Alarm => peek.alarm.findings(event).ok()?,
         Target::Logs => peek.logs.findings(event).ok()?,
     };
@@ -585,7 +591,7 @@ fn event_time(peek: &Peek, target: Target, event: &Value) -> Option<DateTime<Utc
 fn peek_error(peek: &Peek, target: Target, event: &Value) -> Option<String> {
     match target {
         Target::Config => peek.config.findings(event).err().map(|e| e.to_string()),
-        Target::Findings => match peek.findings.classify(event) {
+        Target::Findings => match peek.findings.classify(event, DateTime::<Utc>::MAX_UTC) {
             Err(e) => Some(e.to_string()),
             Ok(o) => o.invalid.first().map(ToString::to_string),
         },

@@ -32,7 +32,7 @@ static TEMPLATES: LazyLock<Vec<Value>> = LazyLock::new(|| {
 });
 
 fn run(event: &Value) {
-    match CLASSIFIER.classify(event) {
+    match CLASSIFIER.classify(event, chrono::Utc::now()) {
         Ok(outcome) => {
             for f in outcome.findings {
                 let v = serde_json::to_value(&f).expect("finding json");

@@ -225,6 +225,11 @@ impl<T, D, A> Router<T, D, A> {
     }
 
     /// Where "now" comes from (dedup windows, suppression expiry).
+    /// The router's time: the clock its dedup windows and suppressions are judged by.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -383,7 +388,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                     match why {
                         Why::Open | Why::Resolve => {}
                         Why::Update => report.updates += 1,
-                        Why::Retry | Why::TakeOver => report.redelivered += 1,
+                        Why::Retry | Why::TakeOver | Why::Rescue => report.redelivered += 1,
                     }
                     let event = pending.ticket_event().map_err(RouteError::Dedup)?;
                     info!(fingerprint = %finding.fingerprint, ?why, action = event.action.as_str(), sequence = event.sequence, "delivering");

@@ -195,7 +195,7 @@ fn every_serialized_ticket_event_and_digest_entry_matches_its_schema() {
         }
         let found = if hub {
             HubClassifier::new(ConfigControls::Ticket, Severity::Medium)
-                .classify(&sample(&name))
+                .classify(&sample(&name), Utc::now())
                 .map(|o| o.findings)
                 .unwrap_or_else(|e| panic!("{name}: {e}"))
         } else {
@@ -321,7 +321,11 @@ fn alerts_and_digests_are_valid_chat_notifications_for_https_subscribers() {
         "securityhub-batch-three-products.json",
         "securityhub-v2-vulnerability.json",
     ] {
-        all.extend(hub.classify(&sample(name)).expect(name).findings);
+        all.extend(
+            hub.classify(&sample(name), Utc::now())
+                .expect(name)
+                .findings,
+        );
     }
     let mut hostile = all[0].clone();
     let nasty = "<img src=x onerror=alert(1)>[click](https://evil.example/p) @here <!channel> \

@@ -43,6 +43,10 @@ pub enum Why {
     /// Someone else's pending, left undelivered past its claim: delivered on its behalf (this
     /// observation also counts as a repeat).
     TakeOver,
+    /// Someone else's pending, left undelivered past its claim, delivered on its behalf by a copy
+    /// of the same version of a record its provider versions (the other path of a GuardDuty
+    /// finding): the copy itself counts for nothing.
+    Rescue,
 }
 
 /// Why an observation changes nothing.
@@ -161,7 +165,11 @@ impl Observation<'_> {
             event,
             send_ticket: self.send_ticket,
             ticket_sent: false,
-            page: self.page && action != TicketAction::Resolve,
+            // A provider's re-publication of a finding updates its ticket; it pages only as news
+            // (the open): Inspector's rescans would page again every window otherwise.
+            page: self.page
+                && action != TicketAction::Resolve
+                && !(action == TicketAction::Update && self.versioned()),
             digest,
             claimed_until: self.claim_until(),
         })
@@ -359,11 +367,10 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
         // A repeat of an open problem counts beside the pending; anything else (a resolve, an
         // occurrence of a resolved problem) must follow it in the ticket system.
         let follows = !mine && (obs.resolving() || item.resolved_at.is_some());
-        // A version of a record no newer than the pending's is dropped now; a newer one counts.
-        if let Some(stale) = obs
-            .stale(item)
-            .filter(|_| follows || (!mine && obs.versioned()))
-        {
+        // A version of a record no newer than the pending's is dropped while the owner may be
+        // delivering; after its claim it rescues the pending (below) and counts for nothing.
+        let copy = !mine && obs.versioned() && !obs.resolving() && obs.stale(item).is_some();
+        if let Some(stale) = obs.stale(item).filter(|_| follows || (copy && live)) {
             return Ok(Step {
                 write: None,
                 outcome: Outcome::Stale(stale),
@@ -399,7 +406,7 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
                 },
             });
         }
-        let (add, last_seen) = if mine {
+        let (add, last_seen) = if mine || copy {
             (0, item.last_seen)
         } else {
             (obs.count(), item.last_seen.max(obs.finding.last_seen))
@@ -409,7 +416,13 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
             outcome: Outcome::Deliver {
                 pending: claimed,
                 generation: item.generation,
-                why: if mine { Why::Retry } else { Why::TakeOver },
+                why: if mine {
+                    Why::Retry
+                } else if copy {
+                    Why::Rescue
+                } else {
+                    Why::TakeOver
+                },
             },
         });
     }
@@ -947,17 +960,24 @@ mod tests {
         let mut state = None;
         let open = step(&mut state, &obs(&version(0), 0)).expect("open");
         assert_eq!(why(&open), Some(Why::Open));
-        // The same version through the other path, while the open is still being delivered,
-        // and after: dropped, not counted.
+        // The same version through the other path, while the open is still being delivered:
+        // dropped, not counted.
         let mut other_path = version(0);
         other_path.evidence.event_id = Some(SafeText::new("via-security-hub"));
         assert_eq!(
-            step(&mut state, &obs(&other_path, 1)),
+            step(&mut state, &obs(&other_path, 0)),
             Ok(Outcome::Stale(Stale::NotNewer))
         );
-        mark(&mut state, &open);
+        // Its owner died (the claim ran out): the copy rescues the open, counting nothing.
+        let rescue = step(&mut state, &obs(&other_path, 2)).expect("rescue");
+        assert_eq!(why(&rescue), Some(Why::Rescue));
         assert_eq!(
-            step(&mut state, &obs(&other_path, 2)),
+            state.as_ref().map(|s| (s.total, s.last_seen)),
+            Some((1, version(0).last_seen))
+        );
+        mark(&mut state, &rescue);
+        assert_eq!(
+            step(&mut state, &obs(&other_path, 3)),
             Ok(Outcome::Stale(Stale::NotNewer))
         );
         // A newer version is a repeat inside the window, an update after it; an older one

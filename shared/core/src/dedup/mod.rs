@@ -61,7 +61,8 @@
 //!   ([`Write::Release`]) before it fails, so that its retry — a stream's comes within seconds —
 //!   delivers at once instead of waiting for the claim;
 //! - any other occurrence of the fingerprint counts as a repeat while the claim runs, and after
-//!   it takes the pending over and delivers it;
+//!   it takes the pending over and delivers it (a copy of the same version of a GuardDuty or
+//!   Security Hub finding, which does not count, only rescues it: [`Why::Rescue`]);
 //! - a resolve of an open problem, or a new occurrence of a resolved one, must come after the
 //!   pending in the ticket system: it waits for a live claim ([`DedupError::InFlight`]) and
 //!   delivers a stale pending first ([`Outcome::Earlier`]).

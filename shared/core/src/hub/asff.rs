@@ -83,7 +83,9 @@ pub(super) fn read<'a>(
         .or_else(|| text_at(fields, &["aws/securityhub/ProductName"]))
         .or_else(|| product_arn.rsplit('/').next().filter(|p| !p.is_empty()))
         .unwrap_or("Security Hub");
-    let guardduty = product_arn.ends_with("/aws/guardduty") || product == "GuardDuty";
+    let product_key = super::product_key(product_arn).unwrap_or("unknown");
+    // GuardDuty by its product ARN alone: a product name is whatever the importer wrote.
+    let guardduty = product_key == super::GUARDDUTY_PRODUCT;
     let first_type = finding
         .get("Types")
         .and_then(|t| t.get(0))
@@ -106,20 +108,24 @@ pub(super) fn read<'a>(
     .unwrap_or_else(|| "unknown".to_owned());
 
     let compliance_status = text_at(compliance, &["Status"]);
-    if compliance_status == Some("NOT_AVAILABLE") {
-        return Ok(Read::Skip(HubSkip::NotEvaluated));
-    }
     let workflow = text_at(finding, &["Workflow", "Status"]);
     let record_state = text_at(finding, &["RecordState"]);
-    let state = if matches!(workflow, Some("RESOLVED" | "SUPPRESSED")) {
-        workflow.map(|w| format!("workflow {w}"))
-    } else if record_state == Some("ARCHIVED") {
+    // A GuardDuty finding closes when GuardDuty archives it; Security Hub's workflow is not
+    // GuardDuty's (its own events would reopen what the workflow closed).
+    let state = if record_state == Some("ARCHIVED") {
         Some("record ARCHIVED".to_owned())
+    } else if guardduty {
+        None
+    } else if matches!(workflow, Some("RESOLVED" | "SUPPRESSED")) {
+        workflow.map(|w| format!("workflow {w}"))
     } else if compliance_status == Some("PASSED") {
         Some("compliance PASSED".to_owned())
     } else {
         None
     };
+    if state.is_none() && compliance_status == Some("NOT_AVAILABLE") {
+        return Ok(Read::Skip(HubSkip::NotEvaluated));
+    }
     let mut live_state = Vec::new();
     for (name, value) in [
         ("compliance", compliance_status),
@@ -173,9 +179,17 @@ pub(super) fn read<'a>(
         .find_map(|path| text_at(finding, path));
     let api = at(finding, &["Action", "AwsApiCallAction"])
         .and_then(|call| Some((text_at(call, &["ServiceName"])?, text_at(call, &["Api"])?)));
+    // The provider's recommendation, with its link only when it is AWS documentation: a ticket
+    // system renders links, and any importer may write this one.
     let remediation = text_at(finding, &["Remediation", "Recommendation", "Text"]).map(|text| {
         match text_at(finding, &["Remediation", "Recommendation", "Url"]) {
-            Some(url) if url.starts_with("https://") => format!("{text} {url}"),
+            Some(url)
+                if url.starts_with("https://docs.aws.amazon.com/")
+                    && url.len() <= 512
+                    && !url.contains(char::is_whitespace) =>
+            {
+                format!("{text} {url}")
+            }
             _ => text.to_owned(),
         }
     });
@@ -232,6 +246,7 @@ pub(super) fn read<'a>(
             Source::Securityhub
         },
         product,
+        product_key: if guardduty { "" } else { product_key },
         id,
         rule,
         title: text_at(finding, &["Title"]),

@@ -96,6 +96,7 @@ pub(super) fn read<'a>(
         shape: Shape::GuardDuty,
         source: Source::Guardduty,
         product: "GuardDuty",
+        product_key: "",
         id: arn,
         rule: kind.to_owned(),
         title: text_at(detail, &["title"]),

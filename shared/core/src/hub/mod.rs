@@ -5,25 +5,35 @@
 //!
 //! # One ticket per provider finding
 //!
-//! The fingerprint is the finding's id (with the source, account and region): a GuardDuty finding's
-//! ARN is also its Security Hub `Id`, so the two paths of one GuardDuty finding give one
-//! fingerprint, under source `guardduty` on both. Providers re-publish a finding on every update;
+//! The fingerprint is the finding's id (with the source, account and region, and for source
+//! `securityhub` the product, from its product ARN: a finding a custom integration imports can
+//! never take over the ticket of Inspector's finding by copying its id). A GuardDuty finding's
+//! ARN is also its Security Hub `Id`, so the paths of one GuardDuty finding give one
+//! fingerprint, under source `guardduty` on all; Security Hub's copy is recognised by its
+//! product ARN (`…::product/aws/guardduty`), never by a product name an importer writes. Providers re-publish a finding on every update;
 //! its `UpdatedAt` is the finding's `last_seen`, and the dedup state counts only a version newer
 //! than the one it saw last ([`crate::Source::versions_its_records`]): the same version through
-//! the other path, a re-delivery or an older version arriving late is dropped as stale.
+//! the other path, a re-delivery or an older version arriving late is dropped as stale. An
+//! `UpdatedAt` later than the function's clock is taken as now (the provider's own value stays
+//! in `details.provider_updated_at`): a forged far-future version cannot outrank every real one.
 //!
 //! # Lifecycle
 //!
 //! Active unless: GuardDuty `service.archived`; ASFF `Workflow.Status` RESOLVED or SUPPRESSED,
 //! `RecordState` ARCHIVED, or `Compliance.Status` PASSED; OCSF `status_id` Suppressed, Resolved,
-//! Archived or Deleted, or `compliance.status_id` Pass. Those resolve. A control that could not
-//! be evaluated (ASFF `NOT_AVAILABLE`, OCSF compliance Unknown) gives nothing.
+//! Archived or Deleted, or `compliance.status_id` Pass. Those resolve, checked before a control
+//! that could not be evaluated (ASFF `NOT_AVAILABLE`, OCSF compliance Unknown), which otherwise
+//! gives nothing. A GuardDuty finding resolves only when it is archived (GuardDuty's
+//! `service.archived`, Security Hub's `RecordState` ARCHIVED, OCSF Archived or Deleted): a
+//! Security Hub workflow status is Security Hub's note on it, which GuardDuty's own events never
+//! carry, and obeying it on one path would open and close the ticket as the paths alternate.
 //!
-//! Security Hub lowers a control finding's severity to INFORMATIONAL when the control passes,
-//! which would leave the resolve below the ticket threshold and the ticket its failure opened
-//! open. A resolve whose provider calls it informational is therefore raised to the ticket
-//! threshold ([`HubClassifier::with_resolve_floor`]): it reaches the ticket; for a finding that
-//! never opened one it is a no-op for the ticket system, as a first COMPLIANT is for Config.
+//! A provider may lower a finding's severity as it closes it (Security Hub calls a passed
+//! control INFORMATIONAL; a finding may be re-scored before it is archived), which would leave
+//! the resolve below the ticket threshold and the ticket open. Every resolve is therefore
+//! raised to at least the ticket threshold ([`HubClassifier::with_resolve_floor`]): it reaches
+//! the ticket; for a finding that never opened one it is a no-op for the ticket system, as a
+//! first COMPLIANT is for Config.
 //!
 //! # Controls that AWS Config already reports
 //!
@@ -188,7 +198,8 @@ impl HubClassifier {
 
     /// Every finding of `event`: a GuardDuty event holds one, a Security Hub event up to 100.
     /// An unreadable finding is counted in [`HubOutcome::invalid`] and the others still count.
-    pub fn classify(&self, event: &Value) -> Result<HubOutcome, HubEventError> {
+    /// `now` is the function's clock: no finding's version is later.
+    pub fn classify(&self, event: &Value, now: DateTime<Utc>) -> Result<HubOutcome, HubEventError> {
         let envelope = event.as_object().ok_or(HubEventError::NotAnObject)?;
         let detail_type = str_at(event, &["detail-type"]).unwrap_or_default();
         if !Self::accepts(event) {
@@ -206,7 +217,7 @@ impl HubClassifier {
                 .get("detail")
                 .filter(|d| d.is_object())
                 .ok_or(HubEventError::MissingDetail(GUARDDUTY_DETAIL_TYPE))?;
-            self.add(&mut outcome, guardduty::read(detail, &context, 0));
+            self.add(&mut outcome, guardduty::read(detail, &context, 0), now);
             return Ok(outcome);
         }
         let shape = if detail_type == ASFF_DETAIL_TYPE {
@@ -231,22 +242,22 @@ impl HubClassifier {
             } else {
                 ocsf::read(finding, &context, index)
             };
-            self.add(&mut outcome, read);
+            self.add(&mut outcome, read, now);
         }
         Ok(outcome)
     }
 
     /// [`Self::classify`]'s findings, logging the skips and unreadable findings: what the
     /// function and the replay CLI both route.
-    pub fn findings(&self, event: &Value) -> Result<HubOutcome, HubEventError> {
-        let outcome = self.classify(event)?;
+    pub fn findings(&self, event: &Value, now: DateTime<Utc>) -> Result<HubOutcome, HubEventError> {
+        let outcome = self.classify(event, now)?;
         for skip in &outcome.skipped {
             debug!(?skip, "security finding gives no finding");
         }
         Ok(outcome)
     }
 
-    fn add(&self, outcome: &mut HubOutcome, read: Result<Read, FindingError>) {
+    fn add(&self, outcome: &mut HubOutcome, read: Result<Read, FindingError>, now: DateTime<Utc>) {
         match read {
             Ok(Read::Record(record)) => match (&record.config_rule, self.config_controls) {
                 (Some(rule), ConfigControls::Skip) => {
@@ -254,9 +265,11 @@ impl HubClassifier {
                         config_rule: SafeText::bounded(rule, DETAIL_MAX_CHARS),
                     });
                 }
-                _ => outcome
-                    .findings
-                    .push(record.into_finding(self.unknown_severity, self.resolve_floor)),
+                _ => outcome.findings.push(record.into_finding(
+                    self.unknown_severity,
+                    self.resolve_floor,
+                    now,
+                )),
             },
             Ok(Read::Skip(skip)) => outcome.skipped.push(skip),
             Err(e) => outcome.invalid.push(e),
@@ -309,6 +322,9 @@ struct Record<'a> {
     source: Source,
     /// `GuardDuty`, `Inspector`, `Macie`, `IAM Access Analyzer`, `Security Hub`…
     product: &'a str,
+    /// The product's identity from its product ARN (`aws/inspector`, `111122223333/default`), in
+    /// the fingerprint of a `securityhub` finding; empty for GuardDuty.
+    product_key: &'a str,
     /// The provider's finding id: the fingerprint's key (GuardDuty: the finding ARN).
     id: &'a str,
     /// What the finding is: GuardDuty's finding type, a control id, the first ASFF type.
@@ -345,20 +361,32 @@ struct Record<'a> {
 }
 
 impl Record<'_> {
-    fn into_finding(self, unknown_severity: Severity, resolve_floor: Severity) -> Finding {
+    fn into_finding(
+        mut self,
+        unknown_severity: Severity,
+        resolve_floor: Severity,
+        now: DateTime<Utc>,
+    ) -> Finding {
         let account = SafeText::bounded(self.account, 64);
         let region = SafeText::bounded(self.region, 64);
-        let fingerprint = Fingerprint::new(
-            self.source,
-            "",
-            account.as_str(),
-            region.as_str(),
-            &[self.id],
-        );
+        let keys: &[&str] = match self.source {
+            Source::Guardduty => &[self.id],
+            _ => &[self.product_key, self.id],
+        };
+        let fingerprint =
+            Fingerprint::new(self.source, "", account.as_str(), region.as_str(), keys);
         let severity = match (self.severity.unwrap_or(unknown_severity), self.status) {
-            (Severity::Info, Status::Resolved) => resolve_floor,
+            (severity, Status::Resolved) => severity.max(resolve_floor),
             (severity, _) => severity,
         };
+        if self.updated_at > now {
+            self.details.push((
+                "provider_updated_at",
+                self.updated_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ));
+            self.updated_at = now;
+        }
         let title = match self.title.filter(|t| !t.trim().is_empty()) {
             Some(t) if self.sample => format!("Sample finding: {t}"),
             Some(t) => t.to_owned(),
@@ -508,6 +536,18 @@ fn required<'a>(
         .filter(|s| !s.trim().is_empty())
         .ok_or(FindingError::MissingField { index, field })
 }
+
+/// The product part of a Security Hub product ARN (`arn:aws:securityhub:us-east-1::product/aws/inspector`
+/// and OCSF's `…::productv2/aws/inspector` → `aws/inspector`).
+fn product_key(arn: &str) -> Option<&str> {
+    ["::product/", "::productv2/"]
+        .iter()
+        .find_map(|marker| arn.find(marker).map(|i| &arn[i + marker.len()..]))
+        .filter(|key| !key.is_empty())
+}
+
+/// The product key of GuardDuty's findings in Security Hub.
+const GUARDDUTY_PRODUCT: &str = "aws/guardduty";
 
 /// A path of object keys into `value`.
 fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {

@@ -13,6 +13,8 @@ use crate::severity::Severity;
 
 /// OCSF `status_id`: 3 Suppressed, 4 Resolved, 5 Archived, 6 Deleted close the finding.
 const CLOSED_STATUS_IDS: [u64; 4] = [3, 4, 5, 6];
+/// Archived and Deleted: what closes a GuardDuty finding.
+const ARCHIVED_STATUS_IDS: [u64; 2] = [5, 6];
 /// OCSF `compliance.status_id`: 1 Pass, 2 Warning, 3 Fail; 0 Unknown / 99 Other.
 const COMPLIANCE_PASS: u64 = 1;
 
@@ -75,15 +77,14 @@ pub(super) fn read<'a>(
         field: "finding_info.modified_time",
     })?;
     let product = text_at(finding, &["metadata", "product", "name"]).unwrap_or("Security Hub");
-    let guardduty = product == "GuardDuty"
-        || text_at(finding, &["metadata", "product", "uid"])
-            .is_some_and(|uid| uid.ends_with("/aws/guardduty"));
+    let product_key = text_at(finding, &["metadata", "product", "uid"])
+        .and_then(super::product_key)
+        .unwrap_or("unknown");
+    // GuardDuty by its product ARN alone: a product name is whatever the importer wrote.
+    let guardduty = product_key == super::GUARDDUTY_PRODUCT;
     let compliance = finding.get("compliance").unwrap_or(&Value::Null);
     let compliance_status = compliance.get("status_id").and_then(Value::as_u64);
     let control = text_at(compliance, &["control"]);
-    if compliance.is_object() && matches!(compliance_status, None | Some(0)) {
-        return Ok(Read::Skip(HubSkip::NotEvaluated));
-    }
     let first_type = info
         .get("types")
         .and_then(|t| t.get(0))
@@ -97,13 +98,23 @@ pub(super) fn read<'a>(
 
     let status_id = finding.get("status_id").and_then(Value::as_u64);
     let status_name = text_at(finding, &["status"]);
-    let state = if status_id.is_some_and(|s| CLOSED_STATUS_IDS.contains(&s)) {
+    // A GuardDuty finding closes when GuardDuty archives it (Archived, Deleted); Suppressed and
+    // Resolved are Security Hub's workflow, which GuardDuty's own events would contradict.
+    let closed: &[u64] = if guardduty {
+        &ARCHIVED_STATUS_IDS
+    } else {
+        &CLOSED_STATUS_IDS
+    };
+    let state = if status_id.is_some_and(|s| closed.contains(&s)) {
         Some(format!("status {}", status_name.unwrap_or("closed")))
-    } else if compliance_status == Some(COMPLIANCE_PASS) {
+    } else if !guardduty && compliance_status == Some(COMPLIANCE_PASS) {
         Some("compliance Pass".to_owned())
     } else {
         None
     };
+    if state.is_none() && compliance.is_object() && matches!(compliance_status, None | Some(0)) {
+        return Ok(Read::Skip(HubSkip::NotEvaluated));
+    }
     let severity_id = finding.get("severity_id").and_then(Value::as_u64);
     let severity_name = text_at(finding, &["severity"]);
     let severity = severity_id
@@ -210,6 +221,7 @@ pub(super) fn read<'a>(
             Source::Securityhub
         },
         product,
+        product_key: if guardduty { "" } else { product_key },
         id,
         rule,
         title: text_at(info, &["title"]),

@@ -11,12 +11,19 @@ fn sample(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// The function's clock in these tests: after every sample's versions.
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
 fn classifier() -> HubClassifier {
     HubClassifier::new(ConfigControls::Skip, Severity::Medium)
 }
 
 fn one(name: &str) -> Finding {
-    let outcome = classifier().classify(&sample(name)).expect(name);
+    let outcome = classifier().classify(&sample(name), now()).expect(name);
     assert_eq!(outcome.findings.len(), 1, "{name}: {outcome:?}");
     outcome.findings.into_iter().next().expect("one")
 }
@@ -104,9 +111,10 @@ const EXPECTED: [(&str, &[(Source, &str, Severity, Status)], usize, usize); 22] 
         0,
         0,
     ),
+    // A resolve reaches at least the ticket threshold (medium by default).
     (
         "securityhub-access-analyzer-external-access-suppressed.json",
-        &[(Securityhub, EXTERNAL_ACCESS, Low, Resolved)],
+        &[(Securityhub, EXTERNAL_ACCESS, Medium, Resolved)],
         0,
         0,
     ),
@@ -186,7 +194,7 @@ fn every_sample_gives_what_events_readme_says() {
     for (name, findings, skipped, invalid) in EXPECTED {
         let event = sample(name);
         assert!(HubClassifier::accepts(&event) || skipped == 1, "{name}");
-        let outcome = match classifier().classify(&event) {
+        let outcome = match classifier().classify(&event, now()) {
             Ok(o) => o,
             Err(e) => {
                 assert_eq!(
@@ -330,7 +338,7 @@ fn the_evidence_names_type_product_resource_actor_ip_times_count_and_links_the_f
 #[test]
 fn a_control_a_config_rule_evaluates_is_left_to_config_classifier_unless_asked() {
     let event = sample("securityhub-control-config-backed-failed.json");
-    let skipped = classifier().classify(&event).expect("event");
+    let skipped = classifier().classify(&event, now()).expect("event");
     assert!(skipped.findings.is_empty());
     assert_eq!(
         skipped.skipped,
@@ -339,7 +347,7 @@ fn a_control_a_config_rule_evaluates_is_left_to_config_classifier_unless_asked()
         }]
     );
     let ticket = HubClassifier::new(ConfigControls::Ticket, Severity::Medium)
-        .classify(&event)
+        .classify(&event, now())
         .expect("event");
     assert_eq!(ticket.findings.len(), 1);
     let f = &ticket.findings[0];
@@ -357,7 +365,7 @@ fn a_control_a_config_rule_evaluates_is_left_to_config_classifier_unless_asked()
         "type": "Rule",
         "type_id": 1
     });
-    let v2 = classifier().classify(&v2).expect("event");
+    let v2 = classifier().classify(&v2, now()).expect("event");
     assert!(v2.findings.is_empty());
     assert!(matches!(
         v2.skipped[..],
@@ -371,39 +379,120 @@ fn a_control_that_could_not_be_evaluated_gives_nothing() {
     asff["detail"]["findings"][0]["Compliance"]["Status"] = json!("NOT_AVAILABLE");
     let mut ocsf = sample("securityhub-v2-compliance-failed.json");
     ocsf["detail"]["findings"][0]["compliance"]["status_id"] = json!(0);
-    for event in [asff, ocsf] {
-        let o = classifier().classify(&event).expect("event");
+    for event in [asff.clone(), ocsf.clone()] {
+        let o = classifier().classify(&event, now()).expect("event");
         assert_eq!(
             (o.findings.len(), &o.skipped[..]),
             (0, &[HubSkip::NotEvaluated][..])
         );
     }
+    // A control no longer evaluated because its resource is gone is archived: that resolves.
+    asff["detail"]["findings"][0]["RecordState"] = json!("ARCHIVED");
+    ocsf["detail"]["findings"][0]["status_id"] = json!(5);
+    for event in [asff, ocsf] {
+        assert_eq!(one_of(&event).status, Resolved);
+    }
 }
 
 #[test]
-fn an_informational_resolve_is_raised_to_the_floor_and_nothing_else_is() {
+fn every_resolve_reaches_at_least_the_ticket_threshold_and_an_open_keeps_its_severity() {
     let passed = sample("securityhub-control-periodic-passed.json");
     let high = classifier()
         .with_resolve_floor(High)
-        .classify(&passed)
+        .classify(&passed, now())
         .expect("event");
-    assert_eq!(high.findings[0].severity, High);
+    assert_eq!(high.findings[0].severity, High, "INFORMATIONAL on passing");
     let failed = classifier()
         .with_resolve_floor(High)
-        .classify(&sample("securityhub-control-periodic-failed.json"))
+        .classify(&sample("securityhub-control-periodic-failed.json"), now())
         .expect("event");
     assert_eq!(
         failed.findings[0].severity, Low,
         "an open keeps its severity"
     );
-    let archived = classifier()
-        .with_resolve_floor(Critical)
-        .classify(&sample("guardduty-credential-exfiltration-archived.json"))
-        .expect("event");
-    assert_eq!(
-        archived.findings[0].severity, High,
-        "a resolve keeps a real severity"
+    let archived = sample("guardduty-credential-exfiltration-archived.json");
+    for (floor, want) in [(Critical, Critical), (Medium, High)] {
+        let o = classifier()
+            .with_resolve_floor(floor)
+            .classify(&archived, now())
+            .expect("event");
+        assert_eq!(o.findings[0].severity, want, "floor {floor}");
+    }
+}
+
+/// What someone inside an account can put in Security Hub (`BatchImportFindings` with its own
+/// product) never reaches the ticket of another product's finding nor passes for GuardDuty, and
+/// a far-future `UpdatedAt` cannot outrank the real versions.
+#[test]
+fn an_imported_finding_cannot_take_over_another_products_ticket_or_the_future() {
+    let inspector = one("securityhub-inspector-cve.json");
+    let guardduty = one("securityhub-guardduty-credential-exfiltration.json");
+    for (copied, product) in [
+        ("securityhub-inspector-cve.json", "Inspector"),
+        (
+            "securityhub-guardduty-credential-exfiltration.json",
+            "GuardDuty",
+        ),
+    ] {
+        let mut forged = sample(copied);
+        let f = &mut forged["detail"]["findings"][0];
+        f["ProductArn"] =
+            json!("arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default");
+        f["ProductName"] = json!(product);
+        f["RecordState"] = json!("ARCHIVED");
+        f["UpdatedAt"] = json!("2099-01-01T00:00:00Z");
+        let forged = one_of(&forged);
+        assert_eq!(
+            forged.source, Securityhub,
+            "{copied}: not GuardDuty by its name"
+        );
+        assert_ne!(forged.fingerprint, inspector.fingerprint, "{copied}");
+        assert_ne!(forged.fingerprint, guardduty.fingerprint, "{copied}");
+        assert_eq!(forged.last_seen, now(), "a future version is taken as now");
+        assert_eq!(
+            detail(&forged, "provider_updated_at"),
+            Some("2099-01-01T00:00:00.000Z")
+        );
+    }
+    // The provider's link survives only when it is AWS documentation.
+    let mut linked = sample("securityhub-macie-sensitive-data.json");
+    linked["detail"]["findings"][0]["Remediation"] = json!({"Recommendation":
+        {"Text": "Review the bucket.", "Url": "https://evil.example/fix"}});
+    assert_eq!(one_of(&linked).remediation.as_str(), "Review the bucket.");
+    linked["detail"]["findings"][0]["Remediation"]["Recommendation"]["Url"] =
+        json!("https://docs.aws.amazon.com/macie/latest/user/findings.html");
+    assert!(
+        one_of(&linked)
+            .remediation
+            .as_str()
+            .ends_with("findings.html")
     );
+}
+
+/// A GuardDuty finding closes when GuardDuty archives it, on every path; Security Hub's
+/// workflow on it (which GuardDuty's own events never carry) would make the paths disagree.
+#[test]
+fn a_guardduty_finding_resolves_by_archiving_not_by_security_hubs_workflow() {
+    let mut asff = sample("securityhub-guardduty-credential-exfiltration.json");
+    asff["detail"]["findings"][0]["Workflow"]["Status"] = json!("SUPPRESSED");
+    assert_eq!(one_of(&asff).status, Active);
+    asff["detail"]["findings"][0]["RecordState"] = json!("ARCHIVED");
+    assert_eq!(one_of(&asff).status, Resolved);
+    let mut ocsf = sample("securityhub-v2-guardduty-credential-exfiltration.json");
+    for (status_id, want) in [(3, Active), (4, Active), (5, Resolved), (6, Resolved)] {
+        ocsf["detail"]["findings"][0]["status_id"] = json!(status_id);
+        assert_eq!(one_of(&ocsf).status, want, "status_id {status_id}");
+    }
+    // Any other product follows the workflow.
+    let mut inspector = sample("securityhub-inspector-cve.json");
+    inspector["detail"]["findings"][0]["Workflow"]["Status"] = json!("SUPPRESSED");
+    assert_eq!(one_of(&inspector).status, Resolved);
+}
+
+fn one_of(event: &Value) -> Finding {
+    let mut o = classifier().classify(event, now()).expect("event");
+    assert_eq!(o.findings.len(), 1, "{o:?}");
+    o.findings.remove(0)
 }
 
 #[test]
@@ -468,7 +557,7 @@ fn severities_follow_guardduty_bands_asff_labels_and_ocsf_ids() {
     let mut event = sample("securityhub-macie-sensitive-data.json");
     event["detail"]["findings"][0]["Severity"] = json!({"Label": "SEVERE"});
     let f = HubClassifier::new(ConfigControls::Skip, High)
-        .classify(&event)
+        .classify(&event, now())
         .expect("event");
     assert_eq!(f.findings[0].severity, High);
 }
@@ -505,7 +594,7 @@ fn a_hostile_findings_list_keeps_its_good_findings_bounded_and_clean() {
         "account": "111122223333", "time": "2025-06-03T08:15:00Z", "region": "us-east-1",
         "resources": [], "detail": {"findings": findings}
     });
-    let outcome = classifier().classify(&event).expect("event");
+    let outcome = classifier().classify(&event, now()).expect("event");
     assert_eq!(outcome.findings.len(), 96, "100 read, 4 unreadable");
     assert_eq!(
         outcome.invalid,
@@ -548,25 +637,27 @@ fn a_hostile_findings_list_keeps_its_good_findings_bounded_and_clean() {
 #[test]
 fn events_that_cannot_be_read_are_typed_errors() {
     assert_eq!(
-        classifier().classify(&json!([1])),
+        classifier().classify(&json!([1]), now()),
         Err(HubEventError::NotAnObject)
     );
     let no_detail = json!({"source": GUARDDUTY_SOURCE, "detail-type": GUARDDUTY_DETAIL_TYPE});
     assert_eq!(
-        classifier().classify(&no_detail),
+        classifier().classify(&no_detail, now()),
         Err(HubEventError::MissingDetail(GUARDDUTY_DETAIL_TYPE))
     );
     let no_findings =
         json!({"source": SECURITYHUB_SOURCE, "detail-type": OCSF_DETAIL_TYPE, "detail": {}});
     assert_eq!(
-        classifier().classify(&no_findings),
+        classifier().classify(&no_findings, now()),
         Err(HubEventError::FindingsNotAList(OCSF_DETAIL_TYPE))
     );
     // A Config event is not this classifier's: skipped, not an error.
     let config = sample("config-noncompliant-securityhub-s3.json");
     assert!(!HubClassifier::accepts(&config));
     assert_eq!(
-        classifier().classify(&config).map(|o| o.skipped.len()),
+        classifier()
+            .classify(&config, now())
+            .map(|o| o.skipped.len()),
         Ok(1)
     );
 }
