@@ -9,6 +9,7 @@
 //! | `DIGEST_MAX_MESSAGES` | messages summarised per run at most (the rest waits for the next), 10…1000000 | 250000 |
 //! | `DIGEST_MAX_BYTES` | message bytes held per run at most (the bodies wait in memory for the publish; the rest waits for the next run), 65536…1073741824 | 134217728 (128 MiB) |
 //! | `DIGEST_TOP_N` | lines per section of the email, 1…200 | 20 |
+//! | `CHAT_NOTIFICATIONS` | `enabled`: each message carries an Amazon Q Developer custom notification for HTTPS subscribers | `disabled` |
 //! | `DIGEST_WHEN_EMPTY` | `skip` (no message when nothing happened) or `publish` ("all quiet") | `skip` |
 //! | `DIGEST_RECEIVE_WAIT_SECONDS` | long-poll wait of a receive, 0…20 | 1 |
 
@@ -98,6 +99,7 @@ impl Settings {
             when_empty: env.parsed_or("DIGEST_WHEN_EMPTY", WhenEmpty::Skip)?,
             render: RenderOptions {
                 top_n: as_usize(env.bounded("DIGEST_TOP_N", 20, 1..=200)?),
+                chat: env.enabled("CHAT_NOTIFICATIONS")?,
                 ..d.render
             },
             budget_without_deadline: d.budget_without_deadline,

@@ -255,6 +255,22 @@ mod tests {
             "source",
             triage_core::AttributeValue::String("guardduty".into())
         )));
+        assert!(
+            pages[0].chat.is_empty(),
+            "chat is opt-in: HTTPS gets the JSON"
+        );
+
+        // CHAT_NOTIFICATIONS=enabled: the page carries the chat card for HTTPS subscribers.
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("CHAT_NOTIFICATIONS", "enabled"));
+        let memory = Memory::default();
+        let settings = Settings::from(&triage_core::settings::env_from_pairs(&vars));
+        let h = assemble(settings.expect("settings"), &memory);
+        h.handle(event("guardduty-attack-sequence-critical.json"))
+            .await
+            .expect("open");
+        let chat = &memory.alerts.sent()[0].chat;
+        assert!(chat.contains("\"threadId\""), "{chat}");
     }
 
     #[tokio::test]

@@ -11,14 +11,17 @@
 //!
 //! Amazon Q Developer subscribes to a topic over HTTPS, so the notification is the `https` entry
 //! of the SNS message (`MessageStructure=json`): email subscribers keep the `email` text and
-//! queues, functions and every other protocol the `default` JSON. Any other HTTPS subscriber of
-//! the topics gets the chat notification too; machines should subscribe a queue or a function,
-//! or use the EventBridge events.
+//! queues, functions and every other protocol the `default` JSON. Every HTTPS subscriber gets
+//! it, paging services' SNS integrations included, so it is opt-in (`CHAT_NOTIFICATIONS`,
+//! template parameter `ChatNotifications`): enable it on topics whose HTTPS subscribers are
+//! chat channels.
 //!
 //! AWS documents no size limits for these fields; the bounds below are triage's, well inside
-//! what Slack and Teams show. Every value from an event is [`plain`] text (no live link,
-//! mention or HTML) and, where it is a name rather than prose, inline code (` `…` `), so that
-//! chat markdown neither formats nor links it. Links are triage's own (the console link).
+//! what Slack and Teams show, in characters and for the whole card in bytes. Every value from
+//! an event is [`plain`] text (no live link, mention or HTML); a name is inline code (` `…` `),
+//! prose has its markdown emphasis characters replaced by look-alikes and the dots of
+//! host-like words bracketed (`evil[.]example`), so that chat markdown neither formats nor
+//! links it. The only link is triage's own console link, left out rather than cut when long.
 
 use serde_json::{Value, json};
 
@@ -33,6 +36,31 @@ pub const MAX_KEYWORD_CHARS: usize = 50;
 pub const MAX_CONTEXT_VALUE_CHARS: usize = 256;
 /// The whole notification, in bytes.
 pub const MAX_NOTIFICATION_BYTES: usize = 16 * 1024;
+
+/// Event prose for chat markdown: neutralised ([`plain`]), emphasis characters replaced by
+/// look-alikes (`*` `_` `~` `` ` `` → `∗` `ˍ` `˜` `ʼ`), and a dot between a letter or digit and a
+/// letter bracketed, so that a bare host (`www.evil.example`) is not auto-linked.
+fn prose(raw: &str, max: usize) -> String {
+    let text = plain(raw, max);
+    let mut out = String::with_capacity(text.len() + 8);
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '*' => out.push('∗'),
+            '_' => out.push('ˍ'),
+            '~' => out.push('˜'),
+            '`' => out.push('ʼ'),
+            '.' if i > 0
+                && chars[i - 1].is_alphanumeric()
+                && chars.get(i + 1).is_some_and(|n| n.is_alphabetic()) =>
+            {
+                out.push_str("[.]")
+            }
+            other => out.push(other),
+        }
+    }
+    bounded(&out, max)
+}
 
 /// An event value as inline code: neutralised, bounded, without a backtick to close the span.
 fn code(raw: &str, max: usize) -> String {
@@ -58,7 +86,7 @@ fn bounded(text: &str, max: usize) -> String {
 pub fn alert_notification(finding: &Finding, alert_id: &str) -> Value {
     let severity = finding.severity.as_str().to_ascii_uppercase();
     let title = bounded(
-        &format!("[{severity}] {}", plain(finding.title.as_str(), 256)),
+        &format!("[{severity}] {}", prose(finding.title.as_str(), 256)),
         MAX_TITLE_CHARS,
     );
     let mut lines = vec![
@@ -100,13 +128,15 @@ pub fn alert_notification(finding: &Finding, alert_id: &str) -> Value {
         finding.count
     ));
     lines.push(String::new());
-    lines.push(plain(finding.description.as_str(), 1500));
-    let mut next_steps = vec![bounded(
-        &plain(finding.remediation.as_str(), 1024),
-        MAX_ITEM_CHARS,
-    )];
-    if let Some(url) = &finding.console_url {
-        next_steps.push(bounded(&format!("Console: {url}"), MAX_ITEM_CHARS));
+    lines.push(prose(finding.description.as_str(), 1500));
+    let mut next_steps = vec![prose(finding.remediation.as_str(), MAX_ITEM_CHARS)];
+    // A link cut short is a broken link: a long one is left out (the ticket has it).
+    if let Some(url) = finding
+        .console_url
+        .as_ref()
+        .filter(|u| u.chars().count() + "Console: ".len() <= MAX_ITEM_CHARS)
+    {
+        next_steps.push(format!("Console: {url}"));
     }
     next_steps.push(format!(
         "Ticket: fingerprint {} (alert {alert_id})",
@@ -116,9 +146,9 @@ pub fn alert_notification(finding: &Finding, alert_id: &str) -> Value {
         .resources
         .iter()
         .take(MAX_LIST_ITEMS)
-        .map(|r| bounded(r.arn.as_ref().unwrap_or(&r.id).as_str(), MAX_ITEM_CHARS))
+        .map(|r| prose(r.arn.as_ref().unwrap_or(&r.id).as_str(), MAX_ITEM_CHARS))
         .collect();
-    json!({
+    fit(json!({
         "version": "1.0",
         "source": "custom",
         "id": alert_id,
@@ -145,9 +175,53 @@ pub fn alert_notification(finding: &Finding, alert_id: &str) -> Value {
                 "source": finding.source.as_str(),
                 "account": bounded(&plain(finding.account.as_str(), 64), MAX_CONTEXT_VALUE_CHARS),
                 "rule": bounded(&plain(finding.rule_id.as_str(), 256), MAX_CONTEXT_VALUE_CHARS),
+                "action": "open",
             },
         },
-    })
+    }))
+}
+
+/// An alert's card for an update: the problem is back after a quiet window (it threads under
+/// the open's card). `card` is [`alert_notification`]'s JSON; anything else is left as is.
+pub fn again(card: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<Value>(card) else {
+        return card.to_owned();
+    };
+    if let Some(title) = v["content"]["title"].as_str() {
+        let again = match title.split_once("] ") {
+            Some((severity, rest)) => format!("{severity}] Again: {rest}"),
+            None => format!("Again: {title}"),
+        };
+        let again = bounded(&again, MAX_TITLE_CHARS);
+        v["content"]["title"] = Value::String(again.clone());
+        v["metadata"]["summary"] = Value::String(again);
+    }
+    if v["metadata"]["additionalContext"].is_object() {
+        v["metadata"]["additionalContext"]["action"] = Value::String("update".to_owned());
+    }
+    fit(v).to_string()
+}
+
+/// The card within [`MAX_NOTIFICATION_BYTES`]: the description is cut (by bytes, at a character
+/// boundary) when the characters' bounds are not enough (multi-byte text).
+fn fit(mut v: Value) -> Value {
+    let size = v.to_string().len();
+    if size <= MAX_NOTIFICATION_BYTES {
+        return v;
+    }
+    let excess = size - MAX_NOTIFICATION_BYTES;
+    if let Some(description) = v["content"]["description"].as_str() {
+        // JSON escaping at most sextuples a character: cut generously.
+        let keep = description.len().saturating_sub(excess + 64);
+        let mut cut = keep;
+        while cut > 0 && !description.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut shorter = description[..cut].to_owned();
+        shorter.push('…');
+        v["content"]["description"] = Value::String(shorter);
+    }
+    v
 }
 
 /// The custom notification of a digest message: its subject as the title and the head of its
@@ -159,7 +233,7 @@ pub fn digest_notification(subject: &str, text: &str, part: usize, parts: usize)
         &text.replace(fence, "'''"),
         MAX_DESCRIPTION_CHARS - 2 * fence.len() - 2,
     );
-    json!({
+    fit(json!({
         "version": "1.0",
         "source": "custom",
         "content": {
@@ -178,5 +252,5 @@ pub fn digest_notification(subject: &str, text: &str, part: usize, parts: usize)
                 "part": format!("{part}/{parts}"),
             },
         },
-    })
+    }))
 }

@@ -152,6 +152,7 @@ pub fn assemble<B: Backend>(settings: RouterSettings, backend: &B) -> RouterOf<B
     .with_dedup_windows(dedup.windows)
     .with_dedup_options(dedup.options);
     router.clock = backend.clock();
+    router.chat = routing.chat;
     router
 }
 
@@ -169,6 +170,8 @@ pub struct Router<T, D, A> {
     dedup_options: DedupOptions,
     clock: Arc<dyn Clock>,
     accounts: AccountNames,
+    /// Whether alerts carry the chat notification for HTTPS subscribers.
+    chat: bool,
 }
 
 impl<T, D, A> Router<T, D, A> {
@@ -190,6 +193,7 @@ impl<T, D, A> Router<T, D, A> {
             dedup: Box::new(NoDedup),
             windows: DedupWindows::default(),
             dedup_options: DedupOptions::default(),
+            chat: false,
             clock: Arc::new(SystemClock),
             accounts: AccountNames::default(),
         }
@@ -543,6 +547,13 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 .map_err(RouteError::Digest)?;
         }
         for alert in &out.alerts {
+            let without;
+            let alert = if self.chat {
+                alert
+            } else {
+                without = alert.clone().without_chat();
+                &without
+            };
             self.alerts
                 .publish(alert)
                 .await

@@ -59,6 +59,19 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         self.optional(name).ok_or(ConfigError::Missing(name))
     }
 
+    /// A switch: `enabled` or `disabled` (the default).
+    pub fn enabled(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.optional(name).as_deref().map(str::trim) {
+            None | Some("disabled") => Ok(false),
+            Some("enabled") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                value: other.to_owned(),
+                reason: "expected enabled or disabled".into(),
+            }),
+        }
+    }
+
     /// A parsed value, or `default` when unset.
     pub fn parsed_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
     where
@@ -120,6 +133,10 @@ pub struct RoutingSettings {
     pub digest_queue_url: String,
     pub alert_topic_arn: String,
     pub thresholds: Thresholds,
+    /// `CHAT_NOTIFICATIONS=enabled`: alerts carry an Amazon Q Developer custom notification for
+    /// their HTTPS subscribers (`crate::chat`); `disabled` (the default): HTTPS subscribers get
+    /// the JSON, as paging integrations subscribed over HTTPS expect.
+    pub chat: bool,
 }
 
 impl RoutingSettings {
@@ -137,6 +154,7 @@ impl RoutingSettings {
             digest_queue_url: env.required("DIGEST_QUEUE_URL")?,
             alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
             thresholds: env.thresholds()?,
+            chat: env.enabled("CHAT_NOTIFICATIONS")?,
         })
     }
 }

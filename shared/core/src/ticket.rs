@@ -278,9 +278,28 @@ impl Alert {
         })
     }
 
-    /// The alert as it accompanies a ticket event of `action`.
+    /// The alert as it accompanies a ticket event of `action`: an update's chat card says the
+    /// problem is back (it threads under the open's).
     pub fn with_action(self, action: TicketAction) -> Self {
-        Alert { action, ..self }
+        let chat = if action == TicketAction::Update {
+            crate::chat::again(&self.chat)
+        } else {
+            self.chat
+        };
+        Alert {
+            action,
+            chat,
+            ..self
+        }
+    }
+
+    /// The alert without its chat card: HTTPS subscribers get the JSON (`CHAT_NOTIFICATIONS`
+    /// disabled).
+    pub fn without_chat(self) -> Self {
+        Alert {
+            chat: String::new(),
+            ..self
+        }
     }
 
     /// The SNS message attributes a subscription filter policy routes on, `alert_id` first
@@ -299,14 +318,17 @@ impl Alert {
     }
 
     /// The SNS `Message` for `MessageStructure=json`: the human text for email, the chat
-    /// notification for HTTPS (how Amazon Q Developer in chat applications subscribes), the
-    /// JSON for every other protocol (SQS, Lambda).
+    /// notification (when there is one) for HTTPS (how Amazon Q Developer in chat applications
+    /// subscribes), the JSON for every other protocol (SQS, Lambda, HTTPS without chat).
     pub fn sns_message(&self) -> Result<String, serde_json::Error> {
-        serde_json::to_string(&serde_json::json!({
+        let mut message = serde_json::json!({
             "default": self.json,
             "email": self.text,
-            "https": self.chat,
-        }))
+        });
+        if !self.chat.is_empty() {
+            message["https"] = serde_json::Value::String(self.chat.clone());
+        }
+        serde_json::to_string(&message)
     }
 }
 

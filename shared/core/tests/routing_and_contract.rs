@@ -329,13 +329,23 @@ fn alerts_and_digests_are_valid_chat_notifications_for_https_subscribers() {
     }
     let mut hostile = all[0].clone();
     let nasty = "<img src=x onerror=alert(1)>[click](https://evil.example/p) @here <!channel> \
-                 `code` *bold* \u{1b}[31m\u{202e}fdp\u{200b}\r\n"
+                 www.evil.example/reset `code` *bold* _it_ ~strike~ \u{1b}[31m\u{202e}fdp\u{200b}\r\n\
+                 \u{1F600}\u{10FFFD}"
         .repeat(400);
-    hostile.title = triage_core::SafeText::bounded(&nasty, 256);
-    hostile.description = triage_core::SafeText::bounded(&nasty, 4096);
-    hostile.remediation = triage_core::SafeText::bounded(&nasty, 1024);
+    let hostile_text = |max| triage_core::SafeText::bounded(&nasty, max);
+    hostile.title = hostile_text(256);
+    hostile.description = hostile_text(4096);
+    hostile.remediation = hostile_text(1024);
     hostile.rule_id = triage_core::SafeText::bounded(&format!("`{nasty}"), 256);
-    hostile.account = triage_core::SafeText::bounded(&nasty, 64);
+    hostile.account = hostile_text(64);
+    hostile.region = hostile_text(64);
+    hostile.principal = Some(hostile_text(512));
+    hostile.evidence.source_ip = Some(hostile_text(64));
+    for r in &mut hostile.resources {
+        r.kind = hostile_text(128);
+        r.id = hostile_text(512);
+        r.arn = Some(hostile_text(1024));
+    }
     all.push(hostile);
 
     let mut builder = DigestBuilder::new();
@@ -357,22 +367,53 @@ fn alerts_and_digests_are_valid_chat_notifications_for_https_subscribers() {
             f.fingerprint.as_str(),
             "pages of a problem thread"
         );
-        for text in [
-            &n["content"]["title"],
-            &n["content"]["description"],
-            &n["content"]["nextSteps"][0],
-        ] {
-            let text = text.as_str().expect("text");
+        // Every string but triage's own console link: no live markup, no bare host to link.
+        let mut strings = Vec::new();
+        collect_strings(&n, &mut strings);
+        for text in strings
+            .iter()
+            .filter(|t| !t.starts_with("Console: https://"))
+        {
             assert!(
                 !has_live_markup(text),
                 "live markup reaches chat: {text:.300}"
             );
+            // Outside code spans and blocks, where chat markdown formats and links.
+            let prose = outside_code(text);
+            assert!(
+                !prose.contains("evil.example"),
+                "a bare host reaches chat: {text:.300}"
+            );
+            assert!(
+                !prose.contains("*bold*") && !prose.contains("_it_"),
+                "{text:.300}"
+            );
         }
+        assert!(alert.sns_message().expect("message").len() < 200 * 1024);
+        // An update's card says the problem is back, still threaded under the open's.
+        let again = alert.clone().with_action(triage_core::TicketAction::Update);
+        assert_valid(&chat, &again.chat);
+        let a: serde_json::Value = serde_json::from_str(&again.chat).expect("json");
+        assert!(
+            a["content"]["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("] Again: "))
+        );
+        assert_eq!(a["metadata"]["threadId"], n["metadata"]["threadId"]);
+        // Without chat (the default), HTTPS subscribers get the JSON.
+        let plain: serde_json::Value =
+            serde_json::from_str(&alert.clone().without_chat().sns_message().expect("message"))
+                .expect("json");
+        assert!(plain.get("https").is_none());
         builder.add(triage_core::DigestEntry::new(DigestKind::New, f));
     }
+    let options = RenderOptions {
+        chat: true,
+        ..RenderOptions::default()
+    };
     let digest = builder
         .finish(chrono::Utc::now())
-        .render(&RenderOptions::default())
+        .render(&options)
         .expect("digest");
     for part in &digest {
         let message: serde_json::Value =
@@ -387,4 +428,27 @@ fn alerts_and_digests_are_valid_chat_notifications_for_https_subscribers() {
     assert!(!chat.is_valid(&bad));
     bad["content"] = serde_json::json!({"title": "no description"});
     assert!(!chat.is_valid(&bad));
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// `text` without its code spans and blocks (between backticks).
+fn outside_code(text: &str) -> String {
+    let mut inside = false;
+    text.chars()
+        .filter(|&c| {
+            if c == '`' {
+                inside = !inside;
+                return false;
+            }
+            !inside
+        })
+        .collect()
 }

@@ -133,6 +133,7 @@ fn every_kind_of_digest_entry_and_the_digest_of_every_sample_match_their_schemas
         .render(&RenderOptions {
             top_n: 5,
             max_message_bytes: 12 * 1024,
+            chat: true,
         })
         .expect("render");
     assert!(parts.len() > 1);

@@ -19,7 +19,7 @@ use regex::Regex;
 
 static READ: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"\b(?:required|optional|bounded|parsed_or(?:::<[^>()]*>)?|var|var_os)\(\s*"([A-Z][A-Z0-9_]*)""#,
+        r#"\b(?:required|optional|bounded|enabled|parsed_or(?:::<[^>()]*>)?|var|var_os)\(\s*"([A-Z][A-Z0-9_]*)""#,
     )
     .unwrap_or_else(|e| panic!("env read regex: {e}"))
 });

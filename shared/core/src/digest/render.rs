@@ -25,9 +25,12 @@ pub struct RenderOptions {
     /// Lines per section in the text (the JSON lists every rule, suppression and resolution;
     /// resources and principals are top lists in both).
     pub top_n: usize,
-    /// The largest SNS message (bytes of the `MessageStructure=json` document) before it is
-    /// split into parts.
+    /// The largest SNS message (bytes of the `MessageStructure=json` document and of the
+    /// message attributes) before it is split into parts.
     pub max_message_bytes: usize,
+    /// Whether each message carries the chat notification for HTTPS subscribers
+    /// (`CHAT_NOTIFICATIONS`).
+    pub chat: bool,
 }
 
 impl Default for RenderOptions {
@@ -35,6 +38,7 @@ impl Default for RenderOptions {
         RenderOptions {
             top_n: 20,
             max_message_bytes: MAX_SNS_MESSAGE_BYTES - SNS_MARGIN_BYTES,
+            chat: false,
         }
     }
 }
@@ -55,6 +59,28 @@ pub struct DigestMessage {
     /// severities, sources, rules, accounts and actions (every part carries the whole
     /// digest's).
     pub attributes: MessageAttributes,
+    /// Whether the message carries the chat notification for HTTPS subscribers.
+    pub chat: bool,
+}
+
+/// The most bytes of one `String.Array` attribute (the five lists stay under 6 KB of SNS's
+/// 256 KB, which counts attributes too; the split reserves what they take in every part).
+const MAX_ATTRIBUTE_LIST_BYTES: usize = 1024;
+
+/// What `attributes` add to an SNS message's size: names, data types and values.
+fn attributes_bytes(attributes: &MessageAttributes) -> usize {
+    attributes
+        .iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::String(s) => "String".len() + s.len(),
+                    AttributeValue::Strings(list) => {
+                        "String.Array".len() + list.iter().map(|v| v.len() + 3).sum::<usize>() + 2
+                    }
+                }
+        })
+        .sum()
 }
 
 impl Digest {
@@ -65,17 +91,19 @@ impl Digest {
     pub fn attributes(&self) -> MessageAttributes {
         fn push<T: Into<String>>(list: &mut Vec<String>, value: T) {
             let value = attribute_text(&value.into());
-            if list.len() < MAX_ATTRIBUTE_VALUES && !list.contains(&value) {
+            let bytes: usize = list.iter().map(|v| v.len() + 3).sum();
+            if list.len() < MAX_ATTRIBUTE_VALUES
+                && bytes + value.len() + 3 <= MAX_ATTRIBUTE_LIST_BYTES
+                && !list.contains(&value)
+            {
                 list.push(value);
             }
         }
         let (mut severities, mut sources, mut rules, mut accounts, mut actions) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut levels: Vec<Severity> = self.by_severity.iter().map(|(s, _)| *s).collect();
-        levels.extend(self.rules.iter().map(|r| r.severity));
-        levels.extend(self.resolved.iter().map(|r| r.severity));
-        levels.sort_by(|a, b| b.cmp(a));
-        for level in levels {
+        // The severities of what happened (new and repeat occurrences), most severe first: a
+        // resolved or suppressed critical does not make a digest critical.
+        for (level, _) in &self.by_severity {
             push(&mut severities, level.as_str());
         }
         for (source, rule) in self
@@ -122,16 +150,24 @@ impl Digest {
 }
 
 impl DigestMessage {
+    /// What SNS counts against its 256 KB: the message and its attributes.
+    pub fn sns_size(&self) -> Result<usize, serde_json::Error> {
+        Ok(self.sns_message()?.len() + attributes_bytes(&self.attributes))
+    }
+
     /// The SNS `Message` for `MessageStructure=json`: the text for email, the chat notification
     /// for HTTPS (Amazon Q Developer in chat applications), the JSON for every other protocol.
     pub fn sns_message(&self) -> Result<String, serde_json::Error> {
-        let chat =
-            crate::chat::digest_notification(&self.subject, &self.text, self.part, self.parts);
-        serde_json::to_string(&serde_json::json!({
+        let mut message = serde_json::json!({
             "default": self.json,
             "email": self.text,
-            "https": chat.to_string(),
-        }))
+        });
+        if self.chat {
+            let chat =
+                crate::chat::digest_notification(&self.subject, &self.text, self.part, self.parts);
+            message["https"] = serde_json::Value::String(chat.to_string());
+        }
+        serde_json::to_string(&message)
     }
 }
 
@@ -296,7 +332,10 @@ impl Digest {
         };
         let lists = (&rules[..], &suppressed[..], &resolved[..]);
         let single = self.message(options, 1, 1, all, lists)?;
-        if single.sns_message()?.len() <= options.max_message_bytes {
+        let max_message_bytes = options
+            .max_message_bytes
+            .saturating_sub(attributes_bytes(&self.attributes()));
+        if single.sns_message()?.len() <= max_message_bytes {
             return Ok(vec![single]);
         }
 
@@ -342,7 +381,7 @@ impl Digest {
             } else {
                 next_fixed
             };
-            let mut budget = options.max_message_bytes.saturating_sub(fixed);
+            let mut budget = max_message_bytes.saturating_sub(fixed);
             let start = cursor;
             let take = |pos: &mut usize, costs: &[usize], budget: &mut usize, any: bool| {
                 let mut took = any;
@@ -431,6 +470,7 @@ impl Digest {
             part,
             parts,
             attributes: self.attributes(),
+            chat: options.chat,
         })
     }
 

@@ -255,6 +255,7 @@ fn past_the_size_limit_the_digest_splits_into_numbered_parts_and_loses_nothing()
     let options = RenderOptions {
         top_n: 10,
         max_message_bytes: 32 * 1024,
+        chat: true,
     };
     let parts = d.render(&options).expect("render");
     assert!(parts.len() > 3, "{} parts", parts.len());
@@ -262,7 +263,7 @@ fn past_the_size_limit_the_digest_splits_into_numbered_parts_and_loses_nothing()
     let mut resolved = 0;
     for (i, m) in parts.iter().enumerate() {
         assert!(
-            m.sns_message().expect("sns").len() <= options.max_message_bytes,
+            m.sns_size().expect("sns") <= options.max_message_bytes,
             "part {} too big",
             i + 1
         );
