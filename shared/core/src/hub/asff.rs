@@ -7,8 +7,6 @@ use super::{
     guardduty_type_from_asff, label_severity, normalized_severity, required, resource, text_at,
     timestamp,
 };
-use crate::console;
-use crate::finding::{Source, Status};
 
 /// Where a remote IP can be, for the products that report one.
 const REMOTE_IP_PATHS: [&[&str]; 5] = [
@@ -83,9 +81,13 @@ pub(super) fn read<'a>(
         .or_else(|| text_at(fields, &["aws/securityhub/ProductName"]))
         .or_else(|| product_arn.rsplit('/').next().filter(|p| !p.is_empty()))
         .unwrap_or("Security Hub");
-    let product_key = super::product_key(product_arn).unwrap_or("unknown");
     // GuardDuty by its product ARN alone: a product name is whatever the importer wrote.
-    let guardduty = product_key == super::GUARDDUTY_PRODUCT;
+    let provenance = super::Provenance::of(
+        super::product_key(product_arn).unwrap_or("unknown"),
+        region,
+        id,
+    );
+    let guardduty = provenance.guardduty;
     let first_type = finding
         .get("Types")
         .and_then(|t| t.get(0))
@@ -227,11 +229,6 @@ pub(super) fn read<'a>(
     {
         details.push(("vulnerability_id", cve.to_owned()));
     }
-    let console_url = if guardduty {
-        console::guardduty_finding(region, id.rsplit('/').next().unwrap_or(id))
-    } else {
-        console::securityhub_finding(region, id)
-    };
     let count = guardduty
         .then(|| text_at(fields, &["aws/guardduty/service/count"]))
         .flatten()
@@ -240,13 +237,9 @@ pub(super) fn read<'a>(
 
     let record = Record {
         shape: Shape::Asff,
-        source: if guardduty {
-            Source::Guardduty
-        } else {
-            Source::Securityhub
-        },
+        source: provenance.source,
         product,
-        product_key: if guardduty { "" } else { product_key },
+        product_key: provenance.product_key,
         id,
         rule,
         title: text_at(finding, &["Title"]),
@@ -255,11 +248,7 @@ pub(super) fn read<'a>(
         region,
         severity: severity_level,
         severity_text: label.map(str::to_owned),
-        status: if state.is_some() {
-            Status::Resolved
-        } else {
-            Status::Active
-        },
+        status: super::status_of(&state),
         state,
         updated_at,
         created_at: timestamp(finding.get("CreatedAt"), index, "CreatedAt")?,
@@ -272,9 +261,8 @@ pub(super) fn read<'a>(
         remote_ip,
         api,
         config_rule: config_rule(fields),
-        remediation: remediation
-            .or_else(|| guardduty.then(|| super::guardduty::REMEDIATION.to_owned())),
-        console_url,
+        remediation: provenance.remediation(remediation),
+        console_url: provenance.console_url,
         details,
         sample,
     };

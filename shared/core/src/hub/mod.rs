@@ -549,6 +549,50 @@ fn product_key(arn: &str) -> Option<&str> {
 /// The product key of GuardDuty's findings in Security Hub.
 const GUARDDUTY_PRODUCT: &str = "aws/guardduty";
 
+/// What a Security Hub finding (either shape) is, by its product key: its source, the product
+/// key its fingerprint carries (none for GuardDuty, whose finding ARN is the same on every
+/// path), and the console link to it.
+struct Provenance<'a> {
+    guardduty: bool,
+    source: Source,
+    product_key: &'a str,
+    console_url: Option<String>,
+}
+
+impl<'a> Provenance<'a> {
+    fn of(product_key: &'a str, region: &str, id: &str) -> Self {
+        let guardduty = product_key == GUARDDUTY_PRODUCT;
+        Provenance {
+            guardduty,
+            source: if guardduty {
+                Source::Guardduty
+            } else {
+                Source::Securityhub
+            },
+            product_key: if guardduty { "" } else { product_key },
+            console_url: if guardduty {
+                crate::console::guardduty_finding(region, id.rsplit('/').next().unwrap_or(id))
+            } else {
+                crate::console::securityhub_finding(region, id)
+            },
+        }
+    }
+
+    /// The provider's remediation, or GuardDuty's general one.
+    fn remediation(&self, provider: Option<String>) -> Option<String> {
+        provider.or_else(|| self.guardduty.then(|| guardduty::REMEDIATION.to_owned()))
+    }
+}
+
+/// Resolved when the reader found a closing state.
+fn status_of(state: &Option<String>) -> Status {
+    if state.is_some() {
+        Status::Resolved
+    } else {
+        Status::Active
+    }
+}
+
 /// A path of object keys into `value`.
 fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(value, |v, key| v.get(key))

@@ -7,8 +7,6 @@ use super::{
     Context, FindingError, HubSkip, MAX_RESOURCES, Read, Record, Shape, at, label_severity,
     required, resource, text_at, timestamp,
 };
-use crate::console;
-use crate::finding::{Source, Status};
 use crate::severity::Severity;
 
 /// OCSF `status_id`: 3 Suppressed, 4 Resolved, 5 Archived, 6 Deleted close the finding.
@@ -77,11 +75,12 @@ pub(super) fn read<'a>(
         field: "finding_info.modified_time",
     })?;
     let product = text_at(finding, &["metadata", "product", "name"]).unwrap_or("Security Hub");
+    // GuardDuty by its product ARN alone: a product name is whatever the importer wrote.
     let product_key = text_at(finding, &["metadata", "product", "uid"])
         .and_then(super::product_key)
         .unwrap_or("unknown");
-    // GuardDuty by its product ARN alone: a product name is whatever the importer wrote.
-    let guardduty = product_key == super::GUARDDUTY_PRODUCT;
+    let provenance = super::Provenance::of(product_key, region, id);
+    let guardduty = provenance.guardduty;
     let compliance = finding.get("compliance").unwrap_or(&Value::Null);
     let compliance_status = compliance.get("status_id").and_then(Value::as_u64);
     let control = text_at(compliance, &["control"]);
@@ -204,24 +203,15 @@ pub(super) fn read<'a>(
     {
         details.push(("vulnerability_id", cve.to_owned()));
     }
-    // Built here, never taken from the event (`finding_info.src_url` is the provider's word):
-    // a page's link must be triage's own.
-    let console_url = if guardduty {
-        console::guardduty_finding(region, id.rsplit('/').next().unwrap_or(id))
-    } else {
-        console::securityhub_finding(region, id)
-    };
+    // The link is built (`Provenance`), never taken from the event (`finding_info.src_url` is
+    // the provider's word): a page's link must be triage's own.
     let remediation = text_at(finding, &["remediation", "desc"]).map(str::to_owned);
 
     let record = Record {
         shape: Shape::Ocsf,
-        source: if guardduty {
-            Source::Guardduty
-        } else {
-            Source::Securityhub
-        },
+        source: provenance.source,
         product,
-        product_key: if guardduty { "" } else { product_key },
+        product_key: provenance.product_key,
         id,
         rule,
         title: text_at(info, &["title"]),
@@ -230,11 +220,7 @@ pub(super) fn read<'a>(
         region,
         severity,
         severity_text: severity_name.map(str::to_owned),
-        status: if state.is_some() {
-            Status::Resolved
-        } else {
-            Status::Active
-        },
+        status: super::status_of(&state),
         state,
         updated_at,
         created_at: timestamp(
@@ -259,9 +245,8 @@ pub(super) fn read<'a>(
         remote_ip,
         api,
         config_rule,
-        remediation: remediation
-            .or_else(|| guardduty.then(|| super::guardduty::REMEDIATION.to_owned())),
-        console_url,
+        remediation: provenance.remediation(remediation),
+        console_url: provenance.console_url,
         details,
         sample: false,
     };
