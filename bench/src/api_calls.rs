@@ -258,8 +258,9 @@ fn scenarios() -> Result<Vec<Scenario>, String> {
 pub async fn run() -> Result<Vec<Value>, String> {
     let moto = MotoServer::start();
     let counter = WireCounter::default();
-    let (sqs, sns, dynamodb) = counter.clients(&moto.sdk_config().await);
-    let aws = Aws::from_clients(sqs, sns, dynamodb);
+    let sdk = moto.sdk_config().await;
+    let (sqs, sns, dynamodb) = counter.clients(&sdk);
+    let aws = Aws::from_clients(sqs, sns, dynamodb).with_events(counter.events_client(&sdk));
     let mut rows = Vec::new();
     for (n, scenario) in scenarios()?.into_iter().enumerate() {
         // Fresh queues and table: no scenario sees another's dedup state.

@@ -56,6 +56,15 @@ impl WireCounter {
             ),
         )
     }
+
+    /// An EventBridge client whose calls are counted too (triage's bus).
+    pub fn events_client(&self, sdk: &aws_config::SdkConfig) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(sdk)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
 }
 
 /// The operation of a request: the `X-Amz-Target` suffix (SQS, DynamoDB: JSON protocols), else

@@ -91,6 +91,32 @@ async fn non_compliance_then_compliance_is_one_ticket_opened_and_resolved_on_the
 
     let pages = q.drain(&q.alert_inbox_url).await;
     assert_eq!(pages.len(), 1, "one page: the retry was already delivered");
+    // triage's EventBridge bus, as a rule on it delivers to a queue: the same three messages.
+    let mut on_bus: Vec<(String, serde_json::Value)> = q
+        .drain(&q.event_inbox_url)
+        .await
+        .iter()
+        .map(|m| {
+            let e: serde_json::Value =
+                serde_json::from_str(m.body().expect("body")).expect("event JSON");
+            assert_eq!(e["source"], "triage");
+            (
+                e["detail-type"].as_str().unwrap_or_default().to_owned(),
+                e["detail"].clone(),
+            )
+        })
+        .collect();
+    on_bus.sort_by(|a, b| a.0.cmp(&b.0));
+    let kinds: Vec<&str> = on_bus.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["Alert", "Ticket Opened", "Ticket Resolved"]);
+    assert_eq!(
+        on_bus[1].1["fingerprint"],
+        serde_json::json!(events[0].fingerprint.as_str())
+    );
+    assert_eq!(
+        on_bus[1].1["sequence"],
+        serde_json::json!(events[0].sequence)
+    );
     let items = table.items().await;
     assert!(
         items.len() == 1

@@ -10,8 +10,8 @@ use triage_core::ports::Backend;
 
 use crate::flap::DynamoDbTransitionLog;
 use crate::{
-    DynamoDbDedupStore, SnsAlertPublisher, SnsDigestPublisher, SqsDigestSource,
-    SqsPackedDigestSink, SqsTicketSink,
+    DynamoDbDedupStore, EventBridgePublisher, SnsAlertPublisher, SnsDigestPublisher,
+    SqsDigestSource, SqsPackedDigestSink, SqsTicketSink,
 };
 
 #[derive(Clone)]
@@ -19,6 +19,9 @@ pub struct Aws {
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// triage's EventBridge bus (`EVENT_BUS_NAME`); none in a backend built from explicit
+    /// clients without it ([`Aws::with_events`]).
+    pub events: Option<aws_sdk_eventbridge::Client>,
     clock: Arc<dyn Clock>,
 }
 
@@ -35,6 +38,7 @@ impl Aws {
             aws_sdk_sns::Client::new(sdk),
             aws_sdk_dynamodb::Client::new(sdk),
         )
+        .with_events(aws_sdk_eventbridge::Client::new(sdk))
     }
 
     pub fn from_clients(
@@ -46,8 +50,15 @@ impl Aws {
             sqs,
             sns,
             dynamodb,
+            events: None,
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The EventBridge client for triage's bus.
+    pub fn with_events(mut self, events: aws_sdk_eventbridge::Client) -> Aws {
+        self.events = Some(events);
+        self
     }
 
     /// Another clock (tests that compress hours into seconds).
@@ -65,6 +76,7 @@ impl Backend for Aws {
     type Transitions = DynamoDbTransitionLog;
     type DigestSource = SqsDigestSource;
     type DigestPublisher = SnsDigestPublisher;
+    type Events = EventBridgePublisher;
 
     fn ticket_sink(&self, queue_url: &str) -> SqsTicketSink {
         SqsTicketSink::new(self.sqs.clone(), queue_url)
@@ -86,6 +98,9 @@ impl Backend for Aws {
     }
     fn digest_publisher(&self, topic_arn: &str) -> SnsDigestPublisher {
         SnsDigestPublisher::new(self.sns.clone(), topic_arn)
+    }
+    fn event_publisher(&self, bus_name: &str) -> EventBridgePublisher {
+        EventBridgePublisher::new(self.events.clone(), bus_name)
     }
     fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()

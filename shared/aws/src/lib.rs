@@ -9,6 +9,7 @@ mod backend;
 mod batch;
 mod digest;
 mod dynamodb;
+mod events;
 pub mod flap;
 mod sns;
 mod sqs;
@@ -23,5 +24,6 @@ pub use dynamodb::{
     DynamoDbDedupStore, PARTITION_KEY, TTL_ATTRIBUTE, Update, WRITE_TOKEN_ATTRIBUTE,
     WRITE_TOKEN_PREFIX, item_from_attributes, item_to_attributes, update_for,
 };
+pub use events::{EventBridgePublisher, event_entry};
 pub use sns::{ALERT_ID_ATTRIBUTE, SnsAlertPublisher, alert_request};
 pub use sqs::{SqsTicketSink, ticket_entries};

@@ -271,3 +271,99 @@ async fn an_entry_the_answer_does_not_mention_is_not_reported_as_sent() {
         "{err}"
     );
 }
+
+/// triage's bus: entries EventBridge refuses are put again; one still refused fails the call,
+/// and ten entries go per call.
+#[tokio::test]
+async fn events_are_put_ten_at_a_time_and_a_refused_entry_is_retried_then_reported() {
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+    use triage_aws::EventBridgePublisher;
+    use triage_core::ports::EventPublisher;
+    use triage_core::ticket::BusEvent;
+
+    let events: Vec<BusEvent> = tickets(12)
+        .iter()
+        .map(|t| t.bus_event(&t.body().expect("body")))
+        .collect();
+    let ok = |n: usize| {
+        PutEventsOutput::builder()
+            .set_entries(Some(
+                (0..n)
+                    .map(|i| {
+                        PutEventsResultEntry::builder()
+                            .event_id(format!("e{i}"))
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .failed_entry_count(0)
+            .build()
+    };
+    let refused_first = PutEventsOutput::builder()
+        .entries(PutEventsResultEntry::builder().event_id("e0").build())
+        .entries(
+            PutEventsResultEntry::builder()
+                .error_code("InternalFailure")
+                .error_message("try again")
+                .build(),
+        )
+        .failed_entry_count(1)
+        .build();
+    let ten = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(|r| {
+            r.entries().len() == 10
+                && r.entries().iter().all(|e| {
+                    e.source() == Some("triage")
+                        && e.detail_type() == Some("Ticket Opened")
+                        && e.event_bus_name() == Some("triage-events")
+                })
+        })
+        .then_output(move || ok(10));
+    let two = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(|r| r.entries().len() == 2)
+        .then_output(move || refused_first.clone());
+    let retry = mock!(aws_sdk_eventbridge::Client::put_events)
+        .match_requests(|r| r.entries().len() == 1)
+        .then_output(move || ok(1));
+    let client = mock_client!(
+        aws_sdk_eventbridge,
+        RuleMode::MatchAny,
+        [&ten, &two, &retry]
+    );
+    EventBridgePublisher::new(Some(client), "triage-events")
+        .put_events(&events)
+        .await
+        .expect("put");
+    assert_eq!(
+        (ten.num_calls(), two.num_calls(), retry.num_calls()),
+        (1, 1, 1)
+    );
+
+    let always = mock!(aws_sdk_eventbridge::Client::put_events).then_output(|| {
+        PutEventsOutput::builder()
+            .entries(
+                PutEventsResultEntry::builder()
+                    .error_code("AccessDeniedException")
+                    .build(),
+            )
+            .failed_entry_count(1)
+            .build()
+    });
+    let client = mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&always]);
+    let err = EventBridgePublisher::new(Some(client), "triage-events")
+        .put_events(&events[..1])
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err, SinkError::Rejected { failed: 1, .. }),
+        "{err}"
+    );
+    // No client: nothing is reported as sent.
+    assert!(
+        EventBridgePublisher::new(None, "triage-events")
+            .put_events(&events[..1])
+            .await
+            .is_err()
+    );
+}

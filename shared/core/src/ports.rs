@@ -17,7 +17,7 @@ use crate::digest::DigestMessage;
 use crate::finding::Fingerprint;
 use crate::flap::{FlapSettings, FlapState, FlapStatus};
 use crate::router::Router;
-use crate::ticket::{Alert, DigestEntry, TicketEvent};
+use crate::ticket::{Alert, BusEvent, DigestEntry, TicketEvent};
 
 /// Where a function's ports lead, and its clock: AWS in production (`triage_aws::Aws`), memory
 /// in tests and `triage replay` (`triage_core::fakes::Memory`). Each function's `assemble`
@@ -30,6 +30,7 @@ pub trait Backend {
     type Transitions: TransitionLog + 'static;
     type DigestSource: DigestSource + 'static;
     type DigestPublisher: DigestPublisher + 'static;
+    type Events: EventPublisher + 'static;
 
     fn ticket_sink(&self, queue_url: &str) -> Self::Tickets;
     fn digest_sink(&self, queue_url: &str) -> Self::Digest;
@@ -38,6 +39,8 @@ pub trait Backend {
     fn transition_log(&self, table_name: &str) -> Self::Transitions;
     fn digest_source(&self, queue_url: &str) -> Self::DigestSource;
     fn digest_publisher(&self, topic_arn: &str) -> Self::DigestPublisher;
+    /// triage's EventBridge bus (`EVENT_BUS_NAME`).
+    fn event_publisher(&self, bus_name: &str) -> Self::Events;
     /// "Now" for dedup windows, suppression expiry and digest periods.
     fn clock(&self) -> Arc<dyn Clock>;
 }
@@ -85,6 +88,40 @@ pub trait DigestSink: Send + Sync {
         &self,
         entries: &[DigestEntry],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// triage's EventBridge bus.
+pub trait EventPublisher: Send + Sync {
+    /// Puts every event, or fails.
+    fn put_events(&self, events: &[BusEvent])
+    -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// [`EventPublisher`] as a trait object: the router holds its bus this way, so that its type does
+/// not depend on it.
+pub trait DynEventPublisher: Send + Sync {
+    fn put_events_boxed<'a>(
+        &'a self,
+        events: &'a [BusEvent],
+    ) -> BoxFuture<'a, Result<(), SinkError>>;
+}
+
+impl<P: EventPublisher> DynEventPublisher for P {
+    fn put_events_boxed<'a>(
+        &'a self,
+        events: &'a [BusEvent],
+    ) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(self.put_events(events))
+    }
+}
+
+impl<P: EventPublisher + ?Sized> EventPublisher for Arc<P> {
+    fn put_events(
+        &self,
+        events: &[BusEvent],
+    ) -> impl Future<Output = Result<(), SinkError>> + Send {
+        (**self).put_events(events)
+    }
 }
 
 /// The immediate alert topic.

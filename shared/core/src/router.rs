@@ -100,6 +100,8 @@ pub enum RouteError {
     Digest(#[source] SinkError),
     #[error("alert topic: {0}")]
     Alert(#[source] SinkError),
+    #[error("event bus: {0}")]
+    Events(#[source] SinkError),
     #[error("dedup state: {0}")]
     Dedup(#[source] DedupError),
 }
@@ -110,9 +112,10 @@ impl RouteError {
     pub fn is_retryable(&self) -> bool {
         match self {
             RouteError::Encode(_) => false,
-            RouteError::Tickets(e) | RouteError::Digest(e) | RouteError::Alert(e) => {
-                !matches!(e, SinkError::Encode { .. })
-            }
+            RouteError::Tickets(e)
+            | RouteError::Digest(e)
+            | RouteError::Alert(e)
+            | RouteError::Events(e) => !matches!(e, SinkError::Encode { .. }),
             RouteError::Dedup(e) => e.is_retryable(),
         }
     }
@@ -153,6 +156,9 @@ pub fn assemble<B: Backend>(settings: RouterSettings, backend: &B) -> RouterOf<B
     .with_dedup_options(dedup.options);
     router.clock = backend.clock();
     router.chat = routing.chat;
+    if let Some(bus) = &routing.event_bus_name {
+        router.events = Some(Box::new(backend.event_publisher(bus)));
+    }
     router
 }
 
@@ -172,6 +178,8 @@ pub struct Router<T, D, A> {
     accounts: AccountNames,
     /// Whether alerts carry the chat notification for HTTPS subscribers.
     chat: bool,
+    /// triage's EventBridge bus, when `EVENT_BUS_NAME` names one.
+    events: Option<Box<dyn crate::ports::DynEventPublisher>>,
 }
 
 impl<T, D, A> Router<T, D, A> {
@@ -193,6 +201,7 @@ impl<T, D, A> Router<T, D, A> {
             dedup: Box::new(NoDedup),
             windows: DedupWindows::default(),
             dedup_options: DedupOptions::default(),
+            events: None,
             chat: false,
             clock: Arc::new(SystemClock),
             accounts: AccountNames::default(),
@@ -527,6 +536,13 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 .send_tickets(&out.tickets)
                 .await
                 .map_err(RouteError::Tickets)?;
+            // On the bus too, before the ticket is marked sent: a failed put is retried with it.
+            let events = out
+                .tickets
+                .iter()
+                .map(|t| t.body().map(|body| t.bus_event(&body)))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.put_events(&events).await?;
         }
         for mark in out.marks.iter().filter(|m| m.ticket) {
             // A conflict means another invocation marked it (or moved the state on): fine.
@@ -559,6 +575,8 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 .await
                 .map_err(RouteError::Alert)?;
         }
+        let alert_events: Vec<_> = out.alerts.iter().map(Alert::bus_event).collect();
+        self.put_events(&alert_events).await?;
         for mark in out.marks.iter().filter(|m| !m.ticket || m.rest) {
             self.dedup
                 .write_boxed(&mark.delivered())
@@ -570,6 +588,17 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             digest_entries: out.digest.len(),
             alerts: out.alerts.len(),
         })
+    }
+
+    /// Puts `events` on triage's bus, when it has one.
+    async fn put_events(&self, events: &[crate::ticket::BusEvent]) -> Result<(), RouteError> {
+        match &self.events {
+            Some(bus) if !events.is_empty() => bus
+                .put_events_boxed(events)
+                .await
+                .map_err(RouteError::Events),
+            _ => Ok(()),
+        }
     }
 
     /// Plans and delivers.

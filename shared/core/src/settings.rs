@@ -137,6 +137,9 @@ pub struct RoutingSettings {
     /// their HTTPS subscribers (`crate::chat`); `disabled` (the default): HTTPS subscribers get
     /// the JSON, as paging integrations subscribed over HTTPS expect.
     pub chat: bool,
+    /// `EVENT_BUS_NAME`: triage's EventBridge bus, which every ticket event and alert is also put
+    /// on; unset: none.
+    pub event_bus_name: Option<String>,
 }
 
 impl RoutingSettings {
@@ -155,6 +158,9 @@ impl RoutingSettings {
             alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
             thresholds: env.thresholds()?,
             chat: env.enabled("CHAT_NOTIFICATIONS")?,
+            event_bus_name: env
+                .optional("EVENT_BUS_NAME")
+                .filter(|b| !b.trim().is_empty()),
         })
     }
 }

@@ -431,3 +431,68 @@ fn alert_text(finding: &Finding, id: &str) -> String {
     lines.push(format!("Alert id: {id}"));
     lines.join("\n")
 }
+
+/// The `source` of every event triage puts on its EventBridge bus.
+pub const EVENT_SOURCE: &str = "triage";
+
+/// One event for triage's EventBridge bus: every ticket event and every alert, as sent, under a
+/// detail-type per kind (`Ticket Opened`, `Ticket Updated`, `Ticket Resolved`, `Alert`), so that
+/// a rule can match a kind and any EventBridge target (an API destination, a paging service, a
+/// SIEM) can take it. The detail is the ticket event's or the alert's JSON, byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusEvent {
+    pub detail_type: &'static str,
+    pub detail: String,
+    /// The ARNs of the finding's resources (EventBridge's `resources`), at most 10.
+    pub resources: Vec<String>,
+}
+
+/// The detail-types of triage's events.
+pub const DETAIL_TYPES: [&str; 4] = [
+    "Ticket Opened",
+    "Ticket Updated",
+    "Ticket Resolved",
+    "Alert",
+];
+
+fn event_resources(finding: &Finding) -> Vec<String> {
+    finding
+        .resources
+        .iter()
+        .filter_map(|r| r.arn.as_ref())
+        .filter(|a| a.as_str().starts_with("arn:") && a.as_str().len() <= 1600)
+        .take(10)
+        .map(|a| a.as_str().to_owned())
+        .collect()
+}
+
+impl TicketEvent {
+    /// This ticket event for the bus, with its body as sent to the ticket queue.
+    pub fn bus_event(&self, body: &str) -> BusEvent {
+        BusEvent {
+            detail_type: match self.action {
+                TicketAction::Open => DETAIL_TYPES[0],
+                TicketAction::Update => DETAIL_TYPES[1],
+                TicketAction::Resolve => DETAIL_TYPES[2],
+            },
+            detail: body.to_owned(),
+            resources: event_resources(&self.finding),
+        }
+    }
+}
+
+impl Alert {
+    /// This alert for the bus: its JSON (`alert_id`, the finding).
+    pub fn bus_event(&self) -> BusEvent {
+        let resources = serde_json::from_str::<serde_json::Value>(&self.json)
+            .ok()
+            .and_then(|v| serde_json::from_value::<Finding>(v["finding"].clone()).ok())
+            .map(|f| event_resources(&f))
+            .unwrap_or_default();
+        BusEvent {
+            detail_type: DETAIL_TYPES[3],
+            detail: self.json.clone(),
+            resources,
+        }
+    }
+}

@@ -452,3 +452,64 @@ fn outside_code(text: &str) -> String {
         })
         .collect()
 }
+
+/// Every ticket event and alert is also put on triage's EventBridge bus, before it counts as
+/// sent, as an event a rule can match by kind; a put that fails fails the route, and the retry
+/// puts it again.
+#[test]
+fn ticket_events_and_alerts_go_on_the_event_bus_as_triage_events() {
+    use triage_core::fakes::Memory;
+    use triage_core::settings::{RouterSettings, env_from_pairs};
+
+    let memory = Memory::default();
+    let env = env_from_pairs(&[
+        (
+            "TICKET_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/t.fifo",
+        ),
+        (
+            "DIGEST_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/1/d",
+        ),
+        ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:1:alerts"),
+        ("DEDUP_TABLE_NAME", "dedup"),
+        ("EVENT_BUS_NAME", "triage-events"),
+    ]);
+    let r =
+        triage_core::router::assemble(RouterSettings::from_env(&env).expect("settings"), &memory);
+    let envelope = validator("triage-event.schema.json");
+    let tickets = validator("ticket-event.schema.json");
+
+    // The bus refuses once: the route fails, nothing counts as sent; the retry puts both.
+    memory.events.fail_next(1);
+    let open = findings("config-noncompliant-s3-public-read.json");
+    assert!(block_on(r.route(open.clone())).is_err());
+    block_on(r.route(open)).expect("retry");
+    block_on(r.route(findings("config-compliant-s3-public-read.json"))).expect("resolve");
+
+    let events = memory.events.sent();
+    let kinds: Vec<&str> = events.iter().map(|e| e.detail_type).collect();
+    assert_eq!(kinds, ["Ticket Opened", "Alert", "Ticket Resolved"]);
+    let sent = memory.tickets.sent();
+    assert_eq!(
+        events[0].detail,
+        sent[sent.len() - 2].body().expect("body"),
+        "the queue's bytes"
+    );
+    for e in &events {
+        let delivered = serde_json::json!({
+            "version": "0", "id": "x", "source": "triage", "detail-type": e.detail_type,
+            "account": "111122223333", "time": "2024-09-28T11:15:02Z", "region": "us-east-1",
+            "resources": e.resources,
+            "detail": serde_json::from_str::<serde_json::Value>(&e.detail).expect("detail JSON"),
+        });
+        assert_valid(&envelope, &delivered.to_string());
+        if e.detail_type != "Alert" {
+            assert_valid(&tickets, &e.detail);
+        }
+    }
+    assert_eq!(
+        events[0].resources,
+        ["arn:aws:s3:::example-public-assets-bucket"]
+    );
+}

@@ -259,6 +259,7 @@ pub fn memory_stand_ins() -> BTreeMap<&'static str, String> {
         ("AlertTopic", "memory://alert-topic"),
         ("DigestTopic", "memory://digest-topic"),
         ("DedupTable", "memory-dedup-table"),
+        ("TriageEventBus", "memory-event-bus"),
     ]
     .into_iter()
     .map(|(id, name)| (id, name.to_owned()))
@@ -322,12 +323,13 @@ mod tests {
     use super::*;
 
     /// The template's logical ids that have a local stand-in (what the tests and `triage replay` stand in).
-    const STAND_INS: [&str; 5] = [
+    const STAND_INS: [&str; 6] = [
         "TicketQueue",
         "DigestQueue",
         "AlertTopic",
         "DigestTopic",
         "DedupTable",
+        "TriageEventBus",
     ];
 
     fn stand_ins() -> BTreeMap<&'static str, String> {

@@ -170,6 +170,11 @@ pub struct Queues {
     pub alert_topic_arn: String,
     /// An SQS queue subscribed (raw delivery off) to the alert topic.
     pub alert_inbox_url: String,
+    pub events: aws_sdk_eventbridge::Client,
+    /// triage's EventBridge bus (the template's `TriageEventBus`).
+    pub event_bus_name: String,
+    /// An SQS queue a rule on the bus sends every `triage` event to.
+    pub event_inbox_url: String,
 }
 
 impl Queues {
@@ -255,6 +260,21 @@ impl Queues {
             &format!("{prefix}-alert-inbox"),
         )
         .await;
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let event_bus_name = format!("{prefix}-events");
+        events
+            .create_event_bus()
+            .name(&event_bus_name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create event bus: {e:?}"));
+        let event_inbox_url = bus_with_inbox(
+            &sqs,
+            &events,
+            &event_bus_name,
+            &format!("{prefix}-event-inbox"),
+        )
+        .await;
         Queues {
             sqs,
             sns,
@@ -262,6 +282,9 @@ impl Queues {
             digest_queue_url,
             alert_topic_arn,
             alert_inbox_url,
+            events,
+            event_bus_name,
+            event_inbox_url,
         }
     }
 
@@ -273,6 +296,7 @@ impl Queues {
         ticket_queue_url: &str,
         digest_queue_url: &str,
         alert_topic_name: &str,
+        event_bus_name: &str,
     ) -> Queues {
         let config = sdk_config_for(endpoint).await;
         let sqs = aws_sdk_sqs::Client::new(&config);
@@ -284,6 +308,14 @@ impl Queues {
             &format!("{alert_topic_name}-inbox"),
         )
         .await;
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let event_inbox_url = bus_with_inbox(
+            &sqs,
+            &events,
+            event_bus_name,
+            &format!("{event_bus_name}-inbox"),
+        )
+        .await;
         Queues {
             sqs,
             sns,
@@ -291,6 +323,9 @@ impl Queues {
             digest_queue_url: digest_queue_url.to_owned(),
             alert_topic_arn,
             alert_inbox_url,
+            events,
+            event_bus_name: event_bus_name.to_owned(),
+            event_inbox_url,
         }
     }
 
@@ -400,6 +435,58 @@ impl DedupTable {
 
 /// Creates the topic `topic` and the queue `inbox`, and subscribes the queue to the topic (raw
 /// delivery off). Returns (topic ARN, queue URL).
+/// A queue that a rule on `bus_name` sends every `triage` event to (what a user's rule does).
+async fn bus_with_inbox(
+    sqs: &aws_sdk_sqs::Client,
+    events: &aws_sdk_eventbridge::Client,
+    bus_name: &str,
+    inbox: &str,
+) -> String {
+    let url = sqs
+        .create_queue()
+        .queue_name(inbox)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create queue {inbox}: {e:?}"))
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let arn_attribute = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(arn_attribute.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("queue arn of {inbox}: {e:?}"))
+        .attributes()
+        .and_then(|a| a.get(&arn_attribute).cloned())
+        .unwrap_or_default();
+    let rule = format!("{inbox}-rule");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(bus_name)
+        .event_pattern(r#"{"source": ["triage"]}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put rule {rule}: {e:?}"));
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("inbox")
+        .arn(arn)
+        .build()
+        .unwrap_or_else(|e| panic!("target: {e:?}"));
+    events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(bus_name)
+        .targets(target)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put targets {rule}: {e:?}"));
+    url
+}
+
 async fn topic_with_inbox(
     sqs: &aws_sdk_sqs::Client,
     sns: &aws_sdk_sns::Client,

@@ -46,6 +46,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl Clients {
@@ -66,10 +67,16 @@ impl Clients {
                 format!("{partition}-dynamodb"),
             ))
             .build();
+        let events = aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .retry_partition(aws_sdk_eventbridge::config::retry::RetryPartition::new(
+                format!("{partition}-events"),
+            ))
+            .build();
         Clients {
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
             sns: aws_sdk_sns::Client::from_conf(sns),
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            events: aws_sdk_eventbridge::Client::from_conf(events),
         }
     }
 }

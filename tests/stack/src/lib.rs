@@ -30,6 +30,7 @@ pub fn stand_ins(q: &Queues, table: &DedupTable) -> BTreeMap<&'static str, Strin
         ("DigestQueue", q.digest_queue_url.clone()),
         ("AlertTopic", q.alert_topic_arn.clone()),
         ("DedupTable", table.name.clone()),
+        ("TriageEventBus", q.event_bus_name.clone()),
     ])
 }
 

@@ -510,6 +510,7 @@ async fn every_function_binary_runs_under_the_cargo_lambda_emulator_against_moto
         ("AlertTopic", q.alert_topic_arn.clone()),
         ("DigestTopic", digest_topic.clone()),
         ("DedupTable", "triage-local-dedup".to_owned()),
+        ("TriageEventBus", q.event_bus_name.clone()),
     ]);
 
     let mut env = BTreeMap::from([
@@ -621,6 +622,7 @@ async fn every_function_runs_under_sam_local_invoke_in_docker_against_moto() {
         &exported("TICKET_QUEUE_URL"),
         &exported("DIGEST_QUEUE_URL"),
         alert_topic.rsplit(':').next().unwrap_or_default(),
+        &exported("EVENT_BUS_NAME"),
     )
     .await;
     let digest_topic = exported("DIGEST_TOPIC_ARN");

@@ -17,8 +17,8 @@ pub use findings::{at, finding, finding_about};
 pub use flap::MemoryTransitionLog;
 
 use crate::clock::{Clock, SystemClock};
-use crate::ports::{AlertPublisher, Backend, DigestSink, SinkError, TicketSink};
-use crate::ticket::{Alert, DigestEntry, TicketEvent};
+use crate::ports::{AlertPublisher, Backend, DigestSink, EventPublisher, SinkError, TicketSink};
+use crate::ticket::{Alert, BusEvent, DigestEntry, TicketEvent};
 
 /// The in-memory backend: one of each port, shared, so the caller reads back what the function
 /// it assembled sent. Queue URLs, topic ARNs and table names are ignored. The clock is the
@@ -32,6 +32,8 @@ pub struct Memory {
     pub transitions: Arc<MemoryTransitionLog>,
     pub digest_queue: Arc<MemoryDigestQueue>,
     pub digest_topic: Arc<MemoryDigestPublisher>,
+    /// triage's EventBridge bus.
+    pub events: Arc<MemoryEventPublisher>,
     clock: Arc<dyn Clock>,
 }
 
@@ -45,6 +47,7 @@ impl Default for Memory {
             transitions: Arc::default(),
             digest_queue: Arc::default(),
             digest_topic: Arc::default(),
+            events: Arc::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -65,6 +68,7 @@ impl Backend for Memory {
     type Transitions = Arc<MemoryTransitionLog>;
     type DigestSource = Arc<MemoryDigestQueue>;
     type DigestPublisher = Arc<MemoryDigestPublisher>;
+    type Events = Arc<MemoryEventPublisher>;
 
     fn ticket_sink(&self, _queue_url: &str) -> Self::Tickets {
         self.tickets.clone()
@@ -86,6 +90,9 @@ impl Backend for Memory {
     }
     fn digest_publisher(&self, _topic_arn: &str) -> Self::DigestPublisher {
         self.digest_topic.clone()
+    }
+    fn event_publisher(&self, _bus_name: &str) -> Self::Events {
+        self.events.clone()
     }
     fn clock(&self) -> Arc<dyn Clock> {
         self.clock.clone()
@@ -152,6 +159,19 @@ impl<T: Clone> Recorder<T> {
 pub type MemoryTicketSink = Recorder<TicketEvent>;
 pub type MemoryDigestSink = Recorder<DigestEntry>;
 pub type MemoryAlertPublisher = Recorder<Alert>;
+pub type MemoryEventPublisher = Recorder<BusEvent>;
+
+impl Default for Recorder<BusEvent> {
+    fn default() -> Self {
+        Recorder::new("memory event bus")
+    }
+}
+
+impl EventPublisher for Recorder<BusEvent> {
+    async fn put_events(&self, events: &[BusEvent]) -> Result<(), SinkError> {
+        self.record(events)
+    }
+}
 
 impl Default for Recorder<TicketEvent> {
     fn default() -> Self {

@@ -413,7 +413,9 @@ async fn expectation<M: Function>(
 /// The AWS backend, its clients through the fault proxy, on the scenario's clock.
 async fn aws_through(proxy: &FaultProxy, prefix: &str, clock: &ManualClock) -> Aws {
     let clients = Clients::through(proxy, prefix).await;
-    Aws::from_clients(clients.sqs, clients.sns, clients.dynamodb).with_clock(clock.clone())
+    Aws::from_clients(clients.sqs, clients.sns, clients.dynamodb)
+        .with_events(clients.events)
+        .with_clock(clock.clone())
 }
 
 /// One function under faults: `build` assembles it (its crate's `Settings::from` and
