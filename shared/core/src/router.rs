@@ -726,12 +726,14 @@ impl Mark {
         }
     }
 
+    /// Ends the claim now, to the millisecond: the dedup decision compares claims with a time
+    /// truncated to milliseconds, and a retry within the same millisecond must find it ended.
     fn release(&self, now: DateTime<Utc>) -> Write {
         Write::Release {
             fingerprint: self.fingerprint.clone(),
             generation: self.generation,
             origin: self.origin.clone(),
-            claimed_until: now,
+            claimed_until: DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now),
         }
     }
 }

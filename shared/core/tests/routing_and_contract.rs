@@ -461,7 +461,12 @@ fn ticket_events_and_alerts_go_on_the_event_bus_as_triage_events() {
     use triage_core::fakes::Memory;
     use triage_core::settings::{RouterSettings, env_from_pairs};
 
-    let memory = Memory::default();
+    // A clock that stands still between the failed attempt and its retry, between two
+    // milliseconds: the release must end the claim for a retry within the same millisecond.
+    let instant = chrono::DateTime::parse_from_rfc3339("2024-09-28T11:20:00.000500Z")
+        .map(|t| t.with_timezone(&Utc))
+        .expect("time");
+    let memory = Memory::default().with_clock(ManualClock::new(instant));
     let env = env_from_pairs(&[
         (
             "TICKET_QUEUE_URL",
