@@ -248,6 +248,8 @@ pub struct Alert {
     pub source: Source,
     pub rule: String,
     pub account: String,
+    /// The finding's resource ARNs, for its event on triage's bus.
+    pub resources: Vec<String>,
 }
 
 impl Alert {
@@ -275,6 +277,7 @@ impl Alert {
             source: finding.source,
             rule: attribute_text(finding.rule_id.as_str()),
             account: attribute_text(finding.account.as_str()),
+            resources: event_resources(finding),
         })
     }
 
@@ -484,15 +487,10 @@ impl TicketEvent {
 impl Alert {
     /// This alert for the bus: its JSON (`alert_id`, the finding).
     pub fn bus_event(&self) -> BusEvent {
-        let resources = serde_json::from_str::<serde_json::Value>(&self.json)
-            .ok()
-            .and_then(|v| serde_json::from_value::<Finding>(v["finding"].clone()).ok())
-            .map(|f| event_resources(&f))
-            .unwrap_or_default();
         BusEvent {
             detail_type: DETAIL_TYPES[3],
             detail: self.json.clone(),
-            resources,
+            resources: self.resources.clone(),
         }
     }
 }

@@ -517,4 +517,8 @@ fn ticket_events_and_alerts_go_on_the_event_bus_as_triage_events() {
         events[0].resources,
         ["arn:aws:s3:::example-public-assets-bucket"]
     );
+    assert_eq!(
+        events[1].resources, events[0].resources,
+        "the alert names them too"
+    );
 }

@@ -598,10 +598,9 @@ fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(value, |v, key| v.get(key))
 }
 
+/// A non-blank string at `path`.
 fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
-    at(value, path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
+    str_at(value, path).filter(|s| !s.trim().is_empty())
 }
 
 /// GuardDuty's bands (1.0–3.9 low, 4.0–6.9 medium, 7.0–8.9 high, 9.0–10.0 critical); below

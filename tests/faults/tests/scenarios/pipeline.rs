@@ -488,6 +488,21 @@ macro_rules! assembled {
     }};
 }
 
+/// One scenario of `function` on a moto and a proxy of its own (the builds are its
+/// [`assembled!`] pair).
+async fn alone<M: Function, A: Function>(
+    function: &str,
+    scenario: &str,
+    seed: u64,
+    events: &[Value],
+    (memory, aws): (impl Fn(&Vars, &Memory) -> M, impl Fn(&Vars, &Aws) -> A),
+) {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto, FaultPlan::none());
+    let plan = plan(scenario, seed);
+    self::scenario(function, &moto, &proxy, scenario, plan, events, memory, aws).await;
+}
+
 /// One moto, one proxy, the scenarios one after the other over `events` distinct Config events.
 async fn config_classifier_under(scenarios: &[&str], events: usize) {
     let moto = MotoServer::start();
@@ -504,20 +519,14 @@ async fn config_classifier_under(scenarios: &[&str], events: usize) {
 /// One moto, one proxy, one scenario over 20 Security Hub events of 5 findings each: a failure
 /// on one finding fails the event, whose retry must deliver the others exactly once.
 async fn finding_classifier_under(scenario: &str) {
-    let moto = MotoServer::start();
-    let proxy = FaultProxy::start(&moto, FaultPlan::none());
     let events = hub_events(20, 5);
-    let (memory, aws) = assembled!(finding_classifier);
-    let plan = plan(scenario, FINDING_SEED);
-    self::scenario(
+    let builds = assembled!(finding_classifier);
+    alone(
         "finding-classifier",
-        &moto,
-        &proxy,
         scenario,
-        plan,
+        FINDING_SEED,
         &events,
-        memory,
-        aws,
+        builds,
     )
     .await;
 }
@@ -530,22 +539,9 @@ async fn finding_classifier_loses_nothing_when_every_fault_meets_events_of_sever
 /// One moto, one proxy, one scenario over 20 subscription payloads of 10 CloudTrail records,
 /// each record its own finding.
 async fn log_detector_under(scenario: &str) {
-    let moto = MotoServer::start();
-    let proxy = FaultProxy::start(&moto, FaultPlan::none());
     let payloads = cloudtrail_payloads(20, 10);
-    let (memory, aws) = assembled!(log_detector);
-    let plan = plan(scenario, LOG_SEED);
-    self::scenario(
-        "log-detector",
-        &moto,
-        &proxy,
-        scenario,
-        plan,
-        &payloads,
-        memory,
-        aws,
-    )
-    .await;
+    let builds = assembled!(log_detector);
+    alone("log-detector", scenario, LOG_SEED, &payloads, builds).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -590,22 +586,9 @@ async fn log_detector_loses_nothing_when_batch_entries_are_reported_failed() {
 /// One moto, one proxy, one scenario over `events` distinct alarms going into ALARM: each
 /// invocation records the alarm's flap state and its dedup state, and pages for the critical.
 async fn alarm_classifier_under(scenario: &str, events: usize) {
-    let moto = MotoServer::start();
-    let proxy = FaultProxy::start(&moto, FaultPlan::none());
     let events = alarm_events(events);
-    let (memory, aws) = assembled!(alarm_classifier);
-    let plan = plan(scenario, ALARM_SEED);
-    self::scenario(
-        "alarm-classifier",
-        &moto,
-        &proxy,
-        scenario,
-        plan,
-        &events,
-        memory,
-        aws,
-    )
-    .await;
+    let builds = assembled!(alarm_classifier);
+    alone("alarm-classifier", scenario, ALARM_SEED, &events, builds).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
