@@ -713,6 +713,10 @@ fn describe(event: &Value) -> String {
         (Some(source), Some(detail_type)) => {
             format!("{} / {}", sanitize(source, 64), sanitize(detail_type, 96))
         }
+        // What the ticket queue carries: its consumer's input (jira-consumer), not a classifier's.
+        _ if event.get("fingerprint").is_some() && event.get("sequence").is_some() => {
+            "a ticket event (the ticket queue's consumer, jira-consumer, reads those)".to_owned()
+        }
         _ => "this kind of event".to_owned(),
     }
 }

@@ -156,6 +156,7 @@ pub fn assemble<B: Backend>(settings: RouterSettings, backend: &B) -> RouterOf<B
     .with_dedup_options(dedup.options);
     router.clock = backend.clock();
     router.chat = routing.chat;
+    router.ocsf = routing.ocsf;
     if let Some(bus) = &routing.event_bus_name {
         router.events = Some(Box::new(backend.event_publisher(bus)));
     }
@@ -178,6 +179,8 @@ pub struct Router<T, D, A> {
     accounts: AccountNames,
     /// Whether alerts carry the chat notification for HTTPS subscribers.
     chat: bool,
+    /// Whether ticket events also go on the bus as OCSF findings.
+    ocsf: bool,
     /// triage's EventBridge bus, when `EVENT_BUS_NAME` names one.
     events: Option<Box<dyn crate::ports::DynEventPublisher>>,
 }
@@ -203,6 +206,7 @@ impl<T, D, A> Router<T, D, A> {
             dedup_options: DedupOptions::default(),
             events: None,
             chat: false,
+            ocsf: false,
             clock: Arc::new(SystemClock),
             accounts: AccountNames::default(),
         }
@@ -537,11 +541,14 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 .await
                 .map_err(RouteError::Tickets)?;
             // On the bus too, before the ticket is marked sent: a failed put is retried with it.
-            let events = out
-                .tickets
-                .iter()
-                .map(|t| t.body().map(|body| t.bus_event(&body)))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut events = Vec::with_capacity(out.tickets.len() * 2);
+            for t in &out.tickets {
+                let event = t.bus_event(&t.body()?);
+                if self.ocsf {
+                    events.push(crate::ocsf::bus_event(t, event.resources.clone())?);
+                }
+                events.push(event);
+            }
             self.put_events(&events).await?;
         }
         for mark in out.marks.iter().filter(|m| m.ticket) {

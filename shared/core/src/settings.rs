@@ -137,6 +137,9 @@ pub struct RoutingSettings {
     /// their HTTPS subscribers (`crate::chat`); `disabled` (the default): HTTPS subscribers get
     /// the JSON, as paging integrations subscribed over HTTPS expect.
     pub chat: bool,
+    /// `OCSF_EVENTS=enabled`: every ticket event also goes on triage's bus as an OCSF finding
+    /// (`crate::ocsf`); `disabled` (the default): not.
+    pub ocsf: bool,
     /// `EVENT_BUS_NAME`: triage's EventBridge bus, which every ticket event and alert is also put
     /// on; unset: none.
     pub event_bus_name: Option<String>,
@@ -158,6 +161,7 @@ impl RoutingSettings {
             alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
             thresholds: env.thresholds()?,
             chat: env.enabled("CHAT_NOTIFICATIONS")?,
+            ocsf: env.enabled("OCSF_EVENTS")?,
             event_bus_name: env
                 .optional("EVENT_BUS_NAME")
                 .filter(|b| !b.trim().is_empty()),

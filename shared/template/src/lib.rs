@@ -260,6 +260,7 @@ pub fn memory_stand_ins() -> BTreeMap<&'static str, String> {
         ("DigestTopic", "memory://digest-topic"),
         ("DedupTable", "memory-dedup-table"),
         ("TriageEventBus", "memory-event-bus"),
+        ("TicketLinksTable", "memory-ticket-links"),
     ]
     .into_iter()
     .map(|(id, name)| (id, name.to_owned()))
@@ -323,13 +324,14 @@ mod tests {
     use super::*;
 
     /// The template's logical ids that have a local stand-in (what the tests and `triage replay` stand in).
-    const STAND_INS: [&str; 6] = [
+    const STAND_INS: [&str; 7] = [
         "TicketQueue",
         "DigestQueue",
         "AlertTopic",
         "DigestTopic",
         "DedupTable",
         "TriageEventBus",
+        "TicketLinksTable",
     ];
 
     fn stand_ins() -> BTreeMap<&'static str, String> {

@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod hostile;
+pub mod jira;
 pub mod loopback;
 
 use std::io::{Read, Write};

@@ -104,7 +104,15 @@ fn ticket_events_are_kept_14_days_and_an_alarm_fires_long_before_they_expire() {
 fn events_lambda_could_not_record_as_failed_alarm_for_every_function() {
     let t = template();
     let alarms = alarms(&t);
-    for f in t.functions() {
+    // A function only an SQS event source mapping invokes (jira-consumer) is invoked
+    // synchronously: its failed messages go back to the queue, then to the queue's DLQ.
+    let polled_only = |f: &stack_tests::Function| {
+        !f.events.is_empty()
+            && f.events
+                .values()
+                .all(|e| e.get("Type").and_then(Value::as_str) == Some("SQS"))
+    };
+    for f in t.functions().into_iter().filter(|f| !polled_only(f)) {
         for metric in ["DestinationDeliveryFailures", "AsyncEventsDropped"] {
             assert!(
                 alarms.iter().any(|(_, a)| alerts_the_health_topic(a)

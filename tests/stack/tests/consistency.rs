@@ -18,6 +18,7 @@ const SAMPLES: &[(&str, &[&str])] = &[
     ),
     ("log-detector", &["cwlogs-", "kinesis-"]),
     ("digest", &["scheduled-digest"]),
+    ("jira-consumer", &["sqs-ticket-"]),
 ];
 
 /// EventBridge-shaped samples that exist to exercise a handler's "irrelevant event" path: the
@@ -623,6 +624,30 @@ fn resources(statement: &Value) -> Vec<&Value> {
     as_list(statement.get("Resource"))
 }
 
+/// The user's own resources a role may name: parameters whose `AllowedPattern` admits one ARN
+/// (never a wildcard), with why the stack cannot own them.
+const USER_RESOURCES: &[(&str, &str, &str)] = &[(
+    "JiraCredentialsSecretArn",
+    "arn:aws:secretsmanager:eu-west-1:111122223333:secret:triage/jira-AbCdEf",
+    "the Jira API token is the user's: the stack never sees it in a parameter",
+)];
+
+fn names_one_arn(t: &Template, parameter: &str) -> bool {
+    let Some((_, example, _)) = USER_RESOURCES.iter().find(|(p, _, _)| *p == parameter) else {
+        return false;
+    };
+    let pattern = t
+        .root
+        .get("Parameters")
+        .and_then(|p| p.get(parameter))
+        .and_then(|p| p.get("AllowedPattern"))
+        .and_then(Value::as_str)
+        .expect("the parameter has an AllowedPattern");
+    let re = regex::Regex::new(pattern).expect("AllowedPattern compiles");
+    let wildcard = example.replace("triage/jira-AbCdEf", "*");
+    re.is_match(example) && !re.is_match(&wildcard) && !re.is_match(&format!("{example}*"))
+}
+
 #[test]
 fn every_iam_statement_names_actions_and_the_stacks_own_resources() {
     let t = template();
@@ -642,8 +667,18 @@ fn every_iam_statement_names_actions_and_the_stacks_own_resources() {
                 problems.push(format!("{role}: a statement without a plain Action list"));
             }
             for r in resources(s) {
-                match referenced_resource(r) {
+                // `!Sub "${Parameter}"` names the parameter's value, as `!Ref` would
+                let whole_sub = match intrinsic(r) {
+                    Some((tag, Value::String(text))) if tag == "Sub" => text
+                        .strip_prefix("${")
+                        .and_then(|t| t.strip_suffix('}'))
+                        .filter(|t| !t.contains(['$', '{', '}']))
+                        .map(str::to_owned),
+                    _ => None,
+                };
+                match whole_sub.or_else(|| referenced_resource(r)) {
                     Some(id) if own.contains(id.as_str()) => {}
+                    Some(id) if names_one_arn(&t, &id) => {}
                     _ => problems.push(format!(
                         "{role}: resource {r:?} is not one of the stack's own resources"
                     )),

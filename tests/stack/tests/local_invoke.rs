@@ -32,8 +32,8 @@ enum Expect {
     Response(Json),
     /// The invocation fails with this `errorType`.
     Error(&'static str),
-    /// A Kinesis batch: the partial batch response names nothing to retry (and is all Lambda
-    /// gets), after sending this many ticket events and alerts.
+    /// A Kinesis or SQS batch: the partial batch response names nothing to retry (and is all
+    /// Lambda gets), after sending this many ticket events and alerts.
     Stream { tickets: u64, alerts: u64 },
 }
 
@@ -118,6 +118,18 @@ fn cases() -> Vec<Case> {
             expect: Expect::Stream {
                 tickets: 4,
                 alerts: 2,
+            },
+        },
+        // The ticket queue's batch of one problem's open, update and resolve. Under the
+        // emulator, against the local Jira stand-in: one issue created, commented, closed. In
+        // Docker (no stand-in the container may reach over https), its links already record
+        // the batch: a replay, applied with no call to Jira.
+        Case {
+            binary: "jira-consumer",
+            sample: "sqs-ticket-batch.json",
+            expect: Expect::Stream {
+                tickets: 0,
+                alerts: 0,
             },
         },
         // Last: drains what the others put on the digest queue, then finds it empty.
@@ -504,7 +516,15 @@ async fn every_function_binary_runs_under_the_cargo_lambda_emulator_against_moto
         .to_owned();
     let digest_inbox = subscribe_inbox(&q, &digest_topic, "triage-local-digest-inbox").await;
     create_dedup_table(&moto, "triage-local-dedup").await;
+    create_dedup_table(&moto, "triage-local-links").await; // the same key
+    let jira = wiremock::MockServer::start().await;
+    triage_testkit::jira::healthy(&jira).await;
+    let jira_secret = triage_testkit::jira::secret(&moto, "triage-local/jira", None).await;
     let stand_ins: BTreeMap<&str, String> = BTreeMap::from([
+        ("TicketLinksTable", "triage-local-links".to_owned()),
+        ("JiraBaseUrl", jira.uri()),
+        ("JiraProjectKey", "SEC".to_owned()),
+        ("JiraCredentialsSecretArn", jira_secret),
         ("TicketQueue", q.ticket_queue_url.clone()),
         ("DigestQueue", q.digest_queue_url.clone()),
         ("AlertTopic", q.alert_topic_arn.clone()),
@@ -541,6 +561,14 @@ async fn every_function_binary_runs_under_the_cargo_lambda_emulator_against_moto
         check("cargo lambda invoke", case, &outcome);
         check_tickets(&q, case).await;
     }
+
+    // jira-consumer created, commented and closed one issue on the stand-in.
+    let jira_calls = triage_testkit::jira::calls(&triage_testkit::jira::requests(&jira).await);
+    assert_eq!(
+        jira_calls,
+        triage_testkit::jira::LIFECYCLE_CALLS,
+        "Jira stand-in"
+    );
 
     // The digest run published the entries the classifiers queued, and deleted them.
     let digest_messages = take(&q, &digest_inbox).await;
@@ -653,6 +681,38 @@ async fn every_function_runs_under_sam_local_invoke_in_docker_against_moto() {
             .await
             .expect("delete a dedup item");
     }
+
+    // jira-consumer's links already record the sample batch (see its case).
+    let links = exported("TICKET_LINKS_TABLE_NAME");
+    let batch = triage_testkit::event("sqs-ticket-batch.json");
+    let last: triage_core::TicketEvent = batch["Records"]
+        .as_array()
+        .and_then(|r| r.last())
+        .and_then(|r| r["body"].as_str())
+        .and_then(|b| serde_json::from_str(b).ok())
+        .expect("the sample's last ticket event");
+    dynamodb
+        .put_item()
+        .table_name(&links)
+        .item(
+            "fingerprint",
+            aws_sdk_dynamodb::types::AttributeValue::S(last.fingerprint.as_str().to_owned()),
+        )
+        .item(
+            "sequence",
+            aws_sdk_dynamodb::types::AttributeValue::N(last.sequence.to_string()),
+        )
+        .item(
+            "ticket",
+            aws_sdk_dynamodb::types::AttributeValue::S("SEC-1".to_owned()),
+        )
+        .item(
+            "closed",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+        )
+        .send()
+        .await
+        .expect("seed the ticket links");
 
     let logical_id = |binary: &str| {
         t.functions()
