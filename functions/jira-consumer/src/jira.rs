@@ -8,9 +8,13 @@
 //! | close | `GET /rest/api/3/issue/{key}/transitions`, comment, `POST …/transitions`; with no such transition, `GET /rest/api/3/issue/{key}?fields=status` (already done: nothing to do) |
 //!
 //! A fingerprint is 32 lowercase hex digits (checked before any call) and the project key is
-//! checked at cold start, so neither can change the meaning of the JQL. Answers 429 (waiting
-//! `Retry-After` seconds) and 5xx, and connection failures, are retried while the invocation's
-//! deadline allows; then, and on any other error, the call fails and the message stays queued.
+//! checked at cold start, so neither can change the meaning of the JQL. A 429 (Jira refused the
+//! request: waiting `Retry-After` seconds) is retried while the invocation's deadline allows.
+//! A 5xx or a connection failure is retried only for the calls that may be repeated (the search,
+//! the reads, the count field); a create, a comment or a transition whose outcome is unknown is
+//! not sent again: the message fails, and its redelivery finds an issue so created by the search.
+//! A create, a comment or a transition is not started with less than one request timeout left.
+//! Then, and on any other error, the call fails and the message stays queued.
 
 use std::time::Duration;
 
@@ -95,7 +99,8 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub struct Jira {
     http: reqwest::Client,
     settings: JiraSettings,
-    authorization: String,
+    /// Marked sensitive: never printed by a request's Debug.
+    authorization: reqwest::header::HeaderValue,
 }
 
 fn bounded(s: &str) -> String {
@@ -142,10 +147,16 @@ impl Jira {
             })?;
         let token = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", credentials.email, credentials.api_token));
+        let mut authorization = reqwest::header::HeaderValue::from_str(&format!("Basic {token}"))
+            .map_err(|_| JiraError::Request {
+            call: "client",
+            problem: "the credentials do not make a header value".into(),
+        })?;
+        authorization.set_sensitive(true);
         Ok(Jira {
             http,
             settings,
-            authorization: format!("Basic {token}"),
+            authorization,
         })
     }
 
@@ -159,15 +170,24 @@ impl Jira {
         body: Option<&Value>,
         deadline: Deadline,
     ) -> Result<Value, JiraError> {
+        let repeatable = matches!(name, "search" | "transitions" | "status" | "count");
         let url = format!("{}{path}", self.settings.base_url);
         let mut backoff = FIRST_BACKOFF;
         let mut attempts = 0;
         loop {
+            if !repeatable && !deadline.allows(self.settings.request_timeout) {
+                // Its answer could not be awaited: an unanswered create would be created again.
+                return Err(JiraError::OutOfTime {
+                    call: name,
+                    last: "less than one request timeout left".into(),
+                    attempts,
+                });
+            }
             attempts += 1;
             let mut request = self
                 .http
                 .request(method.clone(), &url)
-                .header(reqwest::header::AUTHORIZATION, &self.authorization)
+                .header(reqwest::header::AUTHORIZATION, self.authorization.clone())
                 .header(reqwest::header::ACCEPT, "application/json")
                 .timeout(self.settings.request_timeout.min(deadline.remaining()));
             if let Some(body) = body {
@@ -189,7 +209,9 @@ impl Jira {
                             problem: bounded(&e.to_string()),
                         });
                     }
-                    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                    if status == StatusCode::TOO_MANY_REQUESTS
+                        || (status.is_server_error() && repeatable)
+                    {
                         let wait = retry_after(&response).unwrap_or(backoff);
                         (format!("HTTP {}", status.as_u16()), wait)
                     } else {
@@ -201,7 +223,15 @@ impl Jira {
                         });
                     }
                 }
-                Err(e) => (bounded(&format!("unreachable ({e})")), backoff),
+                Err(e) if repeatable => (bounded(&format!("unreachable ({e})")), backoff),
+                Err(e) => {
+                    return Err(JiraError::Request {
+                        call: name,
+                        problem: bounded(&format!(
+                            "no answer, outcome unknown: not sent again ({e})"
+                        )),
+                    });
+                }
             };
             if attempts >= MAX_ATTEMPTS || wait > MAX_RETRY_AFTER || !deadline.allows(wait) {
                 return Err(JiraError::OutOfTime {
@@ -366,6 +396,23 @@ impl TicketSystem for Jira {
         deadline: Deadline,
     ) -> Result<(), JiraError> {
         let key = Self::checked(key)?;
+        // Done already (closed by a person, as Done or Won't Do, or by an earlier attempt whose
+        // link write was lost): left as it is.
+        let issue = self
+            .call(
+                "status",
+                Method::GET,
+                &format!("/rest/api/3/issue/{key}?fields=status"),
+                None,
+                deadline,
+            )
+            .await?;
+        let category = issue
+            .pointer("/fields/status/statusCategory/key")
+            .and_then(Value::as_str);
+        if category == Some("done") {
+            return Ok(());
+        }
         let path = format!("/rest/api/3/issue/{key}/transitions");
         let transitions = self
             .call("transitions", Method::GET, &path, None, deadline)
@@ -382,46 +429,23 @@ impl TicketSystem for Jira {
                     .is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted))
             })
             .and_then(|t| t.get("id").and_then(Value::as_str))
-            .map(str::to_owned);
-        match id {
-            Some(id) => {
-                self.add_comment(key, render::resolve_comment(event), deadline)
-                    .await?;
-                self.call(
-                    "transition",
-                    Method::POST,
-                    &path,
-                    Some(&json!({"transition": {"id": id}})),
-                    deadline,
-                )
-                .await
-                .map(drop)
-            }
-            None => {
-                // Not offered from the current status: done already (closed by a person, or by
-                // an earlier attempt whose link write was lost) is fine; anything else is not.
-                let issue = self
-                    .call(
-                        "status",
-                        Method::GET,
-                        &format!("/rest/api/3/issue/{key}?fields=status"),
-                        None,
-                        deadline,
-                    )
-                    .await?;
-                let category = issue
-                    .pointer("/fields/status/statusCategory/key")
-                    .and_then(Value::as_str);
-                if category == Some("done") {
-                    Ok(())
-                } else {
-                    Err(JiraError::NoTransition {
-                        key: key.to_owned(),
-                        transition: wanted.clone(),
-                    })
-                }
-            }
-        }
+            .map(str::to_owned)
+            .ok_or_else(|| JiraError::NoTransition {
+                key: key.to_owned(),
+                transition: wanted.clone(),
+            })?;
+        self.call(
+            "transition",
+            Method::POST,
+            &path,
+            Some(&json!({"transition": {"id": id}})),
+            deadline,
+        )
+        .await?;
+        // After the transition: a transition Jira refuses (a required field on its screen)
+        // leaves no comment behind to repeat on every retry.
+        self.add_comment(key, render::resolve_comment(event), deadline)
+            .await
     }
 }
 

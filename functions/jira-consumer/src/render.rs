@@ -55,23 +55,7 @@ fn field(label: &str, value: &str) -> Value {
 
 /// Whether a console link points at the AWS console (its host, over https), so it may be a link.
 pub fn is_console_link(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("https://") else {
-        return false;
-    };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let console = [
-        ".console.aws.amazon.com",
-        ".console.amazonaws-us-gov.com",
-        ".console.amazonaws.cn",
-    ];
-    !url.chars().any(|c| c.is_whitespace() || c.is_control())
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        && console.iter().any(|suffix| {
-            host.strip_suffix(suffix)
-                .is_some_and(|region| !region.is_empty() && !region.contains('.'))
-        })
+    triage_core::console::is_console_url(url)
 }
 
 /// `[HIGH] <title>`: plain text, bounded to Jira's 255 characters.

@@ -4,9 +4,9 @@
 //! 1. Its fingerprint's link is read (consistently). If the link's sequence is at least the
 //!    event's, the event was applied already (a replay, a redrive, SQS's at-least-once copy) or
 //!    was overtaken: nothing is done.
-//! 2. The fingerprint's open ticket is the linked one unless it was closed; with no link at all
-//!    (a new consumer, a lost table, a create whose link was never written) the ticket system
-//!    is searched for an open ticket carrying the fingerprint.
+//! 2. The fingerprint's open ticket is the linked one unless it was closed; otherwise (a new
+//!    consumer, a lost table, a closed ticket, a create whose link was never written) the ticket
+//!    system is searched for an open ticket carrying the fingerprint.
 //! 3. `open`: with an open ticket found by search, that ticket is adopted (it is this event's own
 //!    create, whose link was lost); with a linked open ticket it is commented; with none, a
 //!    ticket is created (naming the closed one, if any: the problem came back). `update`: the open
@@ -15,10 +15,11 @@
 //!    is done.
 //! 4. The link is written with the event's sequence.
 //!
-//! What is guaranteed: one ticket per problem occurrence, never a second one for the same open
-//! problem under replays, redrives and retries; each event applied in order, once, except that
-//! an invocation dying between a comment or a close and the link write repeats that comment or
-//! close (a close of a closed ticket changes nothing) when the message comes back.
+//! What is guaranteed: events applied in order per fingerprint, each once, and one ticket per
+//! problem occurrence under replays, redrives and retries, as far as the ticket system's search
+//! finds a ticket created by an attempt whose link was not written (Jira's search index lags its
+//! writes by seconds). An invocation dying between a comment and the link write repeats that
+//! comment when the message comes back; a close of a closed ticket changes nothing.
 
 use std::future::Future;
 
@@ -230,8 +231,11 @@ impl<S: TicketSystem, L: LinkStore> Consumer<S, L> {
             system: S::NAME,
             message: bounded(&e.to_string()),
         };
-        let (open_ticket, searched) = match &link {
-            Some(l) => (l.open_ticket().map(str::to_owned), false),
+        // The linked ticket, unless it was closed; otherwise the ticket system is searched: a
+        // create whose link was never written (the function died, or the link write failed)
+        // left an open ticket there, first or after a close.
+        let (open_ticket, searched) = match link.as_ref().and_then(Link::open_ticket) {
+            Some(t) => (Some(t.to_owned()), false),
             None => (
                 self.system.find_open(fp, deadline).await.map_err(system)?,
                 true,

@@ -16,6 +16,8 @@ pub struct Deadline {
 impl Deadline {
     /// `remaining` from now (the invocation's remaining time less the margin).
     pub fn after(remaining: Duration) -> Self {
+        // An absurd deadline (years away) is capped, never an overflow.
+        let remaining = remaining.min(Duration::from_secs(24 * 3600));
         Deadline {
             at: Instant::now() + remaining,
         }

@@ -10,6 +10,31 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
+/// Whether `url` is an https link to the AWS console (a region's console host, commercial,
+/// GovCloud or China), with nothing a reader could be misled by: what a ticket, a chat message or
+/// an OCSF finding may show as a link. Links triage builds here always are; a link read back
+/// from a queue message is checked again.
+pub fn is_console_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let console = [
+        ".console.aws.amazon.com",
+        ".console.amazonaws-us-gov.com",
+        ".console.amazonaws.cn",
+    ];
+    !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && (host == "console.amazonaws-us-gov.com"
+            || console.iter().any(|suffix| {
+                host.strip_suffix(suffix)
+                    .is_some_and(|region| !region.is_empty() && !region.contains('.'))
+            }))
+}
+
 pub fn encode(component: &str) -> String {
     utf8_percent_encode(component, COMPONENT).to_string()
 }
@@ -112,6 +137,25 @@ pub fn securityhub_finding(region: &str, finding_id: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_link_triage_builds_is_a_console_url_and_nothing_else_is() {
+        for region in ["us-east-1", "eu-west-3", "cn-north-1", "us-gov-west-1"] {
+            let link = service_home(region, "config").unwrap_or_default();
+            assert!(is_console_url(&link), "{link}");
+        }
+        for url in [
+            "https://evil.example/?.console.aws.amazon.com",
+            "https://evil.example#.console.aws.amazon.com",
+            "https://a.b.console.aws.amazon.com/x",
+            "http://us-east-1.console.aws.amazon.com/x",
+            "https://us-east-1.console.aws.amazon.com/x y",
+            "https://user@us-east-1.console.aws.amazon.com/",
+            "javascript:alert(1)",
+        ] {
+            assert!(!is_console_url(url), "{url}");
+        }
+    }
 
     #[test]
     fn finding_links_name_the_finding_and_refuse_what_cannot_be_an_id() {

@@ -12,10 +12,10 @@
 //! | `time` | `event_time`, epoch milliseconds |
 //! | `status_id` | 1 New (open, update), 4 Resolved (resolve) |
 //! | `metadata` | OCSF version 1.6.0, product triage, `uid` = `<fingerprint>:<sequence>` (one per ticket event), `correlation_uid` = fingerprint, profile `cloud` |
-//! | `finding_info` | `uid` = fingerprint, title, description, `types` = [rule], first and last seen, `src_url` = the console link |
+//! | `finding_info` | `uid` = fingerprint, title, description, `types` = [rule], first and last seen, `src_url` = the console link (an AWS console URL only) |
 //! | `cloud` | provider AWS, region, account (`type_id` 10, AWS Account) |
 //! | `resources` | each resource: `uid` (ARN or id), `name` (id), `type`, region |
-//! | `evidences` (2004) | the actor, the API call and the source IP, where the finding has them |
+//! | `evidences` (2004) | the actor, the API call and the source address (`ip`, or `hostname` for a service's name; "AWS Internal" is left out), where the finding has them |
 //! | `compliance` (2003) | `control` = rule, `standards`, `status_id` 3 Fail or 1 Pass (resolve) |
 //! | `remediation`, `count`, `message`, `is_alert` (2004) | remediation text, occurrences, title, true |
 //! | `unmapped` | triage's own: source, severity, action, sequence, ticket-event schema version |
@@ -87,7 +87,11 @@ pub fn finding(event: &TicketEvent) -> Value {
     info.insert("types".into(), json!([f.rule_id]));
     info.insert("first_seen_time".into(), json!(ms(f.first_seen)));
     info.insert("last_seen_time".into(), json!(ms(f.last_seen)));
-    if let Some(url) = &f.console_url {
+    if let Some(url) = f
+        .console_url
+        .as_deref()
+        .filter(|u| crate::console::is_console_url(u))
+    {
         info.insert("src_url".into(), json!(url));
     }
     let resources: Vec<Value> = f
@@ -167,12 +171,16 @@ pub fn finding(event: &TicketEvent) -> Value {
         if let Some(ip) = &e.source_ip {
             // CloudTrail's sourceIPAddress may be a service's name (`ec2.amazonaws.com`) or
             // "AWS Internal": only an address goes in `ip` (an `ip_t`).
-            let endpoint = if ip.as_str().parse::<std::net::IpAddr>().is_ok() {
-                json!({"ip": ip})
-            } else {
-                json!({"hostname": ip})
-            };
-            evidence.insert("src_endpoint".into(), endpoint);
+            let ip = ip.as_str();
+            let hostname = ip.contains('.')
+                && ip
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+            if ip.parse::<std::net::IpAddr>().is_ok() {
+                evidence.insert("src_endpoint".into(), json!({"ip": ip}));
+            } else if hostname {
+                evidence.insert("src_endpoint".into(), json!({"hostname": ip}));
+            }
         }
         if !evidence.is_empty() {
             out["evidences"] = json!([Value::Object(evidence)]);

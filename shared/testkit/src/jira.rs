@@ -36,8 +36,8 @@ pub fn created(key: &str) -> ResponseTemplate {
     }))
 }
 
-/// Mounts a healthy Jira: a search that finds nothing, issues created as SEC-1, comments
-/// accepted, a workflow offering "To Do", "In Progress" and "Done" (id 31).
+/// Mounts a healthy Jira: a search that finds nothing, issues created as SEC-1 (in progress),
+/// comments accepted, a workflow offering "To Do", "In Progress" and "Done" (id 31).
 pub async fn healthy(jira: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/rest/api/3/search/jql"))
@@ -54,6 +54,14 @@ pub async fn healthy(jira: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/rest/api/3/issue/SEC-1/comment"))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "1"})))
+        .mount(jira)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/issue/SEC-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "key": "SEC-1",
+            "fields": {"status": {"name": "In Progress", "statusCategory": {"key": "indeterminate"}}}
+        })))
         .mount(jira)
         .await;
     Mock::given(method("GET"))
@@ -84,11 +92,12 @@ pub fn calls(requests: &[Request]) -> Vec<String> {
 }
 
 /// The calls of one problem's open, update and resolve on a healthy Jira.
-pub const LIFECYCLE_CALLS: [&str; 6] = [
+pub const LIFECYCLE_CALLS: [&str; 7] = [
     "POST /rest/api/3/search/jql",
     "POST /rest/api/3/issue",
     "POST /rest/api/3/issue/SEC-1/comment",
+    "GET /rest/api/3/issue/SEC-1",
     "GET /rest/api/3/issue/SEC-1/transitions",
-    "POST /rest/api/3/issue/SEC-1/comment",
     "POST /rest/api/3/issue/SEC-1/transitions",
+    "POST /rest/api/3/issue/SEC-1/comment",
 ];

@@ -1,5 +1,5 @@
 //! What triage's bus gives its targets, from the events the four classifiers really put there
-//! for every sample (built as they ship, on memory, with `AlertMinSeverity=low` so that every
+//! for every sample (built as they ship, on memory, with `AlertMinSeverity=info` so that every
 //! severity pages and `OcsfEvents=enabled`):
 //!
 //! - the optional PagerDuty API destination (`PagerDutyRoutingKeySecretArn`): the template's rules
@@ -23,20 +23,21 @@ use stack_tests::{Template, Value, function_env, memory_stand_ins, repo_root, ya
 use triage_core::fakes::Memory;
 use triage_core::{Finding, SafeText, Severity, TicketAction, TicketEvent};
 
-const RULES: [(&str, Option<Severity>, &str); 5] = [
+/// Each rule, the severities of the pages it takes, and PagerDuty's severity for them.
+const RULES: [(&str, &[Severity], &str); 5] = [
     (
         "PagerDutyTriggerCriticalRule",
-        Some(Severity::Critical),
+        &[Severity::Critical],
         "critical",
     ),
-    ("PagerDutyTriggerHighRule", Some(Severity::High), "error"),
+    ("PagerDutyTriggerHighRule", &[Severity::High], "error"),
+    ("PagerDutyTriggerMediumRule", &[Severity::Medium], "warning"),
     (
-        "PagerDutyTriggerMediumRule",
-        Some(Severity::Medium),
-        "warning",
+        "PagerDutyTriggerLowRule",
+        &[Severity::Low, Severity::Info],
+        "info",
     ),
-    ("PagerDutyTriggerLowRule", Some(Severity::Low), "info"),
-    ("PagerDutyResolveRule", None, "resolve"),
+    ("PagerDutyResolveRule", &[], "resolve"),
 ];
 
 /// A routing key of PagerDuty's shape (32 characters), standing in for the secret's.
@@ -161,7 +162,7 @@ fn envelope(detail_type: &str, detail: &str, resources: &[String]) -> Json {
 async fn bus_events() -> Vec<Json> {
     let memory = Memory::default();
     let mut stand_ins = memory_stand_ins();
-    stand_ins.insert("AlertMinSeverity", "low".to_owned());
+    stand_ins.insert("AlertMinSeverity", "info".to_owned());
     stand_ins.insert("OcsfEvents", "enabled".to_owned());
     let env = |binary| function_env(binary, &stand_ins);
     let config = config_classifier::assemble(
@@ -266,7 +267,7 @@ async fn every_page_and_resolve_becomes_a_valid_pagerduty_event_with_the_fingerp
         let expected: Vec<&str> = match detail_type {
             "Alert" => RULES
                 .iter()
-                .filter(|(_, s, _)| *s == Some(finding.severity))
+                .filter(|(_, s, _)| s.contains(&finding.severity))
                 .map(|(id, _, _)| *id)
                 .collect(),
             "Ticket Resolved" => vec!["PagerDutyResolveRule"],

@@ -498,6 +498,15 @@ fn every_function_has_its_log_group_json_logs_and_error_and_throttle_alarms() {
             )),
             "{group}"
         );
+        // …and names this one exactly: without it CloudFormation cannot create the encrypted
+        // log group and the deploy rolls back.
+        let wanted = format!(
+            "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/${{AWS::StackName}}-{bin}"
+        );
+        assert!(
+            key_policy_log_groups(&t).contains(&wanted),
+            "{group}: the key policy does not let CloudWatch Logs encrypt {wanted}"
+        );
         for metric in ["Errors", "Throttles"] {
             assert!(
                 alarms
@@ -730,4 +739,44 @@ fn a_conditional_policy_is_checked_like_the_others() {
         actions.iter().any(|a| a == "kinesis:GetRecords"),
         "the organization intake's read-trail-records policy is among the checked statements: {actions:?}"
     );
+}
+
+/// The log group ARNs (as `!Sub` strings) the stack key's policy lets CloudWatch Logs use it for,
+/// conditional ones included.
+fn key_policy_log_groups(t: &Template) -> BTreeSet<String> {
+    fn subs(v: &Value, out: &mut BTreeSet<String>) {
+        match intrinsic(v) {
+            Some((tag, Value::String(text))) if tag == "Sub" => {
+                out.insert(text.clone());
+            }
+            Some((tag, Value::Sequence(args))) if tag == "If" => {
+                args.iter().skip(1).for_each(|a| subs(a, out));
+            }
+            _ => {
+                if let Value::Sequence(items) = v {
+                    items.iter().for_each(|i| subs(i, out));
+                }
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    let statements = t
+        .resource("TriageKey")
+        .and_then(|k| {
+            k.get("Properties")?
+                .get("KeyPolicy")?
+                .get("Statement")?
+                .as_sequence()
+        })
+        .expect("the key policy's statements");
+    for s in statements {
+        if let Some(arns) = s
+            .get("Condition")
+            .and_then(|c| c.get("ArnEquals"))
+            .and_then(|a| a.get("kms:EncryptionContext:aws:logs:arn"))
+        {
+            subs(arns, &mut out);
+        }
+    }
+    out
 }
