@@ -16,6 +16,7 @@
 //! | `delivered_origin` | S | origin of the last delivered pending |
 //! | `pending_origin`, `pending_action`, `pending_event`, `pending_send_ticket`, `pending_ticket_sent`, `pending_page`, `pending_digest`, `claimed_until` | S/S/S/BOOL/BOOL/BOOL/S/N | the outbox, present while `delivered` is false |
 //! | `expires_at` | N | epoch seconds: the table's TTL attribute |
+//! | `quiet` | BOOL | present (true) while the window is below its rule's count threshold: no ticket sent yet |
 //! | `write_token` | S | the attempt token of the last write applied (see below) |
 //!
 //! # A write whose answer is lost
@@ -121,6 +122,9 @@ pub fn item_to_attributes(item: &DedupItem) -> Attributes {
     );
     if let Some(o) = &item.delivered_origin {
         a.insert("delivered_origin".into(), s(o.clone()));
+    }
+    if item.quiet {
+        a.insert("quiet".into(), AttributeValue::Bool(true));
     }
     if let Some(p) = &item.pending {
         a.insert("pending_origin".into(), s(p.origin.clone()));
@@ -234,6 +238,7 @@ pub fn item_from_attributes(a: &Attributes) -> Result<DedupItem, DedupError> {
             .cloned(),
         expires_at: DateTime::from_timestamp(get_n(TTL_ATTRIBUTE)?, 0)
             .ok_or_else(|| corrupt("expires_at is out of range"))?,
+        quiet: matches!(a.get("quiet"), Some(AttributeValue::Bool(true))),
     })
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use triage_aws::{DynamoDbDedupStore, item_from_attributes};
 use triage_core::clock::ManualClock;
-use triage_core::dedup::{Applied, DedupError, DedupItem, Write};
+use triage_core::dedup::{Applied, DedupError, DedupItem, DedupWindows, Write};
 use triage_core::fakes::MemoryDedupStore;
 use triage_core::fakes::{MemoryAlertPublisher, MemoryDigestSink, MemoryTicketSink};
 use triage_core::policy::{SeverityPolicy, Thresholds};
@@ -260,6 +260,70 @@ async fn the_dynamodb_store_and_the_memory_store_decide_alike() {
     assert_eq!(in_memory, in_dynamo);
     assert_eq!((in_dynamo.generation, in_dynamo.total), (3, 7));
     assert_eq!(in_dynamo.resolved_at, Some(t(75)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_count_threshold_holds_the_ticket_back_alike_on_dynamodb_and_in_memory() {
+    let moto = MotoServer::start();
+    let table = DedupTable::create(&moto, "dedup-threshold").await;
+    let clock = ManualClock::new(t(0));
+    let windows = || DedupWindows::new(60).with_threshold(None, "unauthorized-*", 3);
+    let memory = Arc::new(MemoryDedupStore::new());
+    let with_memory = router(&clock)
+        .with_dedup(Arc::clone(&memory))
+        .with_dedup_windows(windows());
+    let with_dynamo = router(&clock)
+        .with_dedup(DynamoDbDedupStore::new(table.client.clone(), &table.name))
+        .with_dedup_windows(windows());
+    // two below the threshold, a window that runs out, then three inside one window and a
+    // fourth; the third of them fails its ticket send once and is retried
+    for (minute, (event, event_minute), fail) in [
+        (0, ("e0", 0), false),
+        (10, ("e1", 10), false),
+        (80, ("e2", 80), false),
+        (85, ("e3", 85), false),
+        (90, ("e4", 90), true),
+        (91, ("e4", 90), false),
+        (95, ("e5", 95), false),
+    ] {
+        for r in [&with_memory, &with_dynamo] {
+            clock.set(t(minute));
+            if fail {
+                r.tickets().fail_next(1);
+            }
+            let result = r.route(vec![occurrence(event, event_minute)]).await;
+            assert_eq!(result.is_ok(), !fail, "minute {minute}: {result:?}");
+        }
+    }
+    for r in [&with_memory, &with_dynamo] {
+        let tickets: Vec<_> = r
+            .tickets()
+            .sent()
+            .iter()
+            .map(|t| (t.action, t.finding.count))
+            .collect();
+        assert_eq!(
+            tickets,
+            [(TicketAction::Open, 3)],
+            "one open, at the third occurrence of the second window"
+        );
+        let kinds: Vec<_> = r
+            .digest()
+            .sent()
+            .iter()
+            .map(|d| (d.kind, d.count, d.last_seen))
+            .collect();
+        assert_eq!(
+            r.digest().sent().len(),
+            6,
+            "every occurrence in the digest: {kinds:?}"
+        );
+    }
+    let in_memory = memory.items().pop().expect("memory item");
+    let in_dynamo = item_from_attributes(&table.items().await[0]).expect("dynamo item");
+    assert_eq!(in_memory, in_dynamo);
+    assert!(!in_dynamo.quiet);
+    assert_eq!(in_dynamo.total, 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -54,6 +54,7 @@ fn pending_item() -> DedupItem {
         origin: origin_of(&f),
         now: t(0),
         window: TimeDelta::minutes(60),
+        open_after: 1,
         options: DedupOptions::default(),
         send_ticket: true,
         page: true,
@@ -108,6 +109,16 @@ fn an_item_round_trips_through_its_attributes_exactly() {
     let mut attrs = item_to_attributes(&delivered);
     attrs.remove("sequence");
     assert_eq!(item_from_attributes(&attrs).map(|i| i.sequence), Ok(0));
+    // …and one written before count thresholds existed (no `quiet`) as not quiet.
+    assert!(!attrs.contains_key("quiet"));
+    assert_eq!(item_from_attributes(&attrs).map(|i| i.quiet), Ok(false));
+
+    // A window below its rule's count threshold.
+    let mut quiet = pending_item();
+    quiet.quiet = true;
+    let attrs = item_to_attributes(&quiet);
+    assert_eq!(attrs["quiet"].as_bool().ok(), Some(&true));
+    assert_eq!(item_from_attributes(&attrs), Ok(quiet));
 }
 
 #[test]
@@ -412,6 +423,7 @@ fn the_stored_pending_is_what_the_router_would_send() {
             origin: origin_of(&f),
             now: t(2),
             window: TimeDelta::minutes(60),
+            open_after: 1,
             options: DedupOptions::default(),
             send_ticket: true,
             page: true,

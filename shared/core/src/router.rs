@@ -391,6 +391,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 origin: origin_of(&finding),
                 now,
                 window: self.windows.window_for(&finding),
+                open_after: self.windows.open_after_for(&finding),
                 options: self.dedup_options,
                 send_ticket: ticket,
                 page: alert.is_some(),

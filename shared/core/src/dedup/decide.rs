@@ -22,6 +22,9 @@ pub struct Observation<'a> {
     pub now: DateTime<Utc>,
     /// The rule's dedup window.
     pub window: TimeDelta,
+    /// Occurrences inside the window before the problem opens a ticket (and pages): 1 opens at
+    /// once; above 1 the earlier ones are counted quietly (digest entries only).
+    pub open_after: u64,
     pub options: DedupOptions,
     /// Whether the finding tickets, pages and reaches the digest (by the thresholds).
     pub send_ticket: bool,
@@ -120,6 +123,11 @@ impl Observation<'_> {
 
     fn count(&self) -> u64 {
         self.finding.count.max(1)
+    }
+
+    /// Whether `total` occurrences are still below the rule's count threshold.
+    fn below_threshold(&self, total: u64) -> bool {
+        total < self.open_after
     }
 
     fn resolving(&self) -> bool {
@@ -240,8 +248,15 @@ impl Observation<'_> {
             let o = TicketAction::Open;
             (o, DigestKind::New, Why::Open, self.count(), None)
         };
-        let pending = self.pending(action, finding.clone(), sequence, kind)?;
+        let quiet = !self.resolving() && self.below_threshold(total);
+        let mut pending = self.pending(action, finding.clone(), sequence, kind)?;
+        if quiet {
+            // Below the rule's count threshold: counted (the digest entry), no ticket, no page.
+            pending.send_ticket = false;
+            pending.page = false;
+        }
         let item = DedupItem {
+            quiet,
             fingerprint: finding.fingerprint.clone(),
             version: current.map_or(1, |c| c.version + 1),
             generation: current.map_or(1, |c| c.generation + 1),
@@ -278,12 +293,16 @@ impl Observation<'_> {
     /// The open problem of `item` went away: a tombstone that remembers when.
     fn resolve(&self, item: &DedupItem) -> Result<Step, DedupError> {
         let sequence = next_sequence(item.sequence, self.now());
-        let pending = self.pending(
+        let mut pending = self.pending(
             TicketAction::Resolve,
             self.finding.clone(),
             sequence,
             DigestKind::Resolved,
         )?;
+        if item.quiet {
+            // It never reached its threshold: no ticket to close.
+            pending.send_ticket = false;
+        }
         let generation = item.generation + 1;
         let next = DedupItem {
             version: item.version + 1,
@@ -293,6 +312,7 @@ impl Observation<'_> {
             resolved_at: Some(self.finding.last_seen),
             pending: Some(pending.clone()),
             expires_at: self.expires_at(),
+            quiet: false,
             ..item.clone()
         };
         Ok(replacing(item, next, pending, Why::Resolve))
@@ -325,8 +345,37 @@ impl Observation<'_> {
             pending: Some(pending.clone()),
             delivered_origin: item.delivered_origin.clone(),
             expires_at: self.expires_at(),
+            quiet: false,
         };
         Ok(replacing(item, next, pending, Why::Update))
+    }
+
+    /// The occurrence that brings a quiet window's count to the rule's threshold: the ticket
+    /// opens now (and pages, if the finding pages), carrying the count and the first sighting of
+    /// the window, in the same window.
+    fn reach_threshold(&self, item: &DedupItem) -> Result<Step, DedupError> {
+        let finding = self.finding;
+        let total = item.total.saturating_add(self.count());
+        let first_seen = item.first_seen.min(finding.first_seen);
+        let mut opened = finding.clone();
+        opened.count = total;
+        opened.first_seen = first_seen;
+        let sequence = next_sequence(item.sequence, self.now());
+        let pending = self.pending(TicketAction::Open, opened, sequence, DigestKind::New)?;
+        let next = DedupItem {
+            version: item.version + 1,
+            generation: item.generation + 1,
+            rule_id: finding.rule_id.as_str().to_owned(),
+            first_seen,
+            last_seen: item.last_seen.max(finding.last_seen),
+            total,
+            sequence,
+            pending: Some(pending.clone()),
+            expires_at: self.expires_at(),
+            quiet: false,
+            ..item.clone()
+        };
+        Ok(replacing(item, next, pending, Why::Open))
     }
 }
 
@@ -436,6 +485,16 @@ pub fn decide(current: Option<&DedupItem>, obs: &Observation<'_>) -> Result<Step
     match (item.resolved_at.is_some(), obs.resolving()) {
         (true, _) => obs.first(Some(item)),
         (false, true) => obs.resolve(item),
+        (false, false) if item.quiet && now >= item.window_end => {
+            // A quiet window ran out below its threshold: its occurrences were counted in the
+            // digest; this one starts a new window (and opens, if it alone reaches it).
+            obs.first(Some(item))
+        }
+        (false, false)
+            if item.quiet && !obs.below_threshold(item.total.saturating_add(obs.count())) =>
+        {
+            obs.reach_threshold(item)
+        }
         (false, false) if now < item.window_end => Ok(obs.repeat(item)),
         (false, false) => obs.update(item),
     }
@@ -599,6 +658,7 @@ mod tests {
             origin: origin_of(f),
             now: t0() + TimeDelta::minutes(minute),
             window: TimeDelta::minutes(60),
+            open_after: 1,
             options: DedupOptions::default(),
             send_ticket: true,
             page: false,
@@ -682,6 +742,86 @@ mod tests {
         assert_eq!(
             step(&mut state, &obs(&f70, 70)),
             Ok(Outcome::Repeat { total: 5 })
+        );
+    }
+
+    fn pending_of(o: &Outcome) -> &Pending {
+        match o {
+            Outcome::Deliver { pending, .. } => pending,
+            other => panic!("not a delivery: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn under_a_count_threshold_the_ticket_and_the_page_wait_for_the_nth_occurrence_in_the_window() {
+        let mut state = None;
+        fn paging(f: &Finding, minute: i64) -> Observation<'_> {
+            Observation {
+                open_after: 3,
+                page: true,
+                ..obs(f, minute)
+            }
+        }
+        let (f0, f10, f20, f30) = (finding(0), finding(10), finding(20), finding(30));
+        let first = step(&mut state, &paging(&f0, 0)).expect("first");
+        assert_eq!(why(&first), Some(Why::Open));
+        let p = pending_of(&first);
+        assert!(
+            !p.send_ticket && !p.page,
+            "below the threshold: no ticket, no page"
+        );
+        assert!(p.digest.is_some(), "…but the digest counts it");
+        assert!(state.as_ref().is_some_and(|s| s.quiet));
+        mark(&mut state, &first);
+        assert_eq!(
+            step(&mut state, &paging(&f10, 10)),
+            Ok(Outcome::Repeat { total: 2 })
+        );
+        let third = step(&mut state, &paging(&f20, 20)).expect("third");
+        assert_eq!(why(&third), Some(Why::Open));
+        let p = pending_of(&third);
+        assert!(p.send_ticket && p.page, "the third opens and pages");
+        let ticket = p.ticket_event().expect("ticket");
+        assert_eq!(ticket.action, TicketAction::Open);
+        assert_eq!(ticket.finding.count, 3, "with the count of the window");
+        assert_eq!(ticket.finding.first_seen, f0.first_seen);
+        assert!(state.as_ref().is_some_and(|s| !s.quiet));
+        mark(&mut state, &third);
+        assert_eq!(
+            step(&mut state, &paging(&f30, 30)),
+            Ok(Outcome::Repeat { total: 4 }),
+            "then repeats count as usual"
+        );
+    }
+
+    #[test]
+    fn a_quiet_window_that_runs_out_below_its_threshold_starts_again_and_its_resolve_closes_nothing()
+     {
+        let mut state = None;
+        fn quiet(f: &Finding, minute: i64) -> Observation<'_> {
+            Observation {
+                open_after: 2,
+                ..obs(f, minute)
+            }
+        }
+        let (f0, f70) = (finding(0), finding(70));
+        let first = step(&mut state, &quiet(&f0, 0)).expect("first");
+        mark(&mut state, &first);
+        // 70 minutes later: the 60-minute window ran out with one occurrence.
+        let again = step(&mut state, &quiet(&f70, 70)).expect("again");
+        assert!(
+            !pending_of(&again).send_ticket,
+            "a new quiet window, not an open"
+        );
+        assert_eq!(state.as_ref().map(|s| s.total), Some(1));
+        mark(&mut state, &again);
+        let mut gone = finding(80);
+        gone.status = Status::Resolved;
+        let resolve = step(&mut state, &quiet(&gone, 80)).expect("resolve");
+        assert_eq!(why(&resolve), Some(Why::Resolve));
+        assert!(
+            !pending_of(&resolve).send_ticket,
+            "no ticket was opened: none to close"
         );
     }
 

@@ -238,6 +238,10 @@ pub struct DedupItem {
     pub delivered_origin: Option<String>,
     /// The TTL: past it the item counts as absent.
     pub expires_at: DateTime<Utc>,
+    /// The window holds occurrences of a rule with a count threshold (`[[threshold]]` in
+    /// `policy/dedup-windows.toml`) that have not reached it: no ticket was sent for them; the
+    /// occurrence that reaches it inside the window opens the ticket.
+    pub quiet: bool,
 }
 
 /// A conditional write: applied whole or not at all.

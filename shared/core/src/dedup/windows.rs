@@ -40,12 +40,29 @@ pub struct WindowRule {
     pub reason: String,
 }
 
+/// A count threshold: findings of the rule (glob) open a ticket (and page) only at the
+/// `occurrences`-th occurrence inside their window; the first match wins.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdRule {
+    #[serde(default)]
+    pub source: Option<Source>,
+    pub rule: String,
+    pub occurrences: u64,
+    pub reason: String,
+}
+
+/// The largest count threshold.
+pub const MAX_THRESHOLD: u64 = 1000;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WindowsFile {
     version: u32,
     #[serde(default, rename = "window")]
     windows: Vec<WindowRule>,
+    #[serde(default, rename = "threshold")]
+    thresholds: Vec<ThresholdRule>,
 }
 
 /// The dedup window of each rule: the overrides in order, else the default.
@@ -53,6 +70,7 @@ struct WindowsFile {
 pub struct DedupWindows {
     default_minutes: u32,
     rules: Vec<WindowRule>,
+    thresholds: Vec<ThresholdRule>,
 }
 
 impl Default for DedupWindows {
@@ -67,6 +85,7 @@ impl DedupWindows {
         DedupWindows {
             default_minutes: default_minutes.clamp(1, MAX_WINDOW_MINUTES),
             rules: Vec::new(),
+            thresholds: Vec::new(),
         }
     }
 
@@ -93,8 +112,29 @@ impl DedupWindows {
                 return Err(invalid("has no reason: say why this rule's window differs"));
             }
         }
+        for (i, t) in file.thresholds.iter().enumerate() {
+            let invalid = |problem: &str| WindowError::Invalid {
+                index: i + 1,
+                problem: format!("(a [[threshold]]) {problem}"),
+            };
+            if t.rule.trim().is_empty() {
+                return Err(invalid("has an empty rule pattern"));
+            }
+            if !(2..=MAX_THRESHOLD).contains(&t.occurrences) {
+                return Err(invalid(&format!(
+                    "has occurrences = {}: a threshold is 2 to {MAX_THRESHOLD} occurrences (1 opens at once: remove the entry)",
+                    t.occurrences
+                )));
+            }
+            if t.reason.trim().is_empty() {
+                return Err(invalid(
+                    "has no reason: say why this rule waits for repeats",
+                ));
+            }
+        }
         let mut windows = DedupWindows::new(default_minutes);
         windows.rules = file.windows;
+        windows.thresholds = file.thresholds;
         Ok(windows)
     }
 
@@ -112,6 +152,33 @@ impl DedupWindows {
             reason: "set in code".into(),
         });
         self
+    }
+
+    /// Adds a count threshold in code (tests).
+    pub fn with_threshold(mut self, source: Option<Source>, rule: &str, occurrences: u64) -> Self {
+        self.thresholds.push(ThresholdRule {
+            source,
+            rule: rule.to_owned(),
+            occurrences: occurrences.clamp(1, MAX_THRESHOLD),
+            reason: "set in code".into(),
+        });
+        self
+    }
+
+    pub fn thresholds(&self) -> &[ThresholdRule] {
+        &self.thresholds
+    }
+
+    /// The occurrences inside its window this finding's rule waits for before it opens a
+    /// ticket: 1 (at once) unless a `[[threshold]]` matches.
+    pub fn open_after_for(&self, finding: &Finding) -> u64 {
+        self.thresholds
+            .iter()
+            .find(|t| {
+                t.source.is_none_or(|s| s == finding.source)
+                    && glob_match(&t.rule, finding.rule_id.as_str())
+            })
+            .map_or(1, |t| t.occurrences)
     }
 
     pub fn default_window(&self) -> TimeDelta {
@@ -255,6 +322,50 @@ mod tests {
                 .window_for(&f),
             TimeDelta::minutes(15)
         );
+    }
+
+    #[test]
+    fn a_count_threshold_holds_back_its_rules_only_and_the_first_match_wins() {
+        let w = DedupWindows::from_toml(
+            "version = 1\n[[threshold]]\nsource = \"cloudtrail\"\nrule = \"unauthorized-*\"\noccurrences = 5\nreason = \"one denial is noise\"\n[[threshold]]\nrule = \"*\"\noccurrences = 2\nreason = \"x\"",
+            60,
+        )
+        .expect("valid");
+        let mut f = crate::fakes::finding("unauthorized-api-calls");
+        assert_eq!(
+            w.open_after_for(&f),
+            2,
+            "a config finding: the second entry"
+        );
+        f.source = Source::Cloudtrail;
+        assert_eq!(w.open_after_for(&f), 5);
+        assert_eq!(
+            DedupWindows::new(60).open_after_for(&f),
+            1,
+            "no entry: at once"
+        );
+        for (body, want) in [
+            (
+                "rule = \"x\"\noccurrences = 1\nreason = \"r\"",
+                "occurrences = 1",
+            ),
+            (
+                "rule = \"x\"\noccurrences = 1001\nreason = \"r\"",
+                "occurrences = 1001",
+            ),
+            ("rule = \"\"\noccurrences = 3\nreason = \"r\"", "empty rule"),
+            ("rule = \"x\"\noccurrences = 3\nreason = \"\"", "no reason"),
+            (
+                "rule = \"x\"\noccurrences = 3\nreason = \"r\"\nminutes = 5",
+                "unknown field",
+            ),
+        ] {
+            let e = DedupWindows::from_toml(&format!("version = 1\n[[threshold]]\n{body}"), 60)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains(want), "{body}: {e}");
+        }
     }
 
     #[test]

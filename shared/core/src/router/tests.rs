@@ -120,6 +120,46 @@ fn per_rule_windows_apply() {
 }
 
 #[test]
+fn a_per_rule_count_threshold_opens_and_pages_at_the_nth_occurrence_and_the_digest_counts_every_one()
+ {
+    let r = rig();
+    let router = r
+        .router
+        .with_dedup_windows(DedupWindows::new(60).with_threshold(
+            Some(crate::finding::Source::Config),
+            "restricted-*",
+            3,
+        ));
+    let r = Rig { router, ..r };
+    route_at(&r, 0, occurrence(Severity::Critical, 0)).expect("first");
+    let second = route_at(&r, 5, occurrence(Severity::Critical, 5)).expect("second");
+    assert_eq!((second.tickets, second.alerts), (0, 0));
+    assert!(actions(&r).is_empty(), "below the threshold: no ticket");
+    assert!(r.router.alerts().sent().is_empty(), "…and no page");
+    let third = route_at(&r, 9, occurrence(Severity::Critical, 9)).expect("third");
+    assert_eq!((third.tickets, third.alerts), (1, 1));
+    let open = &r.router.tickets().sent()[0];
+    assert_eq!((open.action, open.finding.count), (TicketAction::Open, 3));
+    assert_eq!(open.finding.first_seen, at(0));
+    route_at(&r, 20, occurrence(Severity::Critical, 20)).expect("fourth");
+    assert_eq!(actions(&r), [TicketAction::Open]);
+    assert_eq!(r.router.alerts().sent().len(), 1);
+    assert_eq!(kinds(&r).len(), 4, "the digest counts all four");
+    // Another rule is not held back.
+    let mut other = occurrence(Severity::Critical, 21);
+    other.rule_id = SafeText::new("iam-root-access-key-check");
+    other.fingerprint = crate::finding::Fingerprint::new(
+        crate::finding::Source::Config,
+        "iam-root-access-key-check",
+        "1",
+        "us-east-1",
+        &[],
+    );
+    route_at(&r, 21, other).expect("other");
+    assert_eq!(actions(&r), [TicketAction::Open, TicketAction::Open]);
+}
+
+#[test]
 fn a_resolution_keeps_a_tombstone_and_the_next_occurrence_opens_again_with_a_greater_sequence() {
     let r = rig();
     route_at(&r, 0, occurrence(Severity::High, 0)).expect("open");

@@ -167,6 +167,7 @@ fn observation(finding: &Finding, now: chrono::DateTime<chrono::Utc>) -> Observa
         origin: origin_of(finding),
         now,
         window: chrono::TimeDelta::minutes(60),
+        open_after: 1,
         options: DedupOptions::default(),
         send_ticket: true,
         page: false,
