@@ -317,17 +317,6 @@ fn unquoted_values_run_to_whitespace_parenthesis_or_operator() {
 }
 
 #[test]
-fn single_quotes_are_not_string_delimiters() {
-    check(
-        "{ $.eventName = 'ConsoleLogin' }",
-        &[
-            (r#"{"eventName":"'ConsoleLogin'"}"#, true),
-            (r#"{"eventName":"ConsoleLogin"}"#, false),
-        ],
-    );
-}
-
-#[test]
 fn numbers_compare_numerically_in_any_notation() {
     for (p, message, expected) in [
         ("{ $.n = 1e3 }", r#"{"n":1000}"#, true),

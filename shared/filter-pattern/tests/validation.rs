@@ -182,6 +182,16 @@ fn quotes_must_be_closed_and_followed_by_a_separator() {
 }
 
 #[test]
+fn a_json_value_in_single_quotes_is_rejected_as_aws_rejects_it() {
+    // terraform-provider-aws#2945: AWS refuses `{ $.eventName = 'ConsoleLogin' }`.
+    check_rejected("{ $.eventName = 'ConsoleLogin' }", 16, |k| {
+        *k == K::SingleQuotedValue
+    });
+    check_rejected("{ $.a != 'x' }", 9, |k| *k == K::SingleQuotedValue);
+    check_rejected("{ ($.a = 1) && ($.b = 'x') }", 22, |k| *k == K::SingleQuotedValue);
+}
+
+#[test]
 fn prefixes_must_be_attached_to_a_term() {
     check_rejected("ERROR ? x", 6, |k| *k == K::DanglingPrefix { prefix: '?' });
     check_rejected("ERROR -", 6, |k| *k == K::DanglingPrefix { prefix: '-' });

@@ -107,6 +107,9 @@ pub(crate) fn value(
             expect_value_end(cur, context)?;
             StringValue::from_raw(&text).map_or(Value::Any, Value::String)
         }
+        Some('\'') if context == ValueContext::Json => {
+            return Err(cur.error_here(PatternErrorKind::SingleQuotedValue));
+        }
         Some('%') => {
             *regexes += 1;
             if *regexes > MAX_REGEXES {
