@@ -105,6 +105,32 @@ pub fn line(row: &Value) -> Option<Line> {
                 verdict: verdict(pass),
             }
         }
+        "peer" => Line {
+            benchmark: "replay vs Python".into(),
+            subject: format!(
+                "`triage replay --format jsonl` vs ../shared/bench/peer.py, {} records, median of {}",
+                grouped(u("records")),
+                u("runs")
+            ),
+            result: format!(
+                "{:.1}× CPU ({:.2} s vs {:.2} s) · {:.1}× wall",
+                f(row, &["ratio_cpu"]),
+                f(row, &["replay", "cpu_s"]),
+                f(row, &["peer", "cpu_s"]),
+                f(row, &["ratio_wall"]),
+            ),
+            detail: format!(
+                "wall: replay {:.2} s ({:.2}–{:.2}), peer {:.2} s ({:.2}–{:.2}); alternating runs, same corpus",
+                f(row, &["replay", "wall_s"]),
+                f(row, &["replay", "wall_min_s"]),
+                f(row, &["replay", "wall_max_s"]),
+                f(row, &["peer", "wall_s"]),
+                f(row, &["peer", "wall_min_s"]),
+                f(row, &["peer", "wall_max_s"]),
+            ),
+            target: format!("≥ {}× (CPU)", f(row, &["target_ratio"])),
+            verdict: verdict(row["pass"].as_bool()),
+        },
         "throughput" => Line {
             benchmark: "throughput".into(),
             subject: format!(
@@ -345,6 +371,24 @@ mod tests {
             table
                 .contains("first sight: 3 calls (GetItem 2, Publish 1) for 2 findings → 2 tickets"),
             "{table}"
+        );
+    }
+
+    #[test]
+    fn the_peer_row_shows_the_cpu_ratio_against_its_target() {
+        let row = json!({"bench": "peer", "records": 100000, "runs": 5,
+            "peer": {"wall_s": 2.4, "cpu_s": 2.3, "wall_min_s": 2.3, "wall_max_s": 2.6},
+            "replay": {"wall_s": 0.6, "cpu_s": 1.15, "wall_min_s": 0.5, "wall_max_s": 0.7},
+            "ratio_cpu": 2.0, "ratio_wall": 4.0, "target_ratio": 8, "pass": false});
+        let l = line(&row).expect("a line");
+        assert!(
+            l.result.starts_with("2.0× CPU (1.15 s vs 2.30 s)"),
+            "{}",
+            l.result
+        );
+        assert_eq!(
+            (l.target.as_str(), l.verdict.as_str()),
+            ("≥ 8× (CPU)", "**FAIL**")
         );
     }
 

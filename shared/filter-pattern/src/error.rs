@@ -79,7 +79,9 @@ pub enum PatternErrorKind {
     },
     /// A JSON pattern's value in single quotes, e.g. `{ $.a = 'x' }`: AWS rejects it (single
     /// quotes delimit nothing in a filter pattern).
-    #[error("single quotes do not delimit a value (AWS rejects this pattern): use double quotes, \"...\"")]
+    #[error(
+        "single quotes do not delimit a value (AWS rejects this pattern): use double quotes, \"...\""
+    )]
     SingleQuotedValue,
     /// A `"` that is never closed.
     #[error("this quote is never closed")]

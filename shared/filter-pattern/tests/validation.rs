@@ -188,7 +188,9 @@ fn a_json_value_in_single_quotes_is_rejected_as_aws_rejects_it() {
         *k == K::SingleQuotedValue
     });
     check_rejected("{ $.a != 'x' }", 9, |k| *k == K::SingleQuotedValue);
-    check_rejected("{ ($.a = 1) && ($.b = 'x') }", 22, |k| *k == K::SingleQuotedValue);
+    check_rejected("{ ($.a = 1) && ($.b = 'x') }", 22, |k| {
+        *k == K::SingleQuotedValue
+    });
 }
 
 #[test]
