@@ -53,11 +53,6 @@ fn field(label: &str, value: &str) -> Value {
     json!({"type": "listItem", "content": [paragraph(vec![strong(&format!("{label}: ")), text(&untrusted(value, FIELD_MAX_CHARS))])]})
 }
 
-/// Whether a console link points at the AWS console (its host, over https), so it may be a link.
-pub fn is_console_link(url: &str) -> bool {
-    triage_core::console::is_console_url(url)
-}
-
 /// `[HIGH] <title>`: plain text, bounded to Jira's 255 characters.
 pub fn summary(finding: &Finding) -> String {
     let prefix = format!("[{}] ", finding.severity.as_str().to_uppercase());
@@ -142,7 +137,11 @@ pub fn description(event: &TicketEvent, previous: Option<&str>) -> Value {
             TEXT_MAX_CHARS,
         ))]));
     }
-    if let Some(link) = f.console_url.as_deref().filter(|u| is_console_link(u)) {
+    if let Some(link) = f
+        .console_url
+        .as_deref()
+        .filter(|u| triage_core::console::is_console_url(u))
+    {
         content.push(paragraph(vec![json!({
             "type": "text",
             "text": "Open in the AWS console",
@@ -247,21 +246,8 @@ mod tests {
 
     #[test]
     fn the_console_link_is_a_link_only_to_the_aws_console() {
-        for (url, ok) in [
-            (
-                "https://us-east-1.console.aws.amazon.com/config/home?region=us-east-1#/x",
-                true,
-            ),
-            ("https://us-gov-west-1.console.amazonaws-us-gov.com/x", true),
-            ("https://evil.example/?.console.aws.amazon.com", false),
-            ("https://evil.example#.console.aws.amazon.com", false),
-            ("https://a.b.console.aws.amazon.com/x", false),
-            ("http://us-east-1.console.aws.amazon.com/x", false),
-            ("https://us-east-1.console.aws.amazon.com/x y", false),
-            ("javascript:alert(1)", false),
-        ] {
-            assert_eq!(is_console_link(url), ok, "{url}");
-        }
+        // Which URLs are console links is triage_core::console::is_console_url's (tested there);
+        // here: a console link becomes the one link mark, anything else none (see above).
         let mut e = hostile_event();
         e.finding.console_url = Some("https://us-east-1.console.aws.amazon.com/config/home".into());
         assert!(

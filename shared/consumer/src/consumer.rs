@@ -301,15 +301,10 @@ pub fn parse(body: &str) -> Result<TicketEvent, ApplyError> {
             event.schema_version
         )));
     }
-    let fp = event.fingerprint.as_str();
-    if fp.len() != 32
-        || !fp
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
+    if !event.fingerprint.is_well_formed() {
         return Err(ApplyError::InvalidMessage(format!(
             "fingerprint {:?} is not 32 lowercase hex digits",
-            bounded(fp)
+            bounded(event.fingerprint.as_str())
         )));
     }
     if event.finding.fingerprint != event.fingerprint {

@@ -144,6 +144,9 @@ mod tests {
             let link = service_home(region, "config").unwrap_or_default();
             assert!(is_console_url(&link), "{link}");
         }
+        assert!(is_console_url(
+            "https://us-gov-west-1.console.amazonaws-us-gov.com/x"
+        ));
         for url in [
             "https://evil.example/?.console.aws.amazon.com",
             "https://evil.example#.console.aws.amazon.com",

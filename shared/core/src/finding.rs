@@ -91,6 +91,16 @@ impl Fingerprint {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether it has the form [`Fingerprint::new`] gives (32 lowercase hex digits): what a
+    /// reader of a queue message checks before the fingerprint goes into a search or a label.
+    pub fn is_well_formed(&self) -> bool {
+        self.0.len() == 32
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
 }
 
 impl fmt::Display for Fingerprint {
@@ -263,5 +273,15 @@ mod tests {
         assert_ne!(a, d);
         assert_eq!(a.as_str().len(), 32);
         assert!(a.as_str().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(a.is_well_formed());
+        for bad in [
+            "",
+            "ABCDEF0123456789abcdef0123456789",
+            "0123",
+            "\" OR labels is not EMPTY OR \"x",
+        ] {
+            let f: Result<Fingerprint, _> = serde_json::from_value(serde_json::json!(bad));
+            assert!(f.is_ok_and(|f| !f.is_well_formed()), "{bad}");
+        }
     }
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use stack_tests::{Template, Value, intrinsic, repo_root};
+use triage_consumer::LinkStore as _;
 use triage_testkit::{MotoServer, Queues};
 
 /// One invocation: a function, its sample, and what it must return.
@@ -691,28 +692,26 @@ async fn every_function_runs_under_sam_local_invoke_in_docker_against_moto() {
         .and_then(|r| r["body"].as_str())
         .and_then(|b| serde_json::from_str(b).ok())
         .expect("the sample's last ticket event");
-    dynamodb
-        .put_item()
-        .table_name(&links)
-        .item(
-            "fingerprint",
-            aws_sdk_dynamodb::types::AttributeValue::S(last.fingerprint.as_str().to_owned()),
-        )
-        .item(
-            "sequence",
-            aws_sdk_dynamodb::types::AttributeValue::N(last.sequence.to_string()),
-        )
-        .item(
-            "ticket",
-            aws_sdk_dynamodb::types::AttributeValue::S("SEC-1".to_owned()),
-        )
-        .item(
-            "closed",
-            aws_sdk_dynamodb::types::AttributeValue::Bool(true),
-        )
-        .send()
+    // Through the consumer's own adapter: the links as jira-consumer writes them.
+    // (A moto that served an earlier run may hold the same link already: refused, and as good.)
+    let store = triage_consumer::links::DynamoDbLinks::new(dynamodb.clone(), links, "jira");
+    let link = triage_consumer::Link {
+        ticket: Some("SEC-1".to_owned()),
+        sequence: last.sequence,
+        closed: true,
+    };
+    store
+        .put(&last.fingerprint, &link)
         .await
         .expect("seed the ticket links");
+    let stored = store
+        .get(&last.fingerprint)
+        .await
+        .expect("read the link back");
+    assert!(
+        stored.is_some_and(|l| l.sequence >= last.sequence),
+        "the sample's last sequence is recorded"
+    );
 
     let logical_id = |binary: &str| {
         t.functions()
