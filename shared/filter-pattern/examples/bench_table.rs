@@ -1,5 +1,7 @@
-//! Prints the benchmark as a table: MB/s and events/s for (a) JSON parse only, (b) parse + the
-//! seed's three patterns, (c) parse + the CIS set, and the ratios to (a).
+//! Prints the benchmark as a table: MB/s and events/s for (a) JSON parse only, (b) the seed's
+//! three patterns, (c) the CIS set (both with the literal prefilter, which parses only the
+//! records a pattern can match), (c) without the prefilter, the prefilter alone, and the ratios
+//! to (a).
 //!
 //! `cargo run --release -p triage-filter-pattern --example bench_table [RECORDS] [PASSES]`
 
@@ -41,6 +43,9 @@ fn main() {
         std::process::exit(1);
     };
     let cis_one_by_one: Vec<FilterPattern> = cis.patterns().to_vec();
+    let cis_full = cis.clone().without_prefilter();
+    let cis = cis.with_prefilter();
+    let seed = seed.with_prefilter();
 
     let count = |set: &PatternSet| {
         corpus
@@ -84,6 +89,18 @@ fn main() {
             black_box(&cis_hits_buf);
         }
     };
+    let mut cis_hits_full = Vec::new();
+    let mut with_cis_full = || {
+        for r in &corpus.records {
+            cis_full.matches_into(&Message::new(r), &mut cis_hits_full);
+            black_box(&cis_hits_full);
+        }
+    };
+    let mut prefilter_only = || {
+        for r in &corpus.records {
+            black_box(cis.candidates(r).is_empty());
+        }
+    };
     let mut cis_separately = || {
         for r in &corpus.records {
             let message = Message::new(r);
@@ -103,10 +120,21 @@ fn main() {
             &mut with_cis,
             &mut serde_value,
             &mut cis_separately,
+            &mut with_cis_full,
+            &mut prefilter_only,
         ],
     );
-    let [parse_only, with_seed, with_cis, serde_value, cis_separately] = times[..] else {
-        unreachable!("five scenarios");
+    let [
+        parse_only,
+        with_seed,
+        with_cis,
+        serde_value,
+        cis_separately,
+        cis_full,
+        prefilter,
+    ] = times[..]
+    else {
+        unreachable!("seven scenarios");
     };
 
     let rows = [
@@ -116,6 +144,11 @@ fn main() {
             &*format!("(c) parse + CIS set, {} patterns (PatternSet)", cis.len()),
             with_cis,
         ),
+        (
+            "    (c) without the literal prefilter (as it runs)",
+            cis_full,
+        ),
+        ("    the CIS set's prefilter alone", prefilter),
         ("    reference: serde_json::Value parse", serde_value),
         ("    reference: (c) without PatternSet", cis_separately),
     ];

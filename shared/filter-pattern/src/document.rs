@@ -415,6 +415,7 @@ impl Parser<'_> {
         self.pos += 1;
         let start = self.pos;
         loop {
+            self.skip_plain_string_bytes();
             match self.peek()? {
                 b'"' => {
                     let span = Span {
@@ -429,6 +430,32 @@ impl Parser<'_> {
                 0x00..=0x1F => return None,
                 _ => self.pos += 1,
             }
+        }
+    }
+
+    /// Skips string bytes that need no attention (not `"`, `\\` or a control character) eight
+    /// at a time, then stops at the first byte that may (which the caller looks at one by one).
+    fn skip_plain_string_bytes(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = self
+            .bytes
+            .get(self.pos..self.pos + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        {
+            let word = u64::from_le_bytes(chunk);
+            // A high bit set for each byte that is zero after the XOR (so: equal to the byte)
+            // or below 0x20; exact for the first such byte, which is all that is used.
+            let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+            let quote = zero(word ^ (ONES * u64::from(b'"')));
+            let backslash = zero(word ^ (ONES * u64::from(b'\\')));
+            let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+            let stop = quote | backslash | control;
+            if stop != 0 {
+                self.pos += (stop.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.pos += 8;
         }
     }
 

@@ -8,7 +8,8 @@
 //! * [`Message`]: one log event message whose JSON is parsed at most once, lazily, however many
 //!   patterns look at it. [`Message::json`] gives read access to the parsed fields.
 //! * [`PatternSet`]: N patterns evaluated against one message with one parse, returning the
-//!   indices that matched.
+//!   indices that matched; its literal prefilter ([`PatternSet::candidates`]) skips the parse
+//!   of a message that none of them can match.
 //! * [`PatternError`]: why AWS would reject a pattern, with the character position.
 //! * [`catalog`]: the seed's and the CIS benchmark's pattern strings.
 //! * [`tester`]: the offline pattern tester behind `triage pattern test`.
@@ -42,6 +43,7 @@ mod eval;
 mod message;
 mod number;
 mod parse;
+mod prefilter;
 mod set;
 mod text_eval;
 
@@ -55,6 +57,7 @@ pub use aws_regex::AwsRegex;
 pub use error::{PatternError, PatternErrorKind};
 pub use message::{JsonKind, JsonValue, Message};
 pub use parse::{MAX_NESTING, MAX_PATTERN_LENGTH, MAX_REGEXES, MAX_WILDCARD_SELECTORS};
+pub use prefilter::Candidates;
 pub use set::{PatternSet, SetError};
 
 use std::fmt;

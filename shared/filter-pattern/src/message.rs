@@ -52,6 +52,11 @@ impl<'a> Message<'a> {
             .as_ref()
     }
 
+    /// Whether the JSON parse has already happened (then a prefilter cannot save it).
+    pub(crate) fn is_parsed(&self) -> bool {
+        self.document.get().is_some()
+    }
+
     /// Whether the message is a JSON object. Parses it if that has not happened yet.
     #[must_use]
     pub fn is_json_object(&self) -> bool {

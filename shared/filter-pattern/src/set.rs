@@ -6,12 +6,17 @@ use crate::compile::{self, CExpr, SlotTable};
 use crate::error::PatternError;
 use crate::eval;
 use crate::message::Message;
+use crate::prefilter::{Candidates, Prefilter};
 
 /// A fixed collection of patterns, evaluated together.
 ///
-/// The message's JSON is parsed once (and only if the set holds a JSON pattern), and selectors
+/// The message's JSON is parsed once (and only if a JSON pattern is evaluated), and selectors
 /// shared between patterns — `$.eventName` in most CIS patterns — are resolved once per
-/// message.
+/// message. For a set whose literals are few, one pass over the raw text first finds which
+/// patterns can possibly match (the *prefilter*, see [`PatternSet::candidates`]), and only
+/// those are evaluated: a message none of them can match is not parsed at all. For larger sets
+/// that pass costs about as much as the parse it would save, and it is left out unless asked
+/// for ([`PatternSet::with_prefilter`]).
 ///
 /// ```
 /// use triage_filter_pattern::{Message, PatternSet};
@@ -31,6 +36,9 @@ pub struct PatternSet {
     /// Per pattern: its JSON expression compiled against the shared slot table.
     programs: Vec<Option<CExpr>>,
     slots: SlotTable,
+    prefilter: Prefilter,
+    /// Whether matching runs the prefilter first (on its own: when it pays).
+    prefiltered: bool,
 }
 
 /// A pattern of a [`PatternSet`] that failed to parse, and which one it was.
@@ -55,10 +63,74 @@ impl PatternSet {
                 _ => None,
             })
             .collect();
+        let prefilter = Prefilter::new(patterns.iter().map(FilterPattern::ast));
+        let prefiltered = prefilter.pays();
         Self {
             patterns,
             programs,
             slots,
+            prefilter,
+            prefiltered,
+        }
+    }
+
+    /// The same set running its prefilter before every message it has not parsed, whatever its
+    /// size: for tests and measurements.
+    #[must_use]
+    pub fn with_prefilter(mut self) -> Self {
+        self.prefiltered = true;
+        self
+    }
+
+    /// The same set evaluating every pattern on every message: what the prefilter must never
+    /// change, for tests and measurements.
+    #[must_use]
+    pub fn without_prefilter(mut self) -> Self {
+        self.prefiltered = false;
+        self
+    }
+
+    /// Whether matching runs the prefilter first.
+    #[must_use]
+    pub fn is_prefiltered(&self) -> bool {
+        self.prefiltered
+    }
+
+    /// The patterns that can possibly match a message with raw text `text`, found in one pass
+    /// over it without parsing it: a pattern that is not a candidate does not match. When
+    /// there is none, the message need not be parsed at all.
+    ///
+    /// It is conservative: a pattern stays a candidate unless the text lacks a literal that
+    /// every match of it contains — a member name of a selector, an `=` string value, a term
+    /// — and a JSON literal that a `\u` escape could hide counts as present whenever the text
+    /// has one.
+    ///
+    /// ```
+    /// use triage_filter_pattern::PatternSet;
+    ///
+    /// let set = PatternSet::parse([
+    ///     r#"{ $.eventName = "StopLogging" }"#,
+    ///     r#"{ $.errorCode = "AccessDenied*" }"#,
+    /// ])?;
+    /// assert!(set.is_prefiltered(), "two literals: the prefilter pays");
+    /// let record = r#"{"eventName":"GetObject","errorCode":"AccessDeniedException"}"#;
+    /// let candidates = set.candidates(record);
+    /// assert!(!candidates.contains(0) && candidates.contains(1));
+    /// assert!(set.candidates(r#"{"eventName":"GetObject"}"#).is_empty());
+    /// # Ok::<(), triage_filter_pattern::SetError>(())
+    /// ```
+    #[must_use]
+    pub fn candidates(&self, text: &str) -> Candidates {
+        self.prefilter.candidates(text)
+    }
+
+    /// The candidates for matching `message`: the prefilter's if the set is prefiltered and the
+    /// message not parsed yet (once parsed, evaluating is cheaper than the pass), else all.
+    fn candidates_for(&self, message: &Message<'_>) -> Candidates {
+        if self.prefiltered && !message.is_parsed() {
+            self.candidates(message.text())
+        } else {
+            Candidates::all(self.patterns.len())
         }
     }
 
@@ -117,8 +189,20 @@ impl PatternSet {
     /// Like [`PatternSet::matches`], reusing `out` (cleared first) to avoid an allocation per
     /// message.
     pub fn matches_into(&self, message: &Message<'_>, out: &mut Vec<usize>) {
+        let candidates = self.candidates_for(message);
+        self.matches_candidates_into(message, &candidates, out);
+    }
+
+    /// Like [`PatternSet::matches_into`] with the candidates already found by
+    /// [`PatternSet::candidates`] on this message's text.
+    pub fn matches_candidates_into(
+        &self,
+        message: &Message<'_>,
+        candidates: &Candidates,
+        out: &mut Vec<usize>,
+    ) {
         out.clear();
-        self.for_each_match(message, |i| {
+        self.for_each_match(message, candidates, |i| {
             out.push(i);
             true
         });
@@ -128,19 +212,36 @@ impl PatternSet {
     #[must_use]
     pub fn is_match(&self, message: &Message<'_>) -> bool {
         let mut any = false;
-        self.for_each_match(message, |_| {
+        let candidates = self.candidates_for(message);
+        self.for_each_match(message, &candidates, |_| {
             any = true;
             false
         });
         any
     }
 
-    /// Calls `on_match` with each matching index; stops early if it returns `false`.
-    fn for_each_match(&self, message: &Message<'_>, mut on_match: impl FnMut(usize) -> bool) {
-        let has_json = self.programs.iter().any(Option::is_some);
+    /// Calls `on_match` with each matching candidate's index; stops early if it returns
+    /// `false`.
+    fn for_each_match(
+        &self,
+        message: &Message<'_>,
+        candidates: &Candidates,
+        mut on_match: impl FnMut(usize) -> bool,
+    ) {
+        if candidates.is_empty() {
+            return;
+        }
+        let has_json = self
+            .programs
+            .iter()
+            .enumerate()
+            .any(|(i, p)| p.is_some() && candidates.contains(i));
         let document = if has_json { message.document() } else { None };
         let mut run = |json: &mut dyn FnMut(&CExpr) -> bool| {
             for (i, (pattern, program)) in self.patterns.iter().zip(&self.programs).enumerate() {
+                if !candidates.contains(i) {
+                    continue;
+                }
                 let hit = match program {
                     Some(expr) => json(expr),
                     None => pattern.matches_text(message.text()),

@@ -100,8 +100,16 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The ids the set reports; the same set with and without the prefilter must agree.
 fn hits(set: &PatternSet, ids: &[(&'static str, &'static str)], record: &str) -> Vec<&'static str> {
-    set.matches(&Message::new(record))
+    let indices = set.matches(&Message::new(record));
+    for variant in [
+        set.clone().with_prefilter(),
+        set.clone().without_prefilter(),
+    ] {
+        assert_eq!(indices, variant.matches(&Message::new(record)), "{record}");
+    }
+    indices
         .into_iter()
         .filter_map(|i| ids.get(i).map(|(id, _)| *id))
         .collect()

@@ -1,6 +1,7 @@
 //! Property tests: canonical printing round-trips, and nothing panics on any input.
 
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use triage_filter_pattern::{
     FilterPattern, MAX_PATTERN_LENGTH, Message, PatternErrorKind, PatternSet,
 };
@@ -242,6 +243,183 @@ fn message() -> impl Strategy<Value = String> {
     ]
 }
 
+// ---- patterns and messages that share literals, for the prefilter ---------------------------
+
+/// Values shared by the patterns and the messages below, so that the literals a pattern needs
+/// often do occur (whole, as part of a longer value, or behind an escape).
+fn word() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("ConsoleLogin"),
+        Just("Root"),
+        Just("x"),
+        Just("Delete404"),
+        Just("404"),
+        Just("true"),
+        Just("a/b"),
+        Just("é"),
+        Just("x y"),
+    ]
+    .prop_map(str::to_owned)
+}
+
+fn near_condition() -> impl Strategy<Value = String> {
+    let value = (word(), any::<bool>(), any::<bool>()).prop_map(|(w, lead, trail)| {
+        format!(
+            "\"{}{w}{}\"",
+            if lead { "*" } else { "" },
+            if trail { "*" } else { "" }
+        )
+    });
+    let compare = (
+        selector(),
+        prop_oneof![3 => Just("="), 1 => Just("!=")],
+        value,
+    )
+        .prop_map(|(s, op, v)| format!("{s} {op} {v}"));
+    let number = (
+        selector(),
+        prop_oneof![Just("="), Just(">="), Just("<")],
+        number(),
+    )
+        .prop_map(|(s, op, n)| format!("{s} {op} {n}"));
+    let keyword = (
+        selector(),
+        prop_oneof![Just("IS TRUE"), Just("NOT EXISTS"), Just("IS NULL")],
+    )
+        .prop_map(|(s, k)| format!("{s} {k}"));
+    prop_oneof![6 => compare, 1 => number, 1 => keyword]
+}
+
+fn near_pattern() -> impl Strategy<Value = String> {
+    let json = near_condition()
+        .prop_recursive(3, 8, 3, |inner| {
+            (inner.clone(), prop_oneof![Just("&&"), Just("||")], inner)
+                .prop_map(|(a, op, b)| format!("({a}) {op} ({b})"))
+        })
+        .prop_map(|e| format!("{{ {e} }}"));
+    let terms = prop::collection::vec((prop_oneof![Just(""), Just("?"), Just("-")], word()), 1..4)
+        .prop_map(|terms| {
+            let quoted: Vec<String> = terms.iter().map(|(p, w)| format!("{p}\"{w}\"")).collect();
+            quoted.join(" ")
+        });
+    prop_oneof![4 => json, 1 => terms]
+}
+
+/// A JSON object over the selectors' names and the shared words; then some letters inside its
+/// strings written as `\u00XX` escapes (chosen by `seed`).
+fn near_message() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("a"),
+        Just("b"),
+        Just("eventName"),
+        Just("user-id"),
+        Just("_x9"),
+        Just("a.b"),
+        Just("x y")
+    ]
+    .prop_map(str::to_owned);
+    let leaf = prop_oneof![
+        4 => word().prop_map(serde_json::Value::from),
+        1 => (word(), word()).prop_map(|(a, b)| serde_json::Value::from(format!("{a}{b}"))),
+        1 => Just(serde_json::Value::from(404)),
+        1 => Just(serde_json::Value::from(true)),
+        1 => Just(serde_json::Value::Null),
+    ];
+    let value = leaf.prop_recursive(3, 16, 3, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(serde_json::Value::from),
+            prop::collection::btree_map(
+                prop_oneof![Just("a"), Just("b"), Just("eventName"), Just("a.b")]
+                    .prop_map(str::to_owned),
+                inner,
+                0..3
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    });
+    let object = prop::collection::btree_map(key, value, 0..5)
+        .prop_map(|m| serde_json::Value::Object(m.into_iter().collect()).to_string());
+    (object, any::<u64>(), 0u64..4)
+        .prop_map(|(text, seed, rate)| escape_some_letters(&text, seed, rate))
+}
+
+/// Writes about one ASCII letter in eight inside JSON strings as `\u00XX` (none if `rate` is 0).
+fn escape_some_letters(text: &str, mut seed: u64, rate: u64) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        if in_string && !escaped && c.is_ascii_alphabetic() && rate > 0 && (seed >> 33) % 8 < rate {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            continue;
+        }
+        match c {
+            '"' if !escaped => in_string = !in_string,
+            _ => {}
+        }
+        escaped = in_string && c == '\\' && !escaped;
+        out.push(c);
+    }
+    out
+}
+
+/// For every pattern and message: a match is a candidate, and the set's results are the same
+/// with and without the prefilter. Returns (matches, non-candidates, matches of messages with
+/// a `\u` escape) for the coverage check.
+fn check_prefilter(patterns: &[String], messages: &[String]) -> Result<[usize; 3], TestCaseError> {
+    let parsed: Vec<FilterPattern> = patterns
+        .iter()
+        .filter_map(|p| FilterPattern::parse(p).ok())
+        .collect();
+    let set = PatternSet::new(parsed.clone()).with_prefilter();
+    let full = set.clone().without_prefilter();
+    let mut seen = [0; 3];
+    for text in messages {
+        let candidates = set.candidates(text);
+        for (i, p) in parsed.iter().enumerate() {
+            let matched = p.matches(text);
+            prop_assert!(
+                !matched || candidates.contains(i),
+                "{} matches {:?} but is no candidate",
+                p,
+                text
+            );
+            seen[0] += usize::from(matched);
+            seen[1] += usize::from(!candidates.contains(i));
+            seen[2] += usize::from(matched && text.contains("\\u"));
+        }
+        let message = Message::new(text);
+        prop_assert_eq!(set.matches(&message), full.matches(&Message::new(text)));
+    }
+    Ok(seen)
+}
+
+#[test]
+fn the_prefilter_generators_reach_every_case() {
+    let mut runner = TestRunner::deterministic();
+    let cases = (
+        prop::collection::vec(near_pattern(), 1..6),
+        prop::collection::vec(near_message(), 1..6),
+    );
+    let mut total = [0; 3];
+    for _ in 0..300 {
+        let (patterns, messages) = match cases.new_tree(&mut runner) {
+            Ok(tree) => proptest::strategy::ValueTree::current(&tree),
+            Err(e) => panic!("{e}"),
+        };
+        match check_prefilter(&patterns, &messages) {
+            Ok(seen) => total.iter_mut().zip(seen).for_each(|(t, s)| *t += s),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let [matches, rejected, escaped] = total;
+    assert!(matches > 100, "{total:?}");
+    assert!(rejected > 100, "{total:?}");
+    assert!(escaped > 10, "{total:?}");
+}
+
 // ---- properties -----------------------------------------------------------------------------
 
 fn assert_round_trip(text: &str) -> Result<(), TestCaseError> {
@@ -329,6 +507,22 @@ proptest! {
             prop_assert_eq!(&shared, &one_by_one);
             prop_assert_eq!(set.matches(&message), one_by_one);
         }
+    }
+
+    #[test]
+    fn the_prefilter_never_drops_a_match(
+        patterns in prop::collection::vec(near_pattern(), 1..6),
+        messages in prop::collection::vec(near_message(), 1..6),
+    ) {
+        check_prefilter(&patterns, &messages)?;
+    }
+
+    #[test]
+    fn the_prefilter_agrees_on_any_pattern_and_message(
+        patterns in prop::collection::vec(any_pattern(), 1..6),
+        messages in prop::collection::vec(prop_oneof![message(), near_message()], 1..6),
+    ) {
+        check_prefilter(&patterns, &messages)?;
     }
 
     #[test]

@@ -1,12 +1,62 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use triage_filter_pattern::{FilterPattern, PatternError, PatternErrorKind};
+use std::ops::Deref;
+
+use triage_filter_pattern::{FilterPattern, Message, PatternError, PatternErrorKind, PatternSet};
+
+/// A valid pattern whose [`Checked::matches`] evaluates it both ways, with and without the
+/// literal prefilter (a one-pattern [`PatternSet`] and [`FilterPattern::matches`]), and fails
+/// the test if they disagree: every conformance case checks the prefilter too.
+pub struct Checked {
+    pattern: FilterPattern,
+    set: PatternSet,
+}
+
+impl Checked {
+    pub fn matches(&self, message: &str) -> bool {
+        let full = self.pattern.matches(message);
+        let prefiltered = self.set.is_match(&Message::new(message));
+        assert_eq!(
+            prefiltered, full,
+            "the prefilter changed the result of {:?} on {message:?}",
+            self.pattern
+        );
+        assert!(
+            !full || self.set.candidates(message).contains(0),
+            "a match that is no candidate"
+        );
+        full
+    }
+}
+
+impl PartialEq for Checked {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.pattern.fmt(f)
+    }
+}
+
+impl Deref for Checked {
+    type Target = FilterPattern;
+
+    fn deref(&self) -> &FilterPattern {
+        &self.pattern
+    }
+}
 
 /// Parses a pattern that must be valid.
-pub fn pattern(text: &str) -> FilterPattern {
+pub fn pattern(text: &str) -> Checked {
     match FilterPattern::parse(text) {
-        Ok(p) => p,
+        Ok(pattern) => Checked {
+            set: PatternSet::new([pattern.clone()]).with_prefilter(),
+            pattern,
+        },
         Err(e) => panic!("pattern {text:?} should parse: {e}"),
     }
 }
