@@ -6,6 +6,7 @@
 //! triage-bench api-calls                   # per scenario: calls per finding, against moto
 //! triage-bench digest [ENTRIES] [PER_INVOCATION] [RECEIVERS] [--memory]
 //! triage-bench load [RECORDS] [--every 10] [--payload-mb 1] [--samples DIR]
+//! triage-bench floor DIR [PASSES]          # base64 + gunzip alone over the payload files in DIR
 //! triage-bench table FILE...               # the markdown table of the JSON rows in FILEs
 //! ```
 //!
@@ -101,6 +102,13 @@ enum Command {
         #[arg(long)]
         samples: Option<PathBuf>,
     },
+    /// The decompression floor of a corpus: base64 + gunzip alone over every subscription
+    /// payload file in DIR (`{"awslogs":{"data":…}}`), best of PASSES passes.
+    Floor {
+        dir: PathBuf,
+        #[arg(default_value_t = 3)]
+        passes: usize,
+    },
     /// Prints the markdown table of the JSON rows in FILEs ("-" for stdin).
     Table { files: Vec<PathBuf> },
 }
@@ -135,6 +143,7 @@ fn rows(command: Command) -> Result<Vec<Value>, String> {
             passes: passes.max(1),
         }),
         Command::ApiCalls => multi_thread()?.block_on(api_calls::run()),
+        Command::Floor { dir, passes } => throughput::floor(&dir, passes.max(1)).map(|v| vec![v]),
         Command::Digest {
             entries,
             per_invocation,

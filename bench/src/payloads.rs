@@ -147,9 +147,8 @@ mod tests {
         let found = detector.detect_subscription(&decoded);
         assert_eq!(found.matched_records, 2);
         let ids: std::collections::BTreeSet<String> = decoded
-            .log_events
-            .iter()
-            .filter_map(|e| e.message.as_deref())
+            .events()
+            .filter_map(|(_, m)| m)
             .map(|m| serde_json::from_str::<Value>(m).unwrap()["eventID"].to_string())
             .collect();
         assert_eq!(ids.len(), 8);

@@ -120,7 +120,9 @@ pub fn line(row: &Value) -> Option<Line> {
                 f(row, &["ratio_wall"]),
             ),
             detail: format!(
-                "wall: replay {:.2} s ({:.2}–{:.2}), peer {:.2} s ({:.2}–{:.2}); alternating runs, same corpus",
+                "base64+gunzip alone {:.2} s, so at most {:.1}× for any handler; wall: replay {:.2} s ({:.2}–{:.2}), peer {:.2} s ({:.2}–{:.2}); alternating runs, same corpus",
+                f(row, &["floor_s"]),
+                f(row, &["ratio_floor"]),
                 f(row, &["replay", "wall_s"]),
                 f(row, &["replay", "wall_min_s"]),
                 f(row, &["replay", "wall_max_s"]),
@@ -131,30 +133,37 @@ pub fn line(row: &Value) -> Option<Line> {
             target: format!("≥ {}× (CPU)", f(row, &["target_ratio"])),
             verdict: verdict(row["pass"].as_bool()),
         },
-        "throughput" => Line {
-            benchmark: "throughput".into(),
-            subject: format!(
-                "log-detector handler, {:.2} MB payload, {}, {} records",
-                f(row, &["inflated_mb"]),
-                s(row, "payload"),
-                grouped(u("records"))
-            ),
-            result: format!(
-                "{:.1} MB/s · gunzip+parse floor {:.1} MB/s",
-                f(row, &["handler_mb_s"]),
-                f(row, &["decode_parse_mb_s"])
-            ),
-            detail: format!(
-                "decode only (base64+gunzip+subscription JSON) {:.1} MB/s; + pattern match {:.1} MB/s; handler at {:.0}% of the floor's speed; {} findings; best of {} passes",
-                f(row, &["decode_mb_s"]),
-                f(row, &["match_mb_s"]),
-                100.0 * f(row, &["handler_mb_s"]) / f(row, &["decode_parse_mb_s"]),
-                u("findings"),
-                u("passes"),
-            ),
-            target: "—".into(),
-            verdict: verdict(None),
-        },
+        "throughput" => {
+            let share = f(row, &["floor_share"]);
+            let target = row["target_floor_share"].as_f64();
+            Line {
+                benchmark: "throughput".into(),
+                subject: format!(
+                    "log-detector handler, {:.2} MB payload, {}, {} records",
+                    f(row, &["inflated_mb"]),
+                    s(row, "payload"),
+                    grouped(u("records"))
+                ),
+                result: format!(
+                    "{:.1} MB/s · {:.0}% of base64+gunzip alone ({:.1} MB/s)",
+                    f(row, &["handler_mb_s"]),
+                    100.0 * share,
+                    f(row, &["inflate_mb_s"])
+                ),
+                detail: format!(
+                    "+ subscription JSON {:.1} MB/s; + a JSON parse of every message {:.1} MB/s; + the pack's pattern set (prefiltered) {:.1} MB/s; {} findings; best of {} passes",
+                    f(row, &["decode_mb_s"]),
+                    f(row, &["decode_parse_mb_s"]),
+                    f(row, &["match_mb_s"]),
+                    u("findings"),
+                    u("passes"),
+                ),
+                target: target.map_or("—".into(), |t| {
+                    format!("≥ {:.0}% of base64+gunzip", 100.0 * t)
+                }),
+                verdict: verdict(target.map(|t| share >= t)),
+            }
+        }
         "handler_rss" => {
             let peak = f(row, &["peak_rss_mb"]);
             let target = f(row, &["target_mb"]);
@@ -171,8 +180,8 @@ pub fn line(row: &Value) -> Option<Line> {
                     f(row, &["before_mb"]),
                     u("findings")
                 ),
-                target: format!("< {target} MB"),
-                verdict: verdict(Some(peak < target)),
+                target: format!("≤ {target} MB"),
+                verdict: verdict(Some(peak <= target)),
             }
         }
         "api_calls" => {

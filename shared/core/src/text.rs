@@ -95,6 +95,14 @@ pub fn is_hostile(c: char) -> bool {
 /// prefix of the input, so a 1 MB value costs no more than a short one.
 pub fn sanitize(raw: &str, max_chars: usize) -> String {
     let max_chars = max_chars.max(TRUNCATION_MARK.chars().count() + 1);
+    if is_plain(raw, max_chars) {
+        return raw.to_owned();
+    }
+    rebuild(raw, max_chars)
+}
+
+/// [`sanitize`] character by character (`max_chars` already at least the mark's length + 1).
+fn rebuild(raw: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(raw.len().min(max_chars * 2));
     let mut kept = 0usize;
     let mut pending_space = false;
@@ -126,6 +134,18 @@ pub fn sanitize(raw: &str, max_chars: usize) -> String {
         out.push_str(TRUNCATION_MARK);
     }
     out
+}
+
+/// Whether [`sanitize`] would return `raw` as it is: printable ASCII, single spaces between
+/// words, short enough. Most of a CloudTrail record's strings are (ARNs, names, addresses), and
+/// this check is a tight loop instead of a per-character rebuild.
+fn is_plain(raw: &str, max_chars: usize) -> bool {
+    let bytes = raw.as_bytes();
+    bytes.len() <= max_chars
+        && bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+        && bytes.iter().all(|b| (b' '..=b'~').contains(b))
+        && !bytes.windows(2).any(|w| w == b"  ")
 }
 
 /// Untrusted text for a plain-text reader (the alert email, the digest email): sanitised,
@@ -191,6 +211,17 @@ pub fn has_live_markup(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_plain_shortcut_gives_what_the_rebuild_gives(
+            raw in "[ -~\t\n\u{a0}\u{200b}é]{0,24}",
+            max in 0usize..30,
+        ) {
+            let adjusted = max.max(TRUNCATION_MARK.chars().count() + 1);
+            proptest::prop_assert_eq!(sanitize(&raw, max), rebuild(&raw, adjusted));
+        }
+    }
 
     #[test]
     fn markup_a_mail_client_chat_or_ticket_system_would_render_is_neutralised() {

@@ -123,9 +123,8 @@ fn the_sample_holds_what_the_generator_writes() {
         let payload = decode_stream_record(record, &Limits::default()).expect("payload");
         assert_eq!(payload.log_stream, want["logStream"].as_str().unwrap());
         let messages: Vec<Value> = payload
-            .log_events
-            .iter()
-            .map(|e| serde_json::from_str(e.message.as_deref().unwrap()).unwrap())
+            .events()
+            .map(|(_, m)| serde_json::from_str(m.unwrap()).unwrap())
             .collect();
         let want: Vec<Value> = want["logEvents"]
             .as_array()

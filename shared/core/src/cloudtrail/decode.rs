@@ -106,13 +106,14 @@ impl fmt::Display for MessageType {
 
 /// One log event. Read leniently: a log event that is not an object, or whose `message` is not
 /// a string, becomes a `LogEvent` without a message (skipped and counted), so it cannot fail
-/// the payload.
+/// the payload. Its message is read with [`Subscription::message`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogEvent {
     pub id: String,
     /// Milliseconds since the epoch.
     pub timestamp: Option<i64>,
-    pub message: Option<String>,
+    /// Where the message is in the subscription's message buffer: (start, length).
+    message: Option<(usize, usize)>,
 }
 
 /// A decoded subscription payload.
@@ -127,11 +128,15 @@ pub struct Subscription {
     /// `ACCOUNT_LEVEL_POLICY` for account-level subscription policies.
     pub policy_level: Option<String>,
     pub log_events: Vec<LogEvent>,
+    /// Every message, one after another. Decoding a payload unescapes the messages in place,
+    /// into the front of the inflated payload's own buffer: no allocation per log event, and
+    /// no second copy of the payload held next to the first.
+    messages: String,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawSubscription {
+#[serde(rename_all = "camelCase", bound(deserialize = "M: Deserialize<'de>"))]
+struct RawSubscription<M> {
     #[serde(default)]
     message_type: Option<String>,
     #[serde(default)]
@@ -145,23 +150,73 @@ struct RawSubscription {
     #[serde(default)]
     policy_level: Option<String>,
     #[serde(default)]
-    log_events: Option<Vec<LogEvent>>,
+    log_events: Option<Vec<RawLogEvent<M>>>,
 }
 
 impl Subscription {
     /// Parses the decoded JSON payload.
     pub fn from_json(json: &[u8], limits: &Limits) -> Result<Self, DecodeError> {
+        Self::from_json_vec(json.to_vec(), limits)
+    }
+
+    /// Parses the decoded JSON payload, reusing its buffer for the messages.
+    pub fn from_json_vec(json: Vec<u8>, limits: &Limits) -> Result<Self, DecodeError> {
         // Invalid UTF-8 inside one log event must cost only that event, not the payload: such
-        // sequences become U+FFFD (valid UTF-8 is borrowed as it is and not validated twice).
-        let text = String::from_utf8_lossy(json);
-        let raw: RawSubscription = serde_json::from_str(&text).map_err(|e| {
-            if e.is_data() {
-                DecodeError::Malformed(e.to_string())
-            } else {
-                DecodeError::NotJson(e.to_string())
-            }
-        })?;
-        Self::from_raw(raw, limits)
+        // sequences become U+FFFD (valid UTF-8 keeps its buffer and is not copied).
+        let text = String::from_utf8(json)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // First the envelope, with each message left where it is: the span of its JSON string.
+        let (header, mut log_events) = {
+            let raw: RawSubscription<&serde_json::value::RawValue> = serde_json::from_str(&text)
+                .map_err(|e| {
+                    if e.is_data() {
+                        DecodeError::Malformed(e.to_string())
+                    } else {
+                        DecodeError::NotJson(e.to_string())
+                    }
+                })?;
+            let base = text.as_ptr() as usize;
+            let (header, raw_events) = Header::of(raw, limits)?;
+            // For now each event's `message` holds the span of its JSON string in `text` (the
+            // vector is converted where it lies).
+            let events: Vec<LogEvent> = raw_events
+                .into_iter()
+                .map(|e| {
+                    let span = e.message.and_then(|raw| {
+                        let json = raw.get();
+                        let start = (json.as_ptr() as usize).checked_sub(base)?;
+                        (json.starts_with('"') && start + json.len() <= text.len())
+                            .then_some((start, start + json.len()))
+                    });
+                    LogEvent {
+                        message: span,
+                        ..e.event
+                    }
+                })
+                .collect();
+            (header, events)
+        };
+        // Then each message unescaped in place: its decoded text is never longer than its JSON
+        // string, and the spans come in order, so writing never overtakes reading.
+        let mut buffer = text.into_bytes();
+        let mut written = 0;
+        for event in &mut log_events {
+            // Spans come from one left-to-right parse; one that did not would be skipped.
+            event.message = match event.message.take() {
+                Some((start, end)) if start >= written => {
+                    let len = unescape_in_place(&mut buffer, start + 1, end - 1, written);
+                    written += len;
+                    Some((written - len, len))
+                }
+                _ => None,
+            };
+        }
+        // Not shrunk: a payload's buffer is dropped with the payload, and reallocating it would
+        // only move or unmap pages the next payload maps again.
+        buffer.truncate(written);
+        let messages = String::from_utf8(buffer)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Ok(header.with(log_events, messages))
     }
 
     /// Reads a decoded payload that is already a JSON value (the `.decoded.json` form).
@@ -172,12 +227,51 @@ impl Subscription {
                 expected: "a JSON object",
             });
         }
-        let raw = RawSubscription::deserialize(value)
+        let raw = RawSubscription::<Loose>::deserialize(value)
             .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-        Self::from_raw(raw, limits)
+        let (header, events) = Header::of(raw, limits)?;
+        let mut messages = String::new();
+        let log_events = events
+            .into_iter()
+            .map(|e| {
+                let mut event = e.event;
+                if let Some(Loose::Text(text)) = e.message {
+                    event.message = Some((messages.len(), text.len()));
+                    messages.push_str(&text);
+                }
+                event
+            })
+            .collect();
+        Ok(header.with(log_events, messages))
     }
 
-    fn from_raw(raw: RawSubscription, limits: &Limits) -> Result<Self, DecodeError> {
+    /// The message of one of this payload's log events (`None` if it had no string message).
+    pub fn message(&self, event: &LogEvent) -> Option<&str> {
+        let (start, len) = event.message?;
+        self.messages.get(start..start + len)
+    }
+
+    /// Every log event with its message, in order.
+    pub fn events(&self) -> impl Iterator<Item = (&LogEvent, Option<&str>)> {
+        self.log_events.iter().map(|e| (e, self.message(e)))
+    }
+}
+
+/// A subscription's fields other than its log events.
+struct Header {
+    message_type: MessageType,
+    owner: String,
+    log_group: String,
+    log_stream: String,
+    subscription_filters: Vec<String>,
+    policy_level: Option<String>,
+}
+
+impl Header {
+    fn of<M>(
+        raw: RawSubscription<M>,
+        limits: &Limits,
+    ) -> Result<(Self, Vec<RawLogEvent<M>>), DecodeError> {
         let message_type = match raw.message_type.as_deref() {
             Some("DATA_MESSAGE") => MessageType::Data,
             Some("CONTROL_MESSAGE") => MessageType::Control,
@@ -197,16 +291,152 @@ impl Subscription {
                 limit: limits.max_log_events,
             });
         }
-        Ok(Subscription {
+        let header = Header {
             message_type,
             owner: raw.owner.unwrap_or_default(),
             log_group: raw.log_group.unwrap_or_default(),
             log_stream: raw.log_stream.unwrap_or_default(),
             subscription_filters: raw.subscription_filters.unwrap_or_default(),
             policy_level: raw.policy_level,
-            log_events,
-        })
+        };
+        Ok((header, log_events))
     }
+
+    fn with(self, log_events: Vec<LogEvent>, messages: String) -> Subscription {
+        Subscription {
+            message_type: self.message_type,
+            owner: self.owner,
+            log_group: self.log_group,
+            log_stream: self.log_stream,
+            subscription_filters: self.subscription_filters,
+            policy_level: self.policy_level,
+            log_events,
+            messages,
+        }
+    }
+}
+
+/// Decodes the JSON string body `buffer[start..end]` (between its quotes, already validated by
+/// the JSON parser) to `buffer[to..]`, `to <= start`; returns the decoded length. A lone
+/// surrogate escape, which no text can hold, becomes U+FFFD.
+fn unescape_in_place(buffer: &mut [u8], start: usize, end: usize, to: usize) -> usize {
+    let (mut read, mut write) = (start, to);
+    while read < end {
+        let (next, moved) = copy_run(buffer, read, end, write);
+        read = next;
+        write += moved;
+        if read >= end {
+            break;
+        }
+        let escape = buffer.get(read + 1).copied().unwrap_or(b'\\');
+        read += 2;
+        let simple = match escape {
+            b'b' => Some(b'\x08'),
+            b'f' => Some(b'\x0c'),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'u' => None,
+            other => Some(other),
+        };
+        let c = match simple {
+            Some(byte) => {
+                if let Some(slot) = buffer.get_mut(write) {
+                    *slot = byte;
+                }
+                write += 1;
+                continue;
+            }
+            None => {
+                let first = hex4(buffer, read);
+                read += 4;
+                match first {
+                    Some(high @ 0xD800..=0xDBFF) => {
+                        let low = (buffer.get(read..read + 2) == Some(b"\\u"))
+                            .then(|| hex4(buffer, read + 2))
+                            .flatten()
+                            .filter(|low| (0xDC00..=0xDFFF).contains(low));
+                        match low {
+                            Some(low) => {
+                                read += 6;
+                                char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+                            }
+                            None => None,
+                        }
+                    }
+                    Some(code) => char::from_u32(code),
+                    None => None,
+                }
+            }
+        };
+        let mut utf8 = [0; 4];
+        let encoded = c
+            .unwrap_or(char::REPLACEMENT_CHARACTER)
+            .encode_utf8(&mut utf8);
+        let n = encoded.len();
+        if let Some(slot) = buffer.get_mut(write..write + n) {
+            slot.copy_from_slice(encoded.as_bytes());
+        }
+        write += n;
+    }
+    write - to
+}
+
+/// Moves the bytes of `buffer[from..end]` up to the first `\\` (or `end`) to `to` (`to <=
+/// from`), eight at a time: the runs between escapes in a JSON-in-JSON message are short, too
+/// short for a call to a vectorised search and a `memmove` each. Returns where the run ended
+/// and how many bytes moved.
+fn copy_run(buffer: &mut [u8], from: usize, end: usize, to: usize) -> (usize, usize) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let (mut read, mut write) = (from, to);
+    while read + 8 <= end {
+        let Some(chunk) = buffer
+            .get(read..read + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        else {
+            break;
+        };
+        let x = u64::from_le_bytes(chunk) ^ (ONES * u64::from(b'\\'));
+        // A high bit for each zero byte of `x` (a backslash); exact for the first one.
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        // Writing the whole word is safe even when it overlaps the bytes just read (they are
+        // in `chunk`); when it holds a backslash only the bytes before it are kept, and the
+        // rest are read again from where they were.
+        let keep = if zero == 0 {
+            8
+        } else {
+            (zero.trailing_zeros() / 8) as usize
+        };
+        if let Some(slot) = buffer.get_mut(write..write + keep) {
+            slot.copy_from_slice(chunk.get(..keep).unwrap_or_default());
+        }
+        read += keep;
+        write += keep;
+        if keep < 8 {
+            return (read, write - to);
+        }
+    }
+    while read < end {
+        match buffer.get(read).copied() {
+            Some(b'\\') | None => break,
+            Some(byte) => {
+                if let Some(slot) = buffer.get_mut(write) {
+                    *slot = byte;
+                }
+            }
+        }
+        read += 1;
+        write += 1;
+    }
+    (read, write - to)
+}
+
+fn hex4(buffer: &[u8], at: usize) -> Option<u32> {
+    let digits = buffer.get(at..at + 4)?;
+    digits.iter().try_fold(0u32, |value, &d| {
+        Some(value * 16 + char::from(d).to_digit(16)?)
+    })
 }
 
 /// Decodes the Lambda event a subscription sends: `awslogs.data` → base64 → gzip (bounded) →
@@ -224,7 +454,7 @@ pub fn decode_lambda_event(event: &Value, limits: &Limits) -> Result<Subscriptio
             expected: "a string",
         })?;
     let json = decode_data(data, limits)?;
-    Subscription::from_json(&json, limits)
+    Subscription::from_json_vec(json, limits)
 }
 
 /// `awslogs.data` → the inflated JSON bytes, at most `limits.max_decoded_bytes`.
@@ -249,7 +479,17 @@ pub fn gunzip_bounded(gz: &[u8], max: usize) -> Result<Vec<u8>, DecodeError> {
     if gz.len() < 2 || gz[..2] != [0x1f, 0x8b] {
         return Err(DecodeError::NotGzip("no gzip header (1f 8b)".into()));
     }
-    let mut out = Vec::with_capacity(gz.len().saturating_mul(8).min(max));
+    // The gzip trailer's ISIZE is the inflated size (mod 2^32) of the last member: the buffer
+    // is sized once instead of doubling (and holding old and new copies) as it fills.
+    let stated = gz
+        .last_chunk::<4>()
+        .map_or(0, |n| u32::from_le_bytes(*n) as usize);
+    let hint = if stated > 0 {
+        stated
+    } else {
+        gz.len().saturating_mul(8)
+    };
+    let mut out = Vec::with_capacity(hint.min(max).saturating_add(1));
     let cap = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
     GzDecoder::new(gz)
         .take(cap)
@@ -350,7 +590,7 @@ pub fn decode_stream_record(
     limits: &Limits,
 ) -> Result<Subscription, DecodeError> {
     let json = decode_data(record.data, limits)?;
-    Subscription::from_json(&json, limits)
+    Subscription::from_json_vec(json, limits)
 }
 
 /// The Lambda event a Kinesis event source mapping would send for these subscription payloads
@@ -511,23 +751,40 @@ impl<'de> Deserialize<'de> for EventField {
     }
 }
 
-impl<'de> Deserialize<'de> for LogEvent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LogEventVisitor)
+/// A log event as read: its id and timestamp, and its message as `M` (any JSON value; only a
+/// string is a message).
+struct RawLogEvent<M> {
+    event: LogEvent,
+    message: Option<M>,
+}
+
+impl<M> Default for RawLogEvent<M> {
+    fn default() -> Self {
+        RawLogEvent {
+            event: LogEvent::default(),
+            message: None,
+        }
     }
 }
 
-struct LogEventVisitor;
+impl<'de, M: Deserialize<'de>> Deserialize<'de> for RawLogEvent<M> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LogEventVisitor(std::marker::PhantomData))
+    }
+}
 
-impl<'de> Visitor<'de> for LogEventVisitor {
-    type Value = LogEvent;
+struct LogEventVisitor<M>(std::marker::PhantomData<M>);
+
+impl<'de, M: Deserialize<'de>> Visitor<'de> for LogEventVisitor<M> {
+    type Value = RawLogEvent<M>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a log event")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LogEvent, A::Error> {
-        let mut event = LogEvent::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawLogEvent<M>, A::Error> {
+        let mut raw = RawLogEvent::default();
+        let event = &mut raw.event;
         while let Some(field) = map.next_key::<EventField>()? {
             match field {
                 EventField::Id => {
@@ -546,47 +803,42 @@ impl<'de> Visitor<'de> for LogEventVisitor {
                         _ => None,
                     }
                 }
-                EventField::Message => {
-                    event.message = match map.next_value::<Loose>()? {
-                        Loose::Text(s) => Some(s),
-                        _ => None,
-                    }
-                }
+                EventField::Message => raw.message = Some(map.next_value::<M>()?),
                 EventField::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(event)
+        Ok(raw)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LogEvent, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawLogEvent<M>, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(LogEvent::default())
+        Ok(RawLogEvent::default())
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<LogEvent, E> {
-        Ok(LogEvent::default())
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<RawLogEvent<M>, E> {
+        Ok(RawLogEvent::default())
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<LogEvent, E> {
-        Ok(LogEvent::default())
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawLogEvent<M>, E> {
+        Ok(RawLogEvent::default())
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<LogEvent, E> {
-        Ok(LogEvent::default())
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawLogEvent<M>, E> {
+        Ok(RawLogEvent::default())
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<LogEvent, E> {
-        Ok(LogEvent::default())
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawLogEvent<M>, E> {
+        Ok(RawLogEvent::default())
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<LogEvent, E> {
-        Ok(LogEvent::default())
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawLogEvent<M>, E> {
+        Ok(RawLogEvent::default())
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<LogEvent, E> {
-        Ok(LogEvent::default())
+    fn visit_unit<E: de::Error>(self) -> Result<RawLogEvent<M>, E> {
+        Ok(RawLogEvent::default())
     }
 }
 
@@ -616,14 +868,74 @@ mod tests {
         let sub = decode_lambda_event(&event, &Limits::default()).expect("decode");
         assert_eq!(sub.message_type, MessageType::Data);
         assert_eq!(sub.owner, "111122223333");
+        let events: Vec<(&str, Option<i64>, Option<&str>)> = sub
+            .events()
+            .map(|(e, m)| (e.id.as_str(), e.timestamp, m))
+            .collect();
+        assert_eq!(events, [("1", Some(5), Some("hello"))]);
+    }
+
+    /// The in-place decoding of `from_json` against serde's own reading of the same payload.
+    fn decoded_like_serde(json: &[u8]) {
+        let sub = Subscription::from_json(json, &Limits::default()).expect("payload");
+        let value: Value = serde_json::from_slice(json).expect("JSON");
+        let want: Vec<Option<&str>> = value["logEvents"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e.get("message").and_then(Value::as_str))
+            .collect();
+        let got: Vec<Option<&str>> = sub.events().map(|(_, m)| m).collect();
+        assert_eq!(got, want);
         assert_eq!(
-            sub.log_events,
-            [LogEvent {
-                id: "1".into(),
-                timestamp: Some(5),
-                message: Some("hello".into())
-            }]
+            Subscription::from_value(&value, &Limits::default()).expect("value"),
+            sub,
+            "from_value agrees"
         );
+    }
+
+    #[test]
+    fn messages_are_unescaped_in_place_exactly_as_a_json_parser_reads_them() {
+        let tricky = [
+            "",
+            "plain",
+            r#"{"eventName":"ConsoleLogin","a":"x\"y"}"#,
+            "tab\there\nline\r\u{8}\u{c}/\\",
+            "é ü 漢字 😀 \u{1}\u{1f}\u{7f}",
+            "\u{2028}\u{2029}",
+        ];
+        let events: Vec<Value> = tricky
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({"id": i.to_string(), "timestamp": i, "message": m}))
+            .collect();
+        decoded_like_serde(&payload(Value::Array(events)));
+        // Escapes serde_json does not write: \/, \uXXXX for plain and astral characters.
+        let hand = br#"{"messageType":"DATA_MESSAGE","logEvents":[
+            {"message":"a\/b \u0041\u00e9\u6f22 \ud83d\ude00 end"},
+            {"message":"\u005c\u0022 quote"},
+            {"message": "dup", "message": "last \"wins\""},
+            {"message": 5},
+            {"message":"x"}]}"#;
+        decoded_like_serde(hand);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_messages_decode_as_a_json_parser_reads_them(
+            messages in proptest::collection::vec(proptest::prelude::any::<String>(), 0..8),
+        ) {
+            let events: Vec<Value> = messages.iter().map(|m| json!({"message": m})).collect();
+            decoded_like_serde(&payload(Value::Array(events)));
+        }
+    }
+
+    #[test]
+    fn a_lone_surrogate_escape_becomes_a_replacement_character() {
+        let json = br#"{"messageType":"DATA_MESSAGE","logEvents":[{"message":"a\ud800b\udc00c"},{"message":"ok"}]}"#;
+        let sub = Subscription::from_json(json, &Limits::default()).expect("payload");
+        let messages: Vec<Option<&str>> = sub.events().map(|(_, m)| m).collect();
+        assert_eq!(messages, [Some("a\u{fffd}b\u{fffd}c"), Some("ok")]);
     }
 
     #[test]
@@ -637,11 +949,7 @@ mod tests {
             {"message": "ok"}
         ]));
         let sub = Subscription::from_json(&json, &Limits::default()).expect("lenient");
-        let messages: Vec<Option<&str>> = sub
-            .log_events
-            .iter()
-            .map(|e| e.message.as_deref())
-            .collect();
+        let messages: Vec<Option<&str>> = sub.events().map(|(_, m)| m).collect();
         assert_eq!(messages, [None, None, None, None, None, Some("ok")]);
         assert_eq!(sub.log_events[4].id, "7");
         assert_eq!(sub.log_events[4].timestamp, Some(1500));

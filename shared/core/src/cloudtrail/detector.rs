@@ -186,12 +186,12 @@ impl CloudTrailDetector {
             let owner = payload.owner.as_str();
             is_account_id(owner).then_some(owner)
         });
-        for event in &payload.log_events {
+        for (event, message) in payload.events() {
             let ctx = Context {
                 account,
                 timestamp_ms: event.timestamp,
             };
-            match &event.message {
+            match message {
                 Some(message) => run.payload_message(message, &ctx),
                 None => run.skip(Skip::Invalid),
             }
