@@ -17,8 +17,9 @@
 //! * `&&` needs all of its operands' needs, `||` any of them;
 //! * a term pattern needs its plain text terms (or, with only `?` terms, any of them).
 //!
-//! Everything else needs nothing and keeps its pattern a candidate: `!=`, `NOT EXISTS`, numbers
-//! (`404` equals `4.04e2`), `%regex%`, `*` alone, space-delimited patterns, `-` terms.
+//! A condition with `!=`, a number (`404` equals `4.04e2`), `%regex%` or `*` alone needs only
+//! its selector's member names; `NOT EXISTS`, space-delimited patterns and `-` terms need
+//! nothing and keep their pattern a candidate.
 //!
 //! **Escapes.** A JSON member name or value is compared after its escapes are decoded, and
 //! `"\u0052oot"` is `Root`. A literal is only looked for in JSON if it has none of the
@@ -402,9 +403,10 @@ impl Windows {
             .map(Windows::Automaton)
     }
 
-    /// The leftmost window occurrence at or after `at`: (start, window id). Windows all have
-    /// the same length (or are whole short literals), and the caller checks every literal at
-    /// every reported position, so leftmost-first loses nothing.
+    /// The leftmost window occurrence at or after `at`: (start, window id). Two windows that
+    /// occur at one position are prefixes of one another, and the caller checks the literals of
+    /// every window prefix-related to the reported one ([`Scan::by_window`]), so leftmost-first
+    /// loses nothing.
     fn next(&self, haystack: &[u8], at: usize) -> Option<(usize, usize)> {
         if at >= haystack.len() {
             return None;
@@ -617,6 +619,12 @@ impl Candidates {
     pub fn count(&self) -> usize {
         self.count
     }
+
+    /// How many patterns the set has (candidates or not).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
 }
 
 /// A fixed-size bit set, on the stack up to 512 bits.
@@ -801,6 +809,14 @@ mod tests {
         ]);
         assert_eq!(candidates(&p, r#"{"a":"abcdef"}"#), [0, 1, 2]);
         assert_eq!(candidates(&p, r#"{"a":"abcdxbcdef"}"#), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn windows_that_start_at_one_position_are_all_checked() {
+        // `x` and `x y"` both start at the `x`; the search reports one of them.
+        let p = prefilter(&[r#"{ $.a = "*x*" }"#, r#"{ $.a = "*x y" }"#]);
+        assert_eq!(candidates(&p, r#"{"a":"x y"}"#), [0, 1]);
+        assert_eq!(candidates(&p, r#"{"a":"x z"}"#), [0]);
     }
 
     #[test]

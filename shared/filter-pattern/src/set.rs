@@ -201,6 +201,11 @@ impl PatternSet {
         candidates: &Candidates,
         out: &mut Vec<usize>,
     ) {
+        debug_assert_eq!(
+            candidates.len(),
+            self.patterns.len(),
+            "candidates of this set"
+        );
         out.clear();
         self.for_each_match(message, candidates, |i| {
             out.push(i);

@@ -214,8 +214,11 @@ impl Subscription {
         // Not shrunk: a payload's buffer is dropped with the payload, and reallocating it would
         // only move or unmap pages the next payload maps again.
         buffer.truncate(written);
-        let messages = String::from_utf8(buffer)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // Valid UTF-8 unescaped is valid UTF-8; were it not, the spans would not fit a lossy
+        // copy, so the payload is refused rather than misread.
+        let messages = String::from_utf8(buffer).map_err(|_| {
+            DecodeError::Malformed("log event messages did not decode to UTF-8".into())
+        })?;
         Ok(header.with(log_events, messages))
     }
 
@@ -479,13 +482,15 @@ pub fn gunzip_bounded(gz: &[u8], max: usize) -> Result<Vec<u8>, DecodeError> {
     if gz.len() < 2 || gz[..2] != [0x1f, 0x8b] {
         return Err(DecodeError::NotGzip("no gzip header (1f 8b)".into()));
     }
-    // The gzip trailer's ISIZE is the inflated size (mod 2^32) of the last member: the buffer
-    // is sized once instead of doubling (and holding old and new copies) as it fills.
+    // The gzip trailer's ISIZE states the inflated size (mod 2^32): the buffer is sized once
+    // instead of doubling (and holding old and new copies) as it fills. Only a hint: a claim
+    // beyond what deflate can produce from this many bytes (at most about 1032:1) is a lie
+    // and is not believed, so a forged trailer cannot reserve `max` bytes.
     let stated = gz
         .last_chunk::<4>()
         .map_or(0, |n| u32::from_le_bytes(*n) as usize);
     let hint = if stated > 0 {
-        stated
+        stated.min(gz.len().saturating_mul(1032))
     } else {
         gz.len().saturating_mul(8)
     };
