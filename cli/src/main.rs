@@ -32,6 +32,10 @@ enum Command {
         /// Output format: `text` for people, `jsonl` for one JSON object per message.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also print the totals of the CloudWatch metrics the functions would have written
+        /// (their embedded-metric-format log lines), per metric and dimension.
+        #[arg(long)]
+        metrics: bool,
         /// Event files (.json, .json.gz) or directories of them.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -52,7 +56,11 @@ pub enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Replay { format, paths } => replay::run(format, &paths),
+        Command::Replay {
+            format,
+            metrics,
+            paths,
+        } => replay::run(format, metrics, &paths),
         Command::Pattern { command } => pattern::run(command),
     }
 }

@@ -14,6 +14,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use flate2::read::GzDecoder;
@@ -29,6 +30,7 @@ use triage_core::fakes::Memory;
 use triage_core::hub::HubClassifier;
 use triage_core::inbound::unwrap_envelopes;
 use triage_core::json::str_at;
+use triage_core::metrics::{Emitter, MetricsSettings};
 use triage_core::settings::env_from_map;
 use triage_core::{Alert, DigestEntry, DigestKind, Finding, TicketEvent, text::sanitize};
 use triage_template::{Template, memory_stand_ins};
@@ -65,6 +67,9 @@ struct Functions {
     digest: digest::Handler<Memory>,
     /// The classifiers alone, to read an event's time before it is handled.
     peek: Peek,
+    /// The EMF lines the functions wrote (collected, not printed).
+    metrics: Arc<Mutex<Vec<Value>>>,
+    namespace: String,
 }
 
 struct Peek {
@@ -149,6 +154,18 @@ fn build() -> Result<Functions, String> {
     let alarm = alarm_classifier::Settings::from(&env("alarm-classifier")?).map_err(|x| e(&x))?;
     let logs = log_detector::Settings::from(&env("log-detector")?).map_err(|x| e(&x))?;
     let digest_settings = digest::Settings::from(&env("digest")?).map_err(|x| e(&x))?;
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let namespace = digest_settings.metrics.namespace.clone();
+    let emitter = |name: &'static str, settings: &MetricsSettings| {
+        Emitter::new(name, settings.clone()).collecting(lines.clone())
+    };
+    let metrics = (
+        emitter("config-classifier", &config.router.metrics),
+        emitter("finding-classifier", &findings.router.metrics),
+        emitter("alarm-classifier", &alarm.router.metrics),
+        emitter("log-detector", &logs.router.metrics),
+        emitter("digest", &digest_settings.metrics),
+    );
     let peek = Peek {
         config: config.classifier.clone(),
         findings: findings.classifier,
@@ -156,18 +173,20 @@ fn build() -> Result<Functions, String> {
         logs: logs.detector.clone(),
     };
     Ok(Functions {
-        config: config_classifier::assemble(config, &memory),
-        findings: finding_classifier::assemble(findings, &memory),
-        alarm: alarm_classifier::assemble(alarm, &memory),
-        logs: log_detector::assemble(logs, &memory),
-        digest: digest::assemble(digest_settings, &memory),
+        config: config_classifier::assemble(config, &memory).with_metrics(metrics.0),
+        findings: finding_classifier::assemble(findings, &memory).with_metrics(metrics.1),
+        alarm: alarm_classifier::assemble(alarm, &memory).with_metrics(metrics.2),
+        logs: log_detector::assemble(logs, &memory).with_metrics(metrics.3),
+        digest: digest::assemble(digest_settings, &memory).with_metrics(metrics.4),
         peek,
+        metrics: lines,
+        namespace,
         memory,
         clock,
     })
 }
 
-pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
+pub fn run(format: Format, metrics: bool, paths: &[PathBuf]) -> ExitCode {
     let mut functions = match build() {
         Ok(f) => f,
         Err(e) => {
@@ -225,6 +244,9 @@ pub fn run(format: Format, paths: &[PathBuf]) -> ExitCode {
         replay_event(event, &mut functions, format, &mut out, &mut totals);
     }
     print_digest(format, &mut out, &functions);
+    if metrics {
+        print_metrics(format, &mut out, &functions);
+    }
     if format == Format::Text {
         let _ = writeln!(
             out,
@@ -722,6 +744,36 @@ fn describe(event: &Value) -> String {
 }
 
 /// The digest the digest function publishes for everything that reached the digest queue.
+/// The totals of the metrics the functions wrote, per metric and dimension values.
+fn print_metrics(format: Format, out: &mut impl Write, functions: &Functions) {
+    let lines = functions
+        .metrics
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    let totals = triage_core::metrics::totals_of(&lines);
+    match format {
+        Format::Text => {
+            let _ = writeln!(
+                out,
+                "\nmetrics (namespace {}; what the functions would write to CloudWatch, summed):",
+                functions.namespace
+            );
+            for (key, n) in &totals {
+                let _ = writeln!(out, "  {key} {n}");
+            }
+        }
+        Format::Jsonl => {
+            let line = json!({
+                "route": "metrics",
+                "namespace": functions.namespace,
+                "totals": totals,
+            });
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
 fn print_digest(format: Format, out: &mut impl Write, functions: &Functions) {
     let scheduled = json!({"source": "triage.replay", "execution_id": "replay"});
     if let Err(e) = block_on(

@@ -492,3 +492,44 @@ fn a_guardduty_finding_replayed_through_its_three_paths_is_one_ticket() {
     assert_eq!(lines[0]["finding"]["source"], "guardduty");
     assert_eq!(stderr.matches(": stale").count(), 2, "{stderr}");
 }
+
+#[test]
+fn replay_prints_the_metric_totals_the_functions_would_write() {
+    let dir = storm_dir("metrics", 30, true);
+    let (code, stdout, stderr) = triage(&[
+        "replay",
+        "--metrics",
+        "--format",
+        "jsonl",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines = jsonl(&stdout);
+    let metrics: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["route"] == "metrics").collect();
+    assert_eq!(metrics.len(), 1, "one metrics line, at the end");
+    assert_eq!(metrics[0]["namespace"], "Triage");
+    let totals = &metrics[0]["totals"];
+    let total = |key: &str| totals[key].as_u64();
+    assert_eq!(total("Records{Function=config-classifier}"), Some(30));
+    assert_eq!(total("TicketsOpened{Function=config-classifier}"), Some(1));
+    assert_eq!(total("Repeats{Function=config-classifier}"), Some(29));
+    assert_eq!(total("DigestEntries{Function=config-classifier}"), Some(30));
+    assert_eq!(
+        total("Findings{Source=config,Severity=high,Rule=restricted-ssh}"),
+        Some(30)
+    );
+    assert_eq!(total("DigestsPublished{Function=digest}"), Some(1));
+
+    let (code, text, stderr) = triage(&["replay", "--metrics", dir.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        text.contains("metrics (namespace Triage;")
+            && text.contains("  TicketsOpened{Function=config-classifier} 1"),
+        "{text}"
+    );
+    // Without the flag, no metrics.
+    let (_, plain, _) = triage(&["replay", "events/config-noncompliant-restricted-ssh.json"]);
+    assert!(!plain.contains("metrics (namespace"), "{plain}");
+}

@@ -24,6 +24,7 @@ use triage_core::alarm::AlarmClassifier;
 use triage_core::dedup::DedupError;
 use triage_core::flap::FlapControl;
 use triage_core::inbound::unwrap_envelopes;
+use triage_core::metrics::{Counts, Emitter};
 use triage_core::ports::{Backend, RouterOf};
 use triage_core::router::{RouteError, RouteReport};
 use triage_core::text::sanitize;
@@ -109,6 +110,7 @@ pub struct Handler<B: Backend> {
     classifier: AlarmClassifier,
     router: RouterOf<B>,
     flap: FlapControl<B::Transitions>,
+    metrics: Emitter,
 }
 
 impl<B: Backend> Handler<B> {
@@ -116,19 +118,30 @@ impl<B: Backend> Handler<B> {
         classifier: AlarmClassifier,
         router: RouterOf<B>,
         flap: FlapControl<B::Transitions>,
+        metrics: Emitter,
     ) -> Self {
         Handler {
             classifier,
             router,
             flap,
+            metrics,
         }
+    }
+
+    /// The same handler writing its metrics to `metrics` (`triage replay`, tests).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Emitter) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     #[instrument(skip_all, fields(request_id = %event.context.request_id))]
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
         let mut records = Vec::new();
         let mut summary = Summary::default();
+        let mut counts = Counts::default();
         for inner in unwrap_envelopes(event.payload) {
+            counts.add("Records", 1);
             let origin = if inner.origin.is_empty() {
                 "event"
             } else {
@@ -158,12 +171,18 @@ impl<B: Backend> Handler<B> {
         summary.flapping = sorted.digest_only.len();
         summary.flapping_reported = sorted.reported;
         summary.flapping_resolved = sorted.resolved;
+        counts.add("Rejected", summary.invalid);
         if !sorted.route.is_empty() {
-            summary = summary.routed(self.router.route(sorted.route).await?);
+            let report = self.router.route(sorted.route).await?;
+            counts.merge(&report.metrics);
+            summary = summary.routed(report);
         }
         if !sorted.digest_only.is_empty() {
-            summary = summary.digest_only(self.router.route_digest_only(sorted.digest_only).await?);
+            let report = self.router.route_digest_only(sorted.digest_only).await?;
+            counts.merge(&report.metrics);
+            summary = summary.digest_only(report);
         }
+        self.metrics.emit(&counts, self.router.now());
         Ok(summary)
     }
 }

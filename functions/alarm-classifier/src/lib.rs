@@ -11,15 +11,18 @@ pub use handler::Handler;
 pub use settings::Settings;
 
 use triage_core::flap::FlapControl;
+use triage_core::metrics::Emitter;
 use triage_core::ports::Backend;
 use triage_core::router;
 
 /// alarm-classifier as it ships, on `backend`: AWS in `main.rs`, moto or memory elsewhere.
 pub fn assemble<B: Backend>(settings: Settings, backend: &B) -> Handler<B> {
     let log = backend.transition_log(&settings.router.dedup.table_name);
+    let metrics = Emitter::new("alarm-classifier", settings.router.metrics.clone());
     Handler::new(
         settings.classifier,
         router::assemble(settings.router, backend),
         FlapControl::new(settings.flap, log),
+        metrics,
     )
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::instrument;
 use triage_core::config::{ConfigClassifier, ConfigEventError};
+use triage_core::metrics::Emitter;
 use triage_core::ports::{Backend, RouterOf};
 use triage_core::router::{RouteError, RouteReport};
 use triage_lambda::{ErrorType, Function};
@@ -59,20 +60,37 @@ impl ErrorType for HandlerError {
 pub struct Handler<B: Backend> {
     classifier: ConfigClassifier,
     router: RouterOf<B>,
+    metrics: Emitter,
 }
 
 impl<B: Backend> Handler<B> {
-    pub(crate) fn new(classifier: ConfigClassifier, router: RouterOf<B>) -> Self {
-        Handler { classifier, router }
+    pub(crate) fn new(classifier: ConfigClassifier, router: RouterOf<B>, metrics: Emitter) -> Self {
+        Handler {
+            classifier,
+            router,
+            metrics,
+        }
+    }
+
+    /// The same handler writing its metrics to `metrics` (`triage replay`, tests).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Emitter) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     #[instrument(skip_all, fields(request_id = %event.context.request_id))]
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Summary, HandlerError> {
         let findings = self.classifier.findings(&event.payload)?;
-        if findings.is_empty() {
-            return Ok(Summary::default());
-        }
-        Ok(self.router.route(findings).await?.into())
+        let report = if findings.is_empty() {
+            RouteReport::default()
+        } else {
+            self.router.route(findings).await?
+        };
+        let mut counts = report.metrics.clone();
+        counts.add("Records", 1);
+        self.metrics.emit(&counts, self.router.now());
+        Ok(report.into())
     }
 }
 

@@ -22,6 +22,7 @@ use tracing::{info, instrument, warn};
 use triage_core::accounts::AccountNames;
 use triage_core::clock::Clock;
 use triage_core::digest::DigestBuilder;
+use triage_core::metrics::{Counts, Emitter, MetricsSettings};
 use triage_core::ports::{Backend, DigestPublisher, DigestSource, QueueError, Received, SinkError};
 use triage_core::text::sanitize;
 use triage_lambda::{ErrorType, Function};
@@ -93,6 +94,7 @@ pub struct Handler<B: Backend> {
     options: Options,
     accounts: AccountNames,
     clock: Arc<dyn Clock>,
+    metrics: Emitter,
 }
 
 /// Polls every future to completion, concurrently, on the current task.
@@ -151,7 +153,15 @@ impl<B: Backend> Handler<B> {
             options,
             accounts,
             clock,
+            metrics: Emitter::new("digest", MetricsSettings::default()),
         }
+    }
+
+    /// The same handler writing its metrics to `metrics` (`triage replay`, tests).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Emitter) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     #[instrument(skip_all, fields(request_id = %event.context.request_id))]
@@ -231,6 +241,14 @@ impl<B: Backend> Handler<B> {
         receive_error: Option<QueueError>,
     ) -> Result<Summary, HandlerError> {
         info!(?summary, "digest run done");
+        let mut counts = Counts::default();
+        counts.add("Records", summary.received);
+        counts.add(
+            "Rejected",
+            usize::try_from(summary.unreadable).unwrap_or(usize::MAX),
+        );
+        counts.add("DigestsPublished", summary.published);
+        self.metrics.emit(&counts, self.clock.now());
         match receive_error {
             Some(e) => Err(HandlerError::Receive {
                 errors: summary.receive_errors,

@@ -8,6 +8,7 @@ pub mod settings;
 pub use handler::Handler;
 pub use settings::Settings;
 
+use triage_core::metrics::Emitter;
 use triage_core::ports::Backend;
 
 /// digest as it ships, on `backend`: AWS in `main.rs`, moto or memory elsewhere.
@@ -19,4 +20,5 @@ pub fn assemble<B: Backend>(settings: Settings, backend: &B) -> Handler<B> {
         settings.accounts,
         backend.clock(),
     )
+    .with_metrics(Emitter::new("digest", settings.metrics))
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use triage_core::accounts::AccountNames;
 use triage_core::digest::RenderOptions;
+use triage_core::metrics::MetricsSettings;
 use triage_core::settings::{ConfigError, Env};
 
 /// What to do when the queue held nothing.
@@ -76,6 +77,7 @@ pub struct Settings {
     pub options: Options,
     /// `policy/accounts.toml`: the names the BY ACCOUNT section shows.
     pub accounts: AccountNames,
+    pub metrics: MetricsSettings,
 }
 
 impl Settings {
@@ -115,6 +117,7 @@ impl Settings {
             topic_arn: env.required("DIGEST_TOPIC_ARN")?,
             options,
             accounts,
+            metrics: MetricsSettings::from_env(env)?,
         })
     }
 }

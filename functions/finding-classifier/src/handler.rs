@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{instrument, warn};
 use triage_core::hub::{HubClassifier, HubEventError};
+use triage_core::metrics::{Counts, Emitter};
 use triage_core::ports::{Backend, RouterOf};
 use triage_core::router::{RouteError, RouteReport};
 use triage_lambda::{ErrorType, Function};
@@ -78,11 +79,23 @@ impl ErrorType for HandlerError {
 pub struct Handler<B: Backend> {
     classifier: HubClassifier,
     router: RouterOf<B>,
+    metrics: Emitter,
 }
 
 impl<B: Backend> Handler<B> {
-    pub(crate) fn new(classifier: HubClassifier, router: RouterOf<B>) -> Self {
-        Handler { classifier, router }
+    pub(crate) fn new(classifier: HubClassifier, router: RouterOf<B>, metrics: Emitter) -> Self {
+        Handler {
+            classifier,
+            router,
+            metrics,
+        }
+    }
+
+    /// The same handler writing its metrics to `metrics` (`triage replay`, tests).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Emitter) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     #[instrument(skip_all, fields(request_id = %event.context.request_id))]
@@ -98,10 +111,20 @@ impl<B: Backend> Handler<B> {
             invalid: outcome.invalid.len(),
             ..Summary::default()
         };
+        let mut counts = Counts::default();
+        counts.add(
+            "Records",
+            outcome.findings.len() + outcome.skipped.len() + outcome.invalid.len(),
+        );
+        counts.add("Rejected", outcome.invalid.len());
         if outcome.findings.is_empty() {
+            self.metrics.emit(&counts, self.router.now());
             return Ok(summary);
         }
-        Ok(summary.routed(self.router.route(outcome.findings).await?))
+        let report = self.router.route(outcome.findings).await?;
+        counts.merge(&report.metrics);
+        self.metrics.emit(&counts, self.router.now());
+        Ok(summary.routed(report))
     }
 }
 

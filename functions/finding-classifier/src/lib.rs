@@ -10,13 +10,16 @@ pub mod settings;
 pub use handler::Handler;
 pub use settings::Settings;
 
+use triage_core::metrics::Emitter;
 use triage_core::ports::Backend;
 use triage_core::router;
 
 /// finding-classifier as it ships, on `backend`: AWS in `main.rs`, moto or memory in tests.
 pub fn assemble<B: Backend>(settings: Settings, backend: &B) -> Handler<B> {
+    let metrics = Emitter::new("finding-classifier", settings.router.metrics.clone());
     Handler::new(
         settings.classifier,
         router::assemble(settings.router, backend),
+        metrics,
     )
 }

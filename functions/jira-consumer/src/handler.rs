@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use triage_consumer::consumer::NotAnSqsEvent;
 use triage_consumer::{BatchResponse, Consumer, Deadline, LinkStore};
+use triage_core::metrics::{Counts, Emitter};
 use triage_lambda::{ErrorType, Function};
 
 use crate::jira::Jira;
@@ -13,6 +15,7 @@ use crate::jira::Jira;
 pub struct Handler<L> {
     consumer: Consumer<Jira, L>,
     margin: Duration,
+    metrics: Emitter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +34,19 @@ impl ErrorType for HandlerError {
 }
 
 impl<L: LinkStore> Handler<L> {
-    pub(crate) fn new(consumer: Consumer<Jira, L>, margin: Duration) -> Self {
-        Handler { consumer, margin }
+    pub(crate) fn new(consumer: Consumer<Jira, L>, margin: Duration, metrics: Emitter) -> Self {
+        Handler {
+            consumer,
+            margin,
+            metrics,
+        }
+    }
+
+    /// The same handler writing its metrics to `metrics` (tests).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Emitter) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn consumer(&self) -> &Consumer<Jira, L> {
@@ -45,7 +59,15 @@ impl<L: LinkStore> Handler<L> {
         event: Value,
         deadline: Deadline,
     ) -> Result<BatchResponse, HandlerError> {
-        Ok(self.consumer.handle(event, deadline).await?.0)
+        let (response, report) = self.consumer.handle(event, deadline).await?;
+        let mut counts = Counts::default();
+        counts.add("Records", report.messages);
+        counts.add("IssuesCreated", report.created + report.adopted);
+        counts.add("IssuesCommented", report.commented);
+        counts.add("IssuesClosed", report.closed);
+        counts.add("Failed", report.failed + report.held_back);
+        self.metrics.emit(&counts, Utc::now());
+        Ok(response)
     }
 }
 

@@ -17,6 +17,7 @@ pub use settings::Settings;
 
 use triage_consumer::links::DynamoDbLinks;
 use triage_consumer::{Consumer, LinkStore};
+use triage_core::metrics::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ColdStartError {
@@ -35,8 +36,9 @@ pub fn assemble<L: LinkStore>(
     links: L,
 ) -> Result<Handler<L>, ColdStartError> {
     let margin = settings.time_margin;
+    let metrics = Emitter::new("jira-consumer", settings.metrics);
     let jira = Jira::new(settings.jira, credentials)?;
-    Ok(Handler::new(Consumer::new(jira, links), margin))
+    Ok(Handler::new(Consumer::new(jira, links), margin, metrics))
 }
 
 /// The function as it ships: the credentials read once from Secrets Manager, the links in

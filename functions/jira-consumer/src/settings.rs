@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use triage_core::Severity;
+use triage_core::metrics::MetricsSettings;
 use triage_core::settings::{ConfigError, Env};
 
 pub const JIRA_TOML: &str = include_str!("../../../policy/jira.toml");
@@ -39,6 +40,7 @@ pub struct Settings {
     pub credentials_secret_arn: String,
     pub links_table: String,
     pub time_margin: Duration,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +172,7 @@ impl Settings {
             credentials_secret_arn: env.required("JIRA_CREDENTIALS_SECRET_ARN")?,
             links_table: env.required("TICKET_LINKS_TABLE_NAME")?,
             time_margin: seconds("JIRA_TIME_MARGIN_SECONDS", 5, 60)?,
+            metrics: MetricsSettings::from_env(env)?,
         })
     }
 }

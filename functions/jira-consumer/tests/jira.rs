@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -19,6 +20,7 @@ use triage_consumer::links::DynamoDbLinks;
 use triage_core::TicketEvent;
 use triage_core::clock::ManualClock;
 use triage_core::fakes::Memory;
+use triage_core::metrics::{Emitter, MetricsSettings};
 use triage_testkit::jira::{EMAIL, LIFECYCLE_CALLS, TOKEN, calls, healthy, requests, secret};
 use triage_testkit::{DedupTable, MotoServer, event as sample};
 use wiremock::matchers::{body_string_contains, method, path};
@@ -29,6 +31,8 @@ struct Stage {
     jira: MockServer,
     table: DedupTable,
     handler: Handler<DynamoDbLinks>,
+    /// The metrics lines the handler wrote.
+    metrics: Arc<Mutex<Vec<Value>>>,
 }
 
 fn settings(jira: &str, table: &str, secret_arn: &str) -> Settings {
@@ -52,11 +56,16 @@ async fn stage() -> Stage {
     )
     .await
     .expect("cold start");
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    let handler = handler.with_metrics(
+        Emitter::new("jira-consumer", MetricsSettings::default()).collecting(metrics.clone()),
+    );
     Stage {
         _moto: moto,
         jira,
         table,
         handler,
+        metrics,
     }
 }
 
@@ -245,6 +254,29 @@ async fn one_problem_is_one_issue_created_commented_and_closed_and_replays_chang
     .await;
     assert!(failed.is_empty());
     assert_eq!(requests(&s.jira).await.len(), 7, "a replay reached Jira");
+
+    // Its metrics: one line per batch, the issue created, commented and closed once.
+    let lines = s.metrics.lock().expect("lines").clone();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(triage_core::metrics::check_document(line), Ok(()), "{line}");
+    }
+    let totals = triage_core::metrics::totals_of(&lines);
+    let total = |m: &str| {
+        totals
+            .get(&format!("{m}{{Function=jira-consumer}}"))
+            .copied()
+    };
+    assert_eq!(
+        [
+            total("Records"),
+            total("IssuesCreated"),
+            total("IssuesCommented"),
+            total("IssuesClosed"),
+            total("Failed")
+        ],
+        [Some(7), Some(1), Some(1), Some(1), Some(0)]
+    );
 }
 
 #[tokio::test]

@@ -38,6 +38,7 @@ use triage_core::cloudtrail::{
     CloudTrailDetector, DecodeError, Decoded, StreamEventError, StreamRecord, decode_lambda_event,
     decode_stream_record, is_kinesis_event, stream_records,
 };
+use triage_core::metrics::{Counts, Emitter};
 use triage_core::ports::{Backend, RouterOf};
 use triage_core::router::{RouteError, RouteReport};
 use triage_core::text::SafeText;
@@ -194,11 +195,23 @@ impl ErrorType for HandlerError {
 pub struct Handler<B: Backend> {
     detector: CloudTrailDetector,
     router: RouterOf<B>,
+    metrics: Emitter,
 }
 
 impl<B: Backend> Handler<B> {
-    pub(crate) fn new(detector: CloudTrailDetector, router: RouterOf<B>) -> Self {
-        Handler { detector, router }
+    pub(crate) fn new(detector: CloudTrailDetector, router: RouterOf<B>, metrics: Emitter) -> Self {
+        Handler {
+            detector,
+            router,
+            metrics,
+        }
+    }
+
+    /// The same handler writing its metrics to `metrics` (`triage replay`, tests).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Emitter) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn detector(&self) -> &CloudTrailDetector {
@@ -226,6 +239,7 @@ impl<B: Backend> Handler<B> {
             stream_records: records.len(),
             ..StreamResponse::default()
         };
+        let mut counts = Counts::default();
         for record in &records {
             let subscription = match decode_stream_record(record, self.detector.limits()) {
                 Ok(subscription) => subscription,
@@ -236,6 +250,7 @@ impl<B: Backend> Handler<B> {
                         "stream record is not a subscription payload: named for retry, then the on-failure destination"
                     );
                     response.undecodable += 1;
+                    counts.add("Rejected", 1);
                     response.fail(record);
                     continue;
                 }
@@ -243,9 +258,16 @@ impl<B: Backend> Handler<B> {
             let decoded = self.detector.detect_subscription(&subscription);
             drop(subscription);
             let mut summary = Summary::of(&decoded);
+            // Counted once delivered: a record Lambda retries is counted by the retry.
+            let mut payload = Counts::default();
+            payload.add("Records", decoded.records);
+            payload.add("Rejected", decoded.skipped());
             if !decoded.findings.is_empty() {
                 match self.router.route(decoded.findings).await {
-                    Ok(report) => summary = summary.routed(report),
+                    Ok(report) => {
+                        payload.merge(&report.metrics);
+                        summary = summary.routed(report);
+                    }
                     Err(error) => {
                         tracing::error!(
                             sequence_number = %SafeText::bounded(record.sequence_number, 64),
@@ -258,9 +280,11 @@ impl<B: Backend> Handler<B> {
                     }
                 }
             }
+            counts.merge(&payload);
             response.processed += 1;
             response.summary.add(&summary);
         }
+        self.metrics.emit(&counts, self.router.now());
         let s = &response.summary;
         info!(
             stream_records = response.stream_records,
@@ -308,11 +332,18 @@ impl<B: Backend> Handler<B> {
             not_cloudtrail = decoded.skipped_not_cloudtrail,
             "subscription payload evaluated"
         );
+        let mut counts = Counts::default();
+        counts.add("Records", decoded.records);
+        counts.add("Rejected", decoded.skipped());
         if decoded.findings.is_empty() {
             debug!("nothing to route");
+            self.metrics.emit(&counts, self.router.now());
             return Ok(summary);
         }
-        Ok(summary.routed(self.router.route(decoded.findings).await?))
+        let report = self.router.route(decoded.findings).await?;
+        counts.merge(&report.metrics);
+        self.metrics.emit(&counts, self.router.now());
+        Ok(summary.routed(report))
     }
 }
 

@@ -19,6 +19,7 @@ pub mod glob;
 pub mod hub;
 pub mod inbound;
 pub mod json;
+pub mod metrics;
 pub mod ocsf;
 pub mod policy;
 pub mod ports;

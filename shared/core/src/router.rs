@@ -26,6 +26,7 @@ use crate::dedup::{
     observe, origin_of,
 };
 use crate::finding::{Finding, Fingerprint, Status, merge_by_fingerprint};
+use crate::metrics::Counts;
 use crate::policy::{SeverityPolicy, Thresholds};
 use crate::ports::{
     AlertPublisher, Backend, DedupStore, DigestSink, DynDedupStore, RouterOf, SinkError, TicketSink,
@@ -64,10 +65,12 @@ pub struct Plan {
     pub suppressed: usize,
     /// Findings that ticket or page, and resolves of them, subject to dedup.
     pub candidates: Vec<Candidate>,
+    /// Every finding (after the policy) by source, severity and rule, for the metrics.
+    pub tally: Counts,
 }
 
 /// What was delivered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteReport {
     pub findings: usize,
     /// Ticket events sent (open, update, resolve, and re-sent pending ones).
@@ -88,6 +91,30 @@ pub struct RouteReport {
     /// an occurrence no newer than its resolve, a resolve of a resolved problem, a version of
     /// a GuardDuty or Security Hub finding no newer than the one last seen.
     pub stale: usize,
+    /// Ticket events sent, by action: open, update, resolve.
+    pub ticket_actions: [usize; 3],
+    /// The findings by source, severity and rule (after the severity policy), and the
+    /// counters above, as metrics ([`crate::metrics`]).
+    pub metrics: Counts,
+}
+
+impl RouteReport {
+    /// Fills [`Self::metrics`]' counters from the report's.
+    fn count(mut self) -> Self {
+        let [opened, updated, resolved] = self.ticket_actions;
+        let m = &mut self.metrics;
+        m.add("TicketsOpened", opened);
+        m.add("TicketsUpdated", updated);
+        m.add("TicketsResolved", resolved);
+        m.add("Alerts", self.alerts);
+        m.add("DigestEntries", self.digest_entries);
+        m.add("Suppressed", self.suppressed);
+        m.add("Repeats", self.repeats);
+        m.add("Stale", self.stale);
+        m.add("CountedOnly", self.counted_only);
+        m.add("DeliveryRetries", self.redelivered);
+        self
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +168,7 @@ pub fn assemble<B: Backend>(settings: RouterSettings, backend: &B) -> RouterOf<B
         dedup,
         suppressions,
         accounts,
+        metrics: _,
     } = settings;
     let mut router = Router::new(
         policy,
@@ -284,6 +312,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
         for mut finding in merged {
             self.policy.apply(&mut finding);
             self.accounts.annotate(&mut finding);
+            plan.tally.finding(&finding);
             let severity = finding.severity;
             let to_digest = severity >= self.thresholds.digest;
             let to_ticket = severity >= self.thresholds.ticket;
@@ -353,6 +382,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             findings: plan.findings,
             counted_only: plan.counted_only,
             suppressed: plan.suppressed,
+            metrics: plan.tally,
             ..RouteReport::default()
         };
         if let Err(error) = self
@@ -365,9 +395,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             return Err(error);
         }
         let sent = self.flush(out).await?;
-        report.tickets += sent.tickets;
-        report.digest_entries += sent.digest_entries;
-        report.alerts += sent.alerts;
+        report.add(&sent);
         Ok(report)
     }
 
@@ -509,9 +537,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                     out.push(generation, &pending, event, entry, alert);
                     let sent = self.flush(out).await?;
                     report.redelivered += 1;
-                    report.tickets += sent.tickets;
-                    report.digest_entries += sent.digest_entries;
-                    report.alerts += sent.alerts;
+                    report.add(&sent);
                 }
                 other => return Ok(other),
             }
@@ -591,10 +617,22 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 .await
                 .map_err(RouteError::Dedup)?;
         }
+        let mut actions = [0; 3];
+        for t in &out.tickets {
+            let i = match t.action {
+                crate::ticket::TicketAction::Open => 0,
+                crate::ticket::TicketAction::Update => 1,
+                crate::ticket::TicketAction::Resolve => 2,
+            };
+            if let Some(n) = actions.get_mut(i) {
+                *n += 1;
+            }
+        }
         Ok(Sent {
             tickets: out.tickets.len(),
             digest_entries: out.digest.len(),
             alerts: out.alerts.len(),
+            actions,
         })
     }
 
@@ -613,7 +651,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
     #[instrument(skip_all, fields(findings = findings.len()))]
     pub async fn route(&self, findings: Vec<Finding>) -> Result<RouteReport, RouteError> {
         let plan = self.plan(findings)?;
-        let report = self.deliver(plan).await?;
+        let report = self.deliver(plan).await?.count();
         info!(
             tickets = report.tickets,
             digest_entries = report.digest_entries,
@@ -645,6 +683,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
             report.findings += 1;
             self.policy.apply(&mut finding);
             self.accounts.annotate(&mut finding);
+            report.metrics.finding(&finding);
             if finding.severity < self.thresholds.digest {
                 report.counted_only += 1;
             } else if let Some(s) = self.suppressions.find(&finding, now) {
@@ -662,7 +701,7 @@ impl<T: TicketSink, D: DigestSink, A: AlertPublisher> Router<T, D, A> {
                 .map_err(RouteError::Digest)?;
         }
         report.digest_entries = entries.len();
-        Ok(report)
+        Ok(report.count())
     }
 }
 
@@ -751,6 +790,19 @@ struct Sent {
     tickets: usize,
     digest_entries: usize,
     alerts: usize,
+    /// Ticket events by action (open, update, resolve).
+    actions: [usize; 3],
+}
+
+impl RouteReport {
+    fn add(&mut self, sent: &Sent) {
+        self.tickets += sent.tickets;
+        self.digest_entries += sent.digest_entries;
+        self.alerts += sent.alerts;
+        for (n, more) in self.ticket_actions.iter_mut().zip(sent.actions) {
+            *n += more;
+        }
+    }
 }
 
 #[cfg(test)]

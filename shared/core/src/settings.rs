@@ -172,6 +172,9 @@ impl RoutingSettings {
 /// What every classifier's router is built from (`triage_core::router::assemble`): where it
 /// sends, the severity policy, the dedup state and the suppressions.
 pub struct RouterSettings {
+    /// How the functions write their metrics (the router does not: each function does, with
+    /// its own counters).
+    pub metrics: crate::metrics::MetricsSettings,
     pub routing: RoutingSettings,
     pub policy: SeverityPolicy,
     pub dedup: DedupSettings,
@@ -199,6 +202,7 @@ impl RouterSettings {
         env: &Env<F>,
     ) -> Result<Self, RouterSettingsError> {
         Ok(RouterSettings {
+            metrics: crate::metrics::MetricsSettings::from_env(env)?,
             routing: RoutingSettings::from_env(env)?,
             policy: SeverityPolicy::shipped()?,
             dedup: DedupSettings::from_env(env)?,
