@@ -250,7 +250,9 @@ impl<B: Backend> Handler<B> {
                         "stream record is not a subscription payload: named for retry, then the on-failure destination"
                     );
                     response.undecodable += 1;
-                    counts.add("Rejected", 1);
+                    if response.batch_item_failures.is_empty() {
+                        counts.add("Rejected", 1);
+                    }
                     response.fail(record);
                     continue;
                 }
@@ -258,7 +260,8 @@ impl<B: Backend> Handler<B> {
             let decoded = self.detector.detect_subscription(&subscription);
             drop(subscription);
             let mut summary = Summary::of(&decoded);
-            // Counted once delivered: a record Lambda retries is counted by the retry.
+            // Counted once delivered, and only before the first record named for a retry:
+            // Lambda delivers that one and every later one again, and the retry counts them.
             let mut payload = Counts::default();
             payload.add("Records", decoded.records);
             payload.add("Rejected", decoded.skipped());
@@ -280,7 +283,9 @@ impl<B: Backend> Handler<B> {
                     }
                 }
             }
-            counts.merge(&payload);
+            if response.batch_item_failures.is_empty() {
+                counts.merge(&payload);
+            }
             response.processed += 1;
             response.summary.add(&summary);
         }

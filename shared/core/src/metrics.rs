@@ -10,9 +10,13 @@
 //!   `Account`+`Severity` when `METRICS_BY_ACCOUNT=enabled`: an organization has many accounts,
 //!   and every value is a metric of its own).
 //!
-//! No fingerprint, principal or resource is ever a dimension: the number of metrics stays the
-//! number of rules times severities. Dimension values are [`SafeText`] already (bounded, no
-//! control characters).
+//! No fingerprint, principal or resource is ever a dimension, and no name someone else chose:
+//! `Rule` is the detection id for CloudTrail, the managed rule for the Config rules of the
+//! shipped catalog, the threat purpose of a GuardDuty finding type (`Recon`, `Backdoor`, …),
+//! the product of a Security Hub finding (a fixed list), `alarm` for alarms, and `other` for
+//! anything else ([`rule_dimension`]) — so the number of metrics stays bounded whatever the
+//! accounts send, and anyone able to create an alarm or import a finding cannot mint metrics.
+//! Dimension values are printable ASCII, as CloudWatch requires.
 //!
 //! The lines go to standard output in Lambda ([`Sink::Stdout`]); `triage replay` and the tests
 //! collect them instead ([`Emitter::collecting`]).
@@ -23,6 +27,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::config::ConfigRuleCatalog;
 use crate::finding::{Finding, Source};
 use crate::settings::{ConfigError, Env};
 use crate::severity::Severity;
@@ -155,7 +160,7 @@ impl Counts {
         let key = FindingKey {
             source: finding.source,
             severity: finding.severity,
-            rule: finding.rule_id.clone(),
+            rule: SafeText::new(&rule_dimension(finding)),
             account: finding.account.clone(),
         };
         *self.findings.entry(key).or_default() += 1;
@@ -229,12 +234,13 @@ impl MetricsSettings {
             && namespace
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-/#:".contains(c))
-            && !namespace.starts_with("AWS/");
+            && !namespace.starts_with("AWS/")
+            && !namespace.starts_with(':');
         if !valid {
             return Err(ConfigError::Invalid {
                 name: "METRICS_NAMESPACE",
                 value: SafeText::bounded(&namespace, 64).to_string(),
-                reason: "expected 1 to 255 of A-Z a-z 0-9 . _ - / # :, not starting with AWS/"
+                reason: "expected 1 to 255 of A-Z a-z 0-9 . _ - / # :, not starting with AWS/ or :"
                     .into(),
             });
         }
@@ -340,10 +346,14 @@ impl Emitter {
         let documents = self.documents(counts, at);
         match &self.sink {
             Sink::Stdout => {
+                use std::io::Write as _;
+                // One write per line under stdout's lock: lines of concurrent invocations never
+                // interleave. A failed write loses metrics, not the invocation (its deliveries
+                // are done).
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
                 for doc in documents {
-                    // One `println!` per line: stdout is locked for the whole line, so lines of
-                    // concurrent invocations never interleave.
-                    println!("{doc}");
+                    let _ = writeln!(out, "{doc}");
                 }
             }
             Sink::Collect(lines) => {
@@ -355,14 +365,79 @@ impl Emitter {
     }
 }
 
-/// A dimension value: CloudWatch takes 1 to 1024 characters; an empty value (a finding without
-/// an account) is named.
+/// GuardDuty's threat purposes: the first part of a finding type (`Recon:EC2/PortProbe…`).
+const GUARDDUTY_PURPOSES: [&str; 18] = [
+    "Backdoor",
+    "Behavior",
+    "CredentialAccess",
+    "Cryptocurrency",
+    "DefenseEvasion",
+    "Discovery",
+    "Execution",
+    "Exfiltration",
+    "Impact",
+    "InitialAccess",
+    "Object",
+    "PenTest",
+    "Persistence",
+    "Policy",
+    "PrivilegeEscalation",
+    "Recon",
+    "Stealth",
+    "Trojan",
+];
+
+/// The AWS products whose findings reach Security Hub under their own name.
+const SECURITY_HUB_PRODUCTS: [&str; 10] = [
+    "Security Hub",
+    "Inspector",
+    "Macie",
+    "IAM Access Analyzer",
+    "Config",
+    "Firewall Manager",
+    "Health",
+    "Systems Manager Patch Manager",
+    "Detective",
+    "GuardDuty",
+];
+
+/// The rule a finding is counted under: a value from a bounded set (module docs).
+pub fn rule_dimension(finding: &Finding) -> String {
+    static CONFIG: std::sync::LazyLock<Option<ConfigRuleCatalog>> =
+        std::sync::LazyLock::new(|| ConfigRuleCatalog::shipped().ok());
+    let rule = finding.rule_id.as_str();
+    let known = match finding.source {
+        // The detection pack's ids: compiled in.
+        Source::Cloudtrail => Some(rule.to_owned()),
+        Source::Config => CONFIG
+            .as_ref()
+            .and_then(|c| c.lookup(rule))
+            .map(|r| r.name.clone()),
+        Source::Alarm => Some("alarm".to_owned()),
+        Source::Guardduty => rule
+            .split(':')
+            .next()
+            .filter(|p| GUARDDUTY_PURPOSES.contains(p))
+            .map(str::to_owned),
+        Source::Securityhub => finding
+            .product()
+            .filter(|p| SECURITY_HUB_PRODUCTS.contains(p))
+            .map(str::to_owned),
+    };
+    known.unwrap_or_else(|| "other".to_owned())
+}
+
+/// A dimension value: CloudWatch takes 1 to 1024 printable ASCII characters. Anything else
+/// becomes `_`; an empty value (a finding without an account) is named.
 fn dimension_value(text: &SafeText) -> String {
     let s = text.as_str();
     if s.is_empty() {
         return "none".to_owned();
     }
-    s.chars().take(255).collect()
+    s.chars()
+        .take(255)
+        .map(|c| if (' '..='~').contains(&c) { c } else { '_' })
+        .collect()
 }
 
 /// The totals of collected EMF lines, per metric and dimension values: what `triage replay`
@@ -444,8 +519,13 @@ pub fn check_document(doc: &Value) -> Result<(), String> {
                     .get(name)
                     .and_then(Value::as_str)
                     .ok_or(format!("dimension {name} has no string value"))?;
-                if value.is_empty() || value.chars().count() > 1024 {
-                    return Err(format!("dimension {name}={value:?}"));
+                if value.is_empty()
+                    || value.len() > 1024
+                    || !value.chars().all(|c| (' '..='~').contains(&c))
+                {
+                    return Err(format!(
+                        "dimension {name}={value:?}: 1 to 1024 printable ASCII characters"
+                    ));
                 }
             }
         }

@@ -13,8 +13,9 @@ use stack_tests::{Template, Value, function_env, intrinsic, memory_stand_ins};
 use triage_core::fakes::Memory;
 use triage_core::metrics::{self, Emitter, MetricsSettings};
 
-/// The namespace the template's `MetricsNamespace` defaults to.
-const NAMESPACE: &str = metrics::DEFAULT_NAMESPACE;
+/// The namespace the functions are given here, and the dashboard's `${MetricsNamespace}` is
+/// replaced with: not the default, so that a widget naming `Triage` itself is caught.
+const NAMESPACE: &str = "TestTriage/metrics";
 
 /// The AWS metrics the template may draw or alarm on: (namespace, metric, dimension).
 const AWS_METRICS: &[(&str, &str, &str)] = &[
@@ -36,9 +37,12 @@ fn emitted() -> BTreeSet<(String, Vec<String>)> {
     let mut stand_ins = memory_stand_ins();
     stand_ins.insert("AlertMinSeverity", "info".to_owned());
     let env = |binary| function_env(binary, &stand_ins);
-    let emitter = |binary: &'static str| {
-        Emitter::new(binary, MetricsSettings::default()).collecting(lines.clone())
+    let settings = MetricsSettings {
+        namespace: NAMESPACE.to_owned(),
+        by_account: false,
     };
+    let emitter =
+        |binary: &'static str| Emitter::new(binary, settings.clone()).collecting(lines.clone());
     let config = config_classifier::assemble(
         config_classifier::Settings::from(&env("config-classifier")).expect("settings"),
         &memory,
@@ -101,6 +105,21 @@ fn emitted() -> BTreeSet<(String, Vec<String>)> {
     });
     let lines = lines.lock().expect("lines").clone();
     assert!(lines.len() > 20, "{} EMF lines", lines.len());
+    let writers: BTreeSet<&str> = lines
+        .iter()
+        .filter_map(|l| l["Function"].as_str())
+        .collect();
+    assert_eq!(
+        writers,
+        BTreeSet::from([
+            "alarm-classifier",
+            "config-classifier",
+            "digest",
+            "finding-classifier",
+            "log-detector"
+        ]),
+        "every function wrote metrics"
+    );
     let mut out = BTreeSet::new();
     for line in &lines {
         assert_eq!(metrics::check_document(line), Ok(()), "{line}");
@@ -127,21 +146,60 @@ fn emitted() -> BTreeSet<(String, Vec<String>)> {
     out
 }
 
-/// The dashboard's body with `${MetricsNamespace}` at its default and every other `${…}`
-/// (after checking that it names a parameter, a pseudo parameter or a resource, and that the
-/// resource is unconditional) replaced by a placeholder.
-fn dashboard(t: &Template) -> Json {
+/// The dashboard's body twice: with its conditional parts (the `Fn::Sub` variables) empty, and
+/// with all of them present. `${MetricsNamespace}` becomes [`NAMESPACE`]; every other `${…}`
+/// must name a pseudo parameter or a resource — unconditional in the body, of the variable's
+/// condition in a variable — and becomes `REF:<name>`.
+fn dashboards(t: &Template) -> [Json; 2] {
     let props = t
         .resource("Dashboard")
         .and_then(|d| d.get("Properties"))
         .expect("a Dashboard resource");
-    let (tag, body) = intrinsic(props.get("DashboardBody").expect("DashboardBody")).expect("!Sub");
+    let (tag, sub) = intrinsic(props.get("DashboardBody").expect("DashboardBody")).expect("!Sub");
     assert_eq!(tag, "Sub");
-    let body = body.as_str().expect("a string");
+    let (body, variables) = match sub.as_sequence() {
+        Some(list) => (
+            list.first().and_then(Value::as_str).expect("the body"),
+            list.get(1)
+                .and_then(Value::as_mapping)
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        None => (sub.as_str().expect("the body"), Default::default()),
+    };
     let reference = Regex::new(r"\$\{([A-Za-z0-9:]+)(\.[A-Za-z]+)?\}").expect("regex");
+    // Each variable: !If [condition, !Sub 'text', ""], its resources of that condition.
+    let mut present: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &variables {
+        let name = name.as_str().expect("a variable name").to_owned();
+        let (tag, args) = intrinsic(value).expect("!If");
+        assert_eq!(tag, "If", "{name}");
+        let args = args.as_sequence().expect("!If's list");
+        let condition = args[0].as_str().expect("a condition");
+        let (tag, text) = intrinsic(&args[1]).expect("!Sub");
+        assert_eq!(tag, "Sub", "{name}");
+        assert_eq!(
+            args[2].as_str(),
+            Some(""),
+            "{name}: empty without its condition"
+        );
+        let text = text.as_str().expect("text");
+        for c in reference.captures_iter(text) {
+            let resource = t
+                .resource(&c[1])
+                .unwrap_or_else(|| panic!("{name} names {}", &c[1]));
+            assert_eq!(
+                resource.get("Condition").and_then(Value::as_str),
+                Some(condition),
+                "{name} names {}, which must exist exactly when {condition} holds",
+                &c[1]
+            );
+        }
+        present.insert(name, reference.replace_all(text, "REF:$1").into_owned());
+    }
     for c in reference.captures_iter(body) {
         let name = &c[1];
-        if name.starts_with("AWS::") || name == "MetricsNamespace" {
+        if name.starts_with("AWS::") || name == "MetricsNamespace" || present.contains_key(name) {
             continue;
         }
         let resource = t
@@ -149,12 +207,37 @@ fn dashboard(t: &Template) -> Json {
             .unwrap_or_else(|| panic!("the dashboard names {name}, not in the template"));
         assert!(
             resource.get("Condition").is_none(),
-            "the dashboard names {name}, which not every stack has"
+            "the dashboard names {name}, which not every stack has: use a variable"
         );
     }
-    let body = body.replace("${MetricsNamespace}", NAMESPACE);
-    let body = reference.replace_all(&body, "PLACEHOLDER");
-    serde_json::from_str(&body).expect("the dashboard body is JSON")
+    let render = |with: bool| {
+        let mut text = body.replace("${MetricsNamespace}", NAMESPACE);
+        for (name, value) in &present {
+            text = text.replace(&format!("${{{name}}}"), if with { value } else { "" });
+        }
+        let text = reference.replace_all(&text, "REF:$1").into_owned();
+        assert!(
+            !text.contains("${"),
+            "a reference this test cannot read is left: {text}"
+        );
+        serde_json::from_str::<Json>(&text)
+            .unwrap_or_else(|e| panic!("the dashboard body is not JSON (variables {with}): {e}"))
+    };
+    [render(false), render(true)]
+}
+
+/// The values a dimension of ours can take (for the widgets that name one).
+fn dimension_values(name: &str) -> Vec<String> {
+    match name {
+        "Severity" => triage_core::Severity::ALL
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        "Source" => ["cloudtrail", "alarm", "config", "guardduty", "securityhub"]
+            .map(str::to_owned)
+            .to_vec(),
+        other => panic!("a widget names a value of {other}: add its values here"),
+    }
 }
 
 /// (namespace, metric, sorted dimension names) of every metric a widget draws.
@@ -176,19 +259,27 @@ fn drawn(body: &Json) -> Vec<(String, String, Vec<String>)> {
             let row = row.as_array().expect("a metric row");
             if let Some(ns) = row.first().and_then(Json::as_str) {
                 let name = row[1].as_str().expect("metric name").to_owned();
-                let mut dims: Vec<String> = row[2..]
-                    .iter()
-                    .filter_map(Json::as_str)
-                    .step_by(2)
-                    .map(str::to_owned)
-                    .collect();
+                let pairs: Vec<&str> = row[2..].iter().filter_map(Json::as_str).collect();
+                let mut dims = Vec::new();
+                for pair in pairs.chunks(2) {
+                    let (dim, value) = (pair[0], pair.get(1).copied().unwrap_or_default());
+                    if ns == NAMESPACE {
+                        assert!(
+                            dimension_values(dim).iter().any(|v| v == value),
+                            "{name}: {dim}={value} is a value no function writes"
+                        );
+                    } else {
+                        assert!(value.starts_with("REF:"), "{name}: {dim}={value}");
+                    }
+                    dims.push(dim.to_owned());
+                }
                 dims.sort();
                 out.push((ns.to_owned(), name, dims));
                 continue;
             }
             let expression = row[0]["expression"].as_str().expect("an expression");
-            let found = search
-                .captures(expression)
+            let mut found: Vec<(String, String, Vec<String>)> = search
+                .captures_iter(expression)
                 .map(|c| {
                     let mut parts = c[1]
                         .split(',')
@@ -196,16 +287,19 @@ fn drawn(body: &Json) -> Vec<(String, String, Vec<String>)> {
                     let ns = parts.next().unwrap_or_default();
                     (ns, c[2].to_owned(), parts.collect::<Vec<_>>())
                 })
-                .or_else(|| {
-                    schema.captures(expression).map(|c| {
-                        let dims = c[3].split(',').map(|d| d.trim().to_owned()).collect();
-                        (c[2].to_owned(), c[1].to_owned(), dims)
-                    })
-                })
-                .unwrap_or_else(|| panic!("an expression this test cannot read: {expression}"));
-            let (ns, name, mut dims) = found;
-            dims.sort();
-            out.push((ns, name, dims));
+                .collect();
+            found.extend(schema.captures_iter(expression).map(|c| {
+                let dims = c[3].split(',').map(|d| d.trim().to_owned()).collect();
+                (c[2].to_owned(), c[1].to_owned(), dims)
+            }));
+            assert!(
+                !found.is_empty(),
+                "an expression this test cannot read: {expression}"
+            );
+            for (ns, name, mut dims) in found {
+                dims.sort();
+                out.push((ns, name, dims));
+            }
         }
     }
     out
@@ -261,10 +355,45 @@ fn every_metric_the_dashboard_and_the_alarms_use_is_written_by_someone() {
     let t = Template::load().expect("template.yaml");
     let emitted = emitted();
     let filters = metric_filter_metrics(&t);
-    let drawn = drawn(&dashboard(&t));
+    let [without, with] = dashboards(&t);
+    let drawn = drawn(&without);
     assert!(drawn.len() >= 30, "{} metrics drawn", drawn.len());
-    for metric in &drawn {
+    let all = self::drawn(&with);
+    assert!(
+        all.len() > drawn.len(),
+        "the conditional rows are drawn when present"
+    );
+    for metric in &all {
         known(&emitted, &filters, metric).unwrap_or_else(|e| panic!("the dashboard: {e}"));
+    }
+    // Every alarm that reaches the health topic is on the alarm widget (with its condition).
+    let listed: BTreeSet<String> = with["widgets"]
+        .as_array()
+        .expect("widgets")
+        .iter()
+        .filter(|w| w["type"] == "alarm")
+        .flat_map(|w| {
+            w["properties"]["alarms"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|a| a.as_str()?.strip_prefix("REF:").map(str::to_owned))
+        .collect();
+    for (id, alarm) in t.resources_of("AWS::CloudWatch::Alarm") {
+        let health = alarm["Properties"]
+            .get("AlarmActions")
+            .and_then(Value::as_sequence)
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|x| stack_tests::referenced_resource(x).as_deref() == Some("HealthTopic"))
+            });
+        if health {
+            assert!(
+                listed.contains(id),
+                "{id} pages the health topic and is not on the dashboard"
+            );
+        }
     }
     // Every graph of ours is drawn from something a function wrote.
     let ours: BTreeSet<&String> = drawn

@@ -150,7 +150,7 @@ fn the_namespace_and_the_account_switch_come_from_the_environment() {
             by_account: true
         })
     );
-    for bad in ["AWS/Lambda", "spaces here", &"x".repeat(256)] {
+    for bad in ["AWS/Lambda", ":x", "spaces here", &"x".repeat(256)] {
         assert!(
             MetricsSettings::from_env(&env(&[("METRICS_NAMESPACE", bad)])).is_err(),
             "{bad}"
@@ -173,8 +173,80 @@ fn collected_lines_add_up_per_metric() {
     let totals = totals_of(&lines);
     assert_eq!(totals.get("Alerts{Function=alarm-classifier}"), Some(&2));
     assert_eq!(
-        totals.get("Findings{Source=alarm,Severity=high,Rule=cpu-high}"),
+        totals.get("Findings{Source=alarm,Severity=high,Rule=alarm}"),
         Some(&2)
+    );
+}
+
+#[test]
+fn rules_are_counted_under_names_from_a_bounded_set() {
+    let cases = [
+        (
+            Source::Cloudtrail,
+            "root-account-usage",
+            None,
+            "root-account-usage",
+        ),
+        (Source::Config, "restricted-ssh", None, "restricted-ssh"),
+        (Source::Config, "my-own-rule-1234", None, "other"),
+        (
+            Source::Alarm,
+            "TargetTracking-table-AlarmHigh-5f1c",
+            None,
+            "alarm",
+        ),
+        (
+            Source::Guardduty,
+            "Recon:EC2/PortProbeUnprotectedPort",
+            None,
+            "Recon",
+        ),
+        (Source::Guardduty, "Made:Up/Type", None, "other"),
+        (
+            Source::Securityhub,
+            "S3.8",
+            Some("Security Hub"),
+            "Security Hub",
+        ),
+        (
+            Source::Securityhub,
+            "anything",
+            Some("Evil Corp scanner"),
+            "other",
+        ),
+    ];
+    for (source, rule, product, want) in cases {
+        let mut f = finding(source, Severity::High, rule, "1");
+        if let Some(p) = product {
+            f.evidence
+                .details
+                .insert(crate::finding::PRODUCT_DETAIL.into(), SafeText::new(p));
+        }
+        assert_eq!(rule_dimension(&f), want, "{source:?} {rule}");
+    }
+}
+
+#[test]
+fn dimension_values_are_printable_ascii() {
+    let mut counts = Counts::default();
+    counts.finding(&finding(
+        Source::Cloudtrail,
+        Severity::Low,
+        "root-account-usage",
+        "Überlast…",
+    ));
+    let settings = MetricsSettings {
+        by_account: true,
+        ..MetricsSettings::default()
+    };
+    let docs = Emitter::new("log-detector", settings).documents(&counts, at());
+    assert_eq!(check_document(&docs[0]), Ok(()));
+    assert_eq!(docs[0]["Account"], "_berlast_");
+    let mut bad = docs[0].clone();
+    bad["Account"] = json!("Überlast");
+    assert!(
+        check_document(&bad).is_err(),
+        "the check refuses non-ASCII values"
     );
 }
 
