@@ -201,18 +201,24 @@ impl Counts {
 #[derive(Debug, Clone, Default)]
 pub enum Sink {
     /// Standard output, one line each: what Lambda sends to CloudWatch Logs.
-    #[default]
     Stdout,
     /// Kept, for `triage replay` and the tests.
     Collect(Arc<Mutex<Vec<Value>>>),
+    /// Nowhere: a function built outside a Lambda runtime (tests, tools) whose lines nobody
+    /// collects.
+    #[default]
+    Discard,
 }
 
 /// How the metrics are written: `METRICS_NAMESPACE` (default [`DEFAULT_NAMESPACE`]) and
-/// `METRICS_BY_ACCOUNT` (`enabled` / `disabled`, default disabled).
+/// `METRICS_BY_ACCOUNT` (`enabled` / `disabled`, default disabled); to standard output when a
+/// Lambda runtime serves the function (`AWS_LAMBDA_RUNTIME_API`, which Lambda, `sam local` and
+/// cargo-lambda set), nowhere otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsSettings {
     pub namespace: String,
     pub by_account: bool,
+    pub stdout: bool,
 }
 
 impl Default for MetricsSettings {
@@ -220,6 +226,7 @@ impl Default for MetricsSettings {
         MetricsSettings {
             namespace: DEFAULT_NAMESPACE.to_owned(),
             by_account: false,
+            stdout: false,
         }
     }
 }
@@ -248,6 +255,7 @@ impl MetricsSettings {
         Ok(MetricsSettings {
             namespace,
             by_account,
+            stdout: env.optional("AWS_LAMBDA_RUNTIME_API").is_some(),
         })
     }
 }
@@ -261,12 +269,18 @@ pub struct Emitter {
 }
 
 impl Emitter {
-    /// For the function named `function` (its binary's name: `log-detector`, …), to stdout.
+    /// For the function named `function` (its binary's name: `log-detector`, …): to stdout
+    /// under a Lambda runtime, else nowhere ([`MetricsSettings`]).
     pub fn new(function: &'static str, settings: MetricsSettings) -> Self {
+        let sink = if settings.stdout {
+            Sink::Stdout
+        } else {
+            Sink::Discard
+        };
         Emitter {
             function,
             settings,
-            sink: Sink::Stdout,
+            sink,
         }
     }
 
@@ -361,6 +375,7 @@ impl Emitter {
                     lines.extend(documents);
                 }
             }
+            Sink::Discard => {}
         }
     }
 }

@@ -36,6 +36,11 @@ const READ_BY_THE_RUNTIME: &[(&str, &str)] = &[(
     "lambda_runtime's tracing subscriber (tracing::init_default_subscriber)",
 )];
 
+/// Variables a function reads that Lambda sets, not the template.
+const SET_BY_LAMBDA: &[&str] = &[
+    "AWS_LAMBDA_RUNTIME_API", // metrics go to stdout only under a Lambda runtime
+];
+
 fn template() -> Template {
     Template::load().expect("template.yaml")
 }
@@ -131,7 +136,7 @@ fn every_environment_variable_a_function_reads_is_set_by_the_template_and_vice_v
             "{bin}: found no environment reads; is functions/{bin}/src/settings.rs there?"
         );
         for (name, files) in &reads {
-            if !f.env.contains_key(name) {
+            if !f.env.contains_key(name) && !SET_BY_LAMBDA.contains(&name.as_str()) {
                 problems.push(format!(
                     "{}: {bin} reads {name} ({}) but the template does not set it",
                     f.logical_id,

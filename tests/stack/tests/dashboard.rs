@@ -39,7 +39,7 @@ fn emitted() -> BTreeSet<(String, Vec<String>)> {
     let env = |binary| function_env(binary, &stand_ins);
     let settings = MetricsSettings {
         namespace: NAMESPACE.to_owned(),
-        by_account: false,
+        ..MetricsSettings::default()
     };
     let emitter =
         |binary: &'static str| Emitter::new(binary, settings.clone()).collecting(lines.clone());

@@ -147,8 +147,15 @@ fn the_namespace_and_the_account_switch_come_from_the_environment() {
         ])),
         Ok(MetricsSettings {
             namespace: "Triage/prod".into(),
-            by_account: true
+            by_account: true,
+            stdout: false,
         })
+    );
+    let lambda = MetricsSettings::from_env(&env(&[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")]));
+    assert_eq!(
+        lambda.map(|s| s.stdout),
+        Ok(true),
+        "to stdout under a Lambda runtime"
     );
     for bad in ["AWS/Lambda", ":x", "spaces here", &"x".repeat(256)] {
         assert!(
