@@ -22,7 +22,7 @@ use tracing::{info, instrument, warn};
 use triage_core::accounts::AccountNames;
 use triage_core::clock::Clock;
 use triage_core::digest::DigestBuilder;
-use triage_core::metrics::{Counts, Emitter, MetricsSettings};
+use triage_core::metrics::{Counts, Emitter};
 use triage_core::ports::{Backend, DigestPublisher, DigestSource, QueueError, Received, SinkError};
 use triage_core::text::sanitize;
 use triage_lambda::{ErrorType, Function};
@@ -146,6 +146,7 @@ impl<B: Backend> Handler<B> {
         options: Options,
         accounts: AccountNames,
         clock: Arc<dyn Clock>,
+        metrics: Emitter,
     ) -> Self {
         Handler {
             source,
@@ -153,7 +154,7 @@ impl<B: Backend> Handler<B> {
             options,
             accounts,
             clock,
-            metrics: Emitter::new("digest", MetricsSettings::default()),
+            metrics,
         }
     }
 

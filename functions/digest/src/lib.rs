@@ -19,6 +19,6 @@ pub fn assemble<B: Backend>(settings: Settings, backend: &B) -> Handler<B> {
         settings.options,
         settings.accounts,
         backend.clock(),
+        Emitter::new("digest", settings.metrics),
     )
-    .with_metrics(Emitter::new("digest", settings.metrics))
 }

@@ -298,28 +298,33 @@ impl Emitter {
     /// The EMF documents of `counts`, stamped `at`: the counters' line (if any counter), then
     /// one line per (source, severity, rule, account) of the findings.
     pub fn documents(&self, counts: &Counts, at: DateTime<Utc>) -> Vec<Value> {
-        let timestamp = at.timestamp_millis();
-        let namespace = self.settings.namespace.as_str();
-        let mut out = Vec::new();
-        if !counts.totals.is_empty() {
-            let metrics: Vec<Value> = counts
-                .totals
-                .keys()
+        // A document of `metrics` (all of unit Count) under the dimension sets `dimensions`.
+        let document = |dimensions: Value, metrics: Vec<&str>| {
+            let metrics: Vec<Value> = metrics
+                .iter()
                 .map(|name| json!({"Name": name, "Unit": "Count"}))
                 .collect();
             let mut doc = Map::new();
             doc.insert(
                 "_aws".into(),
                 json!({
-                    "Timestamp": timestamp,
+                    "Timestamp": at.timestamp_millis(),
                     "CloudWatchMetrics": [{
-                        "Namespace": namespace,
-                        "Dimensions": [["Function"]],
+                        "Namespace": self.settings.namespace,
+                        "Dimensions": dimensions,
                         "Metrics": metrics,
                     }],
                 }),
             );
             doc.insert("Function".into(), json!(self.function));
+            doc
+        };
+        let mut out = Vec::new();
+        if !counts.totals.is_empty() {
+            let mut doc = document(
+                json!([["Function"]]),
+                counts.totals.keys().copied().collect(),
+            );
             for (name, n) in &counts.totals {
                 doc.insert((*name).into(), json!(n));
             }
@@ -330,19 +335,7 @@ impl Emitter {
             dimensions.push(ACCOUNT_DIMENSIONS);
         }
         for (key, n) in &counts.findings {
-            let mut doc = Map::new();
-            doc.insert(
-                "_aws".into(),
-                json!({
-                    "Timestamp": timestamp,
-                    "CloudWatchMetrics": [{
-                        "Namespace": namespace,
-                        "Dimensions": dimensions,
-                        "Metrics": [{"Name": FINDINGS, "Unit": "Count"}],
-                    }],
-                }),
-            );
-            doc.insert("Function".into(), json!(self.function));
+            let mut doc = document(json!(dimensions), vec![FINDINGS]);
             doc.insert("Source".into(), json!(key.source.as_str()));
             doc.insert("Severity".into(), json!(key.severity.as_str()));
             doc.insert("Rule".into(), json!(dimension_value(&key.rule)));

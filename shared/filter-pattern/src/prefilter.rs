@@ -362,8 +362,7 @@ pub(crate) struct Prefilter {
     /// Built on first use, so that a set that does not run its prefilter by itself costs
     /// nothing at start-up; `None` if no pattern has a literal (or no searcher can be built).
     scan: std::sync::OnceLock<Option<Scan>>,
-    literal_count: usize,
-    /// The literals by id, for [`fmt::Debug`] and tests.
+    /// The literals by id.
     texts: Vec<String>,
 }
 
@@ -441,11 +440,9 @@ impl Prefilter {
             .iter()
             .filter_map(|&id| literals.texts.get(id as usize).cloned())
             .collect();
-        let literal_count = literals.texts.len();
         Self {
             needs,
             scan: std::sync::OnceLock::new(),
-            literal_count,
             texts: literals.texts,
         }
     }
@@ -454,7 +451,7 @@ impl Prefilter {
     pub(crate) fn candidates(&self, text: &str) -> Candidates {
         let mut candidates = Candidates::all(self.needs.len());
         let scan = self.scan.get_or_init(|| {
-            (self.literal_count > 0)
+            (!self.texts.is_empty())
                 .then(|| Scan::new(&self.texts))
                 .flatten()
         });
@@ -462,7 +459,7 @@ impl Prefilter {
             return candidates;
         };
         let found = scan.run(text.as_bytes());
-        let escaped = found.get(self.literal_count);
+        let escaped = found.get(self.texts.len());
         for (i, need) in self.needs.iter().enumerate() {
             if !need.holds(&found, escaped) {
                 candidates.remove(i);
@@ -474,7 +471,7 @@ impl Prefilter {
     /// Whether running it before the parse is expected to save time: a few literals (module
     /// docs).
     pub(crate) fn pays(&self) -> bool {
-        (1..=PAYING_LITERALS).contains(&self.literal_count)
+        (1..=PAYING_LITERALS).contains(&self.texts.len())
     }
 
     #[cfg(test)]

@@ -18,6 +18,28 @@ use triage_core::settings::{Env, env_from_map};
 pub use triage_template::*;
 use triage_testkit::{DedupTable, Queues};
 
+/// Which samples in events/ belong to which function, by file-name prefix. A new function needs
+/// a line here (and samples).
+pub const SAMPLES: &[(&str, &[&str])] = &[
+    ("config-classifier", &["config-"]),
+    ("finding-classifier", &["guardduty-", "securityhub-"]),
+    (
+        "alarm-classifier",
+        &["alarm-", "sns-alarm-", "lambda-alarm-"],
+    ),
+    ("log-detector", &["cwlogs-", "kinesis-"]),
+    ("digest", &["scheduled-digest"]),
+    ("jira-consumer", &["sqs-ticket-"]),
+];
+
+/// The function a sample in events/ is for ([`SAMPLES`]).
+pub fn owner_of(sample: &str) -> Option<&'static str> {
+    SAMPLES
+        .iter()
+        .find(|(_, prefixes)| prefixes.iter().any(|p| sample.starts_with(p)))
+        .map(|(f, _)| *f)
+}
+
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
     triage_testkit::repo_root()

@@ -192,17 +192,20 @@ async fn bus_events() -> Vec<Json> {
         }
         let event = || LambdaEvent::new(triage_testkit::event(&name), Context::default());
         // Bad samples fail with their typed errors; what the good ones sent is what counts.
-        if name.starts_with("config-") {
-            let _ = config.handle(event()).await;
-        } else if name.starts_with("alarm-")
-            || name.starts_with("sns-alarm-")
-            || name.starts_with("lambda-alarm-")
-        {
-            let _ = alarms.handle(event()).await;
-        } else if name.starts_with("guardduty-") || name.starts_with("securityhub-") {
-            let _ = hub.handle(event()).await;
-        } else if name.starts_with("cwlogs-") || name.starts_with("kinesis-") {
-            let _ = trail.handle(event()).await;
+        match stack_tests::owner_of(&name) {
+            Some("config-classifier") => {
+                let _ = config.handle(event()).await;
+            }
+            Some("alarm-classifier") => {
+                let _ = alarms.handle(event()).await;
+            }
+            Some("finding-classifier") => {
+                let _ = hub.handle(event()).await;
+            }
+            Some("log-detector") => {
+                let _ = trail.handle(event()).await;
+            }
+            _ => {}
         }
     }
     let mut events: Vec<Json> = memory

@@ -5,21 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use stack_tests::env_reads::function_env_reads;
-use stack_tests::{Function, Template, Value, intrinsic, referenced_resource, repo_root};
-
-/// Which samples in events/ belong to which function, by file-name prefix. A new function needs
-/// a line here (and samples).
-const SAMPLES: &[(&str, &[&str])] = &[
-    ("config-classifier", &["config-"]),
-    ("finding-classifier", &["guardduty-", "securityhub-"]),
-    (
-        "alarm-classifier",
-        &["alarm-", "sns-alarm-", "lambda-alarm-"],
-    ),
-    ("log-detector", &["cwlogs-", "kinesis-"]),
-    ("digest", &["scheduled-digest"]),
-    ("jira-consumer", &["sqs-ticket-"]),
-];
+use stack_tests::{
+    Function, SAMPLES, Template, Value, intrinsic, owner_of, referenced_resource, repo_root,
+};
 
 /// EventBridge-shaped samples that exist to exercise a handler's "irrelevant event" path: the
 /// template's rules must NOT deliver them to any function.
@@ -50,13 +38,6 @@ fn samples() -> Vec<String> {
         .iter()
         .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
         .collect()
-}
-
-fn owner_of(sample: &str) -> Option<&'static str> {
-    SAMPLES
-        .iter()
-        .find(|(_, prefixes)| prefixes.iter().any(|p| sample.starts_with(p)))
-        .map(|(f, _)| *f)
 }
 
 fn binary(f: &Function) -> &str {

@@ -84,17 +84,20 @@ fn emitted() -> BTreeSet<(String, Vec<String>)> {
             }
             let event = || LambdaEvent::new(triage_testkit::event(&name), Context::default());
             // Bad samples fail with their typed errors; what the good ones wrote is what counts.
-            if name.starts_with("config-") {
-                let _ = config.handle(event()).await;
-            } else if name.starts_with("alarm-")
-                || name.starts_with("sns-alarm-")
-                || name.starts_with("lambda-alarm-")
-            {
-                let _ = alarms.handle(event()).await;
-            } else if name.starts_with("guardduty-") || name.starts_with("securityhub-") {
-                let _ = hub.handle(event()).await;
-            } else if name.starts_with("cwlogs-") || name.starts_with("kinesis-") {
-                let _ = trail.invoke(event()).await;
+            match stack_tests::owner_of(&name) {
+                Some("config-classifier") => {
+                    let _ = config.handle(event()).await;
+                }
+                Some("alarm-classifier") => {
+                    let _ = alarms.handle(event()).await;
+                }
+                Some("finding-classifier") => {
+                    let _ = hub.handle(event()).await;
+                }
+                Some("log-detector") => {
+                    let _ = trail.invoke(event()).await;
+                }
+                _ => {}
             }
         }
         let scheduled = LambdaEvent::new(
